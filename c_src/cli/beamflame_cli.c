@@ -1,0 +1,183 @@
+/* beamflame: the command line. Today it renders folded stacks as SVG (`beamflame svg`);
+ * it grows into the ei C node that records from live nodes. Single-threaded; memory is
+ * the stack table (bounded by its caps) plus one read chunk and one output buffer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/bf_folded.h"
+#include "../core/bf_svg.h"
+#include "bf_cli_args.h"
+
+#ifndef BF_VERSION
+#define BF_VERSION "0.1.0"
+#endif
+#define BF_READ_CHUNK (1u << 20) /* bytes per read(2) */
+
+static const char *bf_input_name(const bf_cli *cli)
+{
+    return (!cli->input || !strcmp(cli->input, "-")) ? "<stdin>" : cli->input;
+}
+
+/* Reads the folded input into st, reporting malformed lines on stderr. */
+static int bf_cli_read(const bf_cli *cli, bf_stack_table *st)
+{
+    int fd = 0;
+    const char *name = bf_input_name(cli);
+    if (cli->input && strcmp(cli->input, "-")) {
+        fd = open(cli->input, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            fprintf(stderr, "beamflame: cannot open %s: %s\n", name, strerror(errno));
+            return BF_EXIT_IO;
+        }
+    }
+    char *chunk = malloc(BF_READ_CHUNK);
+    bf_folded_reader r;
+    bf_folded_reader_init(&r, st);
+    int rc = BF_EXIT_OK;
+    if (!chunk) {
+        rc = BF_EXIT_NOMEM;
+        goto done;
+    }
+    for (;;) {
+        ssize_t n = read(fd, chunk, BF_READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fprintf(stderr, "beamflame: cannot read %s: %s\n", name, strerror(errno));
+            rc = BF_EXIT_IO;
+            goto done;
+        }
+        if (n == 0)
+            break;
+        if (bf_folded_feed(&r, chunk, (size_t)n) != 0) {
+            rc = BF_EXIT_NOMEM;
+            goto done;
+        }
+    }
+    if (bf_folded_finish(&r) != 0)
+        rc = BF_EXIT_NOMEM;
+    for (size_t i = 0; i < r.nreported; i++)
+        fprintf(stderr, "beamflame: %s:%llu: skipped: %s\n", name,
+                (unsigned long long)r.reported[i].line, bf_folded_err_text(r.reported[i].code));
+    if (r.malformed > r.nreported)
+        fprintf(stderr, "beamflame: %s: %llu more malformed lines skipped\n", name,
+                (unsigned long long)(r.malformed - r.nreported));
+    bf_st_stats s;
+    bf_st_get_stats(st, &s);
+    if (s.dropped_samples)
+        fprintf(stderr,
+                "beamflame: %s: %llu stacks (weight %llu) dropped by caps (%llu for the stack "
+                "count, %llu for memory)\n",
+                name, (unsigned long long)s.dropped_samples,
+                (unsigned long long)s.dropped_weight, (unsigned long long)s.dropped_by_stacks,
+                (unsigned long long)s.dropped_by_bytes);
+done:
+    bf_folded_reader_free(&r);
+    free(chunk);
+    if (fd > 0)
+        close(fd);
+    return rc;
+}
+
+static int bf_cli_svg(const bf_cli *cli)
+{
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    /* A file on disk may hold more distinct stacks than a live run; the byte cap still
+     * bounds memory. */
+    caps.max_stacks = UINT32_MAX - 1;
+    caps.max_bytes = (size_t)4 << 30;
+    bf_stack_table *st = bf_st_new(&caps);
+    if (!st) {
+        fprintf(stderr, "beamflame: out of memory\n");
+        return BF_EXIT_NOMEM;
+    }
+    int rc = bf_cli_read(cli, st);
+    if (rc != BF_EXIT_OK)
+        goto done;
+    if (bf_st_stack_count(st) == 0) {
+        fprintf(stderr, "beamflame: %s: no valid stack found (expected lines like "
+                        "`main;work;leaf 42`)\n",
+                bf_input_name(cli));
+        rc = BF_EXIT_NO_STACKS;
+        goto done;
+    }
+    /* Write next to the target and rename, so a failure never leaves half a file. */
+    char tmp[4096];
+    FILE *f = stdout;
+    if (cli->output) {
+        if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", cli->output, (long)getpid()) >=
+            (int)sizeof(tmp)) {
+            fprintf(stderr, "beamflame: output path too long\n");
+            rc = BF_EXIT_IO;
+            goto done;
+        }
+        f = fopen(tmp, "w");
+        if (!f) {
+            fprintf(stderr, "beamflame: cannot write %s: %s\n", cli->output, strerror(errno));
+            rc = BF_EXIT_IO;
+            goto done;
+        }
+    }
+    bf_buf out;
+    bf_buf_init(&out, f);
+    bf_svg_result res;
+    bf_svg_status s = bf_svg_render(st, &cli->svg, &out, &res);
+    int flushed = bf_buf_flush(&out);
+    bf_buf_free(&out);
+    int closed = (f != stdout) ? fclose(f) : fflush(f);
+    if (s == BF_SVG_EMPTY) {
+        fprintf(stderr, "beamflame: %s: all stacks have a count of 0: nothing to draw\n",
+                bf_input_name(cli));
+        rc = BF_EXIT_NO_STACKS;
+    } else if (s != BF_SVG_OK) {
+        fprintf(stderr, "beamflame: out of memory while rendering\n");
+        rc = BF_EXIT_NOMEM;
+    } else if (flushed != 0 || closed != 0) {
+        fprintf(stderr, "beamflame: cannot write %s: %s\n",
+                cli->output ? cli->output : "<stdout>", strerror(errno));
+        rc = BF_EXIT_IO;
+    }
+    if (cli->output) {
+        if (rc == BF_EXIT_OK && rename(tmp, cli->output) != 0) {
+            fprintf(stderr, "beamflame: cannot write %s: %s\n", cli->output, strerror(errno));
+            rc = BF_EXIT_IO;
+        }
+        if (rc != BF_EXIT_OK)
+            unlink(tmp);
+        else
+            fprintf(stderr, "beamflame: wrote %s (%llu frames, %llu pruned)\n", cli->output,
+                    (unsigned long long)res.frames_drawn, (unsigned long long)res.frames_pruned);
+    }
+done:
+    bf_st_free(st);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    bf_cli cli;
+    char err[512];
+    int rc = bf_cli_parse(argc, argv, &cli, err, sizeof(err));
+    if (rc != BF_EXIT_OK) {
+        fprintf(stderr, "beamflame: %s\n", err);
+        return rc;
+    }
+    switch (cli.verb) {
+    case BF_VERB_HELP:
+        fputs(bf_cli_usage(), stdout);
+        return BF_EXIT_OK;
+    case BF_VERB_VERSION:
+        printf("beamflame %s\n", BF_VERSION);
+        return BF_EXIT_OK;
+    case BF_VERB_SVG:
+        return bf_cli_svg(&cli);
+    default:
+        return BF_EXIT_USAGE;
+    }
+}

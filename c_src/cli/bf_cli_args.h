@@ -1,0 +1,35 @@
+/* bf_cli_args: argument parsing for the `beamflame` command line, as a pure function so
+ * tests can call it. Verbs are subcommands; each option has a default documented in
+ * bf_cli_usage(). No I/O here beyond what the caller prints.
+ */
+#ifndef BF_CLI_ARGS_H
+#define BF_CLI_ARGS_H
+
+#include <stddef.h>
+
+#include "../core/bf_svg.h"
+
+/* Exit codes, documented in the README and in `beamflame --help`. */
+enum bf_exit {
+    BF_EXIT_OK = 0,
+    BF_EXIT_USAGE = 2,     /* bad command line */
+    BF_EXIT_NO_STACKS = 3, /* input held no valid stack */
+    BF_EXIT_IO = 4,        /* cannot read input or write output */
+    BF_EXIT_NOMEM = 5,     /* out of memory (or a cap refused everything) */
+};
+
+typedef enum bf_verb { BF_VERB_NONE = 0, BF_VERB_HELP, BF_VERB_VERSION, BF_VERB_SVG } bf_verb;
+
+typedef struct bf_cli {
+    bf_verb verb;
+    const char *input;  /* NULL or "-": standard input */
+    const char *output; /* NULL: standard output */
+    bf_svg_opts svg;
+} bf_cli;
+
+/* Parses argv (argv[0] is the program). Returns BF_EXIT_OK or BF_EXIT_USAGE with a
+ * message in err (one line, naming the fix). Strings point into argv. */
+int bf_cli_parse(int argc, char **argv, bf_cli *cli, char *err, size_t errlen);
+const char *bf_cli_usage(void);
+
+#endif

@@ -1,0 +1,60 @@
+/* bf_flame: the flamegraph.pl-compatible merge of sorted stacks. See bf_flame.h. */
+#include "bf_flame.h"
+
+#include <stdlib.h>
+
+typedef struct bf_open {
+    uint32_t name;
+    uint64_t start;
+} bf_open;
+
+int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb cb, void *ctx)
+{
+    uint32_t n = bf_st_stack_count(st);
+    size_t max_depth = bf_st_get_caps(st)->max_depth;
+    bf_open *open = malloc((max_depth + 1) * sizeof(bf_open));
+    if (!open)
+        return -1;
+    size_t open_depth = 0; /* frames open, excluding the root */
+    uint64_t t = 0;
+    int rc = 0;
+    bf_flame_node node;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        size_t depth;
+        uint64_t weight;
+        const uint32_t *ids = bf_st_stack(st, order[i], &depth, &weight);
+        size_t same = 0;
+        while (same < open_depth && same < depth && open[same].name == ids[same])
+            same++;
+        while (open_depth > same && rc == 0) {
+            open_depth--;
+            node.name = open[open_depth].name;
+            node.depth = (uint32_t)open_depth + 1;
+            node.start = open[open_depth].start;
+            node.end = t;
+            rc = cb(&node, ctx);
+        }
+        for (; open_depth < depth; open_depth++) {
+            open[open_depth].name = ids[open_depth];
+            open[open_depth].start = t;
+        }
+        t = (t > UINT64_MAX - weight) ? UINT64_MAX : t + weight;
+    }
+    while (open_depth > 0 && rc == 0) {
+        open_depth--;
+        node.name = open[open_depth].name;
+        node.depth = (uint32_t)open_depth + 1;
+        node.start = open[open_depth].start;
+        node.end = t;
+        rc = cb(&node, ctx);
+    }
+    if (rc == 0) {
+        node.name = BF_FLAME_ROOT;
+        node.depth = 0;
+        node.start = 0;
+        node.end = t;
+        rc = cb(&node, ctx);
+    }
+    free(open);
+    return rc;
+}

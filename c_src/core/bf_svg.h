@@ -1,0 +1,70 @@
+/* bf_svg: renders a stack table as an SVG flame graph.
+ *
+ * Frame structure follows flamegraph.pl's, so tools and habits built on its SVGs keep
+ * working: each frame is a `<g>` holding `<title>name (N samples, P%)</title>`, a `<rect>`
+ * and a `<text>`; counts carry thousands separators and percents two decimals. Frames are
+ * merged by bf_flame (flamegraph.pl's order and frame set); frames narrower than
+ * min_width pixels are pruned (their weight stays inside their parent's width). Colours
+ * come from a hash of the name, so the output is identical byte for byte for the same
+ * input and options. Every name is escaped for XML: the five markup characters, control
+ * bytes and invalid UTF-8 (shown as U+FFFD), so no frame name can inject markup.
+ *
+ * The renderer is layered for what comes next (interactivity, palettes, other layouts):
+ * bf_svg_layout() computes geometry, bf_svg_frame() writes one frame, header and footer
+ * are separate. Two walks over the sorted stacks (measure, then draw) keep memory at the
+ * sort order plus the table: no node list is built.
+ */
+#ifndef BF_SVG_H
+#define BF_SVG_H
+
+#include "bf_buf.h"
+#include "bf_stack_table.h"
+
+/* flamegraph.pl's defaults, so the two look alike. */
+#define BF_SVG_DEFAULT_WIDTH 1200.0
+#define BF_SVG_DEFAULT_FRAME_HEIGHT 16.0
+#define BF_SVG_DEFAULT_FONT_SIZE 12.0
+#define BF_SVG_DEFAULT_FONT_WIDTH 0.59 /* average glyph width / font size, Verdana */
+#define BF_SVG_DEFAULT_MIN_WIDTH 0.1   /* px */
+#define BF_SVG_XPAD 10.0
+#define BF_SVG_FRAMEPAD 1.0
+/* Option ranges, checked by bf_svg_check_opts. */
+#define BF_SVG_MAX_WIDTH 100000.0
+#define BF_SVG_MAX_TITLE 4096
+
+typedef struct bf_svg_opts {
+    const char *title;      /* default "Flame Graph" */
+    const char *subtitle;   /* NULL: none */
+    const char *count_name; /* default "samples" */
+    double width;           /* image width, px: 10 < width <= BF_SVG_MAX_WIDTH */
+    double frame_height;    /* px */
+    double font_size;       /* px */
+    double font_width;      /* fraction of font_size */
+    double min_width;       /* px; 0 draws every frame */
+} bf_svg_opts;
+
+typedef struct bf_svg_result {
+    uint64_t frames_drawn;  /* including the root */
+    uint64_t frames_pruned; /* narrower than min_width */
+    uint32_t depth_max;     /* deepest frame drawn */
+} bf_svg_result;
+
+typedef enum bf_svg_status {
+    BF_SVG_OK = 0,
+    BF_SVG_EMPTY = 1,    /* no stacks, or all weight zero: nothing to draw */
+    BF_SVG_NOMEM = -1,
+    BF_SVG_BADOPTS = -2, /* an option out of range */
+} bf_svg_status;
+
+void bf_svg_default_opts(bf_svg_opts *o);
+/* NULL when fine, else a message naming the option and its range. */
+const char *bf_svg_check_opts(const bf_svg_opts *o);
+bf_svg_status bf_svg_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
+                            bf_svg_result *res);
+
+/* XML-escapes s[0..n) into out. With max_chars > 0 and a longer text, writes the first
+ * max_chars - 2 characters and "..", as flamegraph.pl cuts labels (characters are UTF-8
+ * code points, never split). */
+void bf_xml_escape(bf_buf *out, const char *s, size_t n, size_t max_chars);
+
+#endif

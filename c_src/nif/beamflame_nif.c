@@ -1,0 +1,657 @@
+/* beamflame_nif: the profile resource and the outputs, for the Erlang side.
+ *
+ * A profile is a resource owning one bf_stack_table behind a mutex, plus a metadata map
+ * (mode, duration, ticks...) set by the Erlang run that filled it. The sampler adds
+ * stacks in small batches; everything else reads.
+ *
+ * Scheduling budget: add_samples takes at most BF_NIF_MAX_BATCH samples of at most
+ * max_depth frames each (64 x 256 frames is ~0.3 ms measured here), so it runs on normal
+ * schedulers. folded/svg/parse_folded exist twice: the plain entry for small inputs and a
+ * `_dirty` entry on a dirty CPU scheduler; beamflame_nif.erl chooses by size.
+ *
+ * Errors: a malformed argument is badarg; exhaustion is {error, Reason}; nothing here
+ * can crash the VM on any input (every term is checked before use).
+ */
+#include <string.h>
+
+#include <erl_nif.h>
+
+#include "../core/bf_folded.h"
+#include "../core/bf_stack_table.h"
+#include "../core/bf_svg.h"
+
+#define BF_NIF_MAX_BATCH 64      /* samples per add_samples call */
+#define BF_NIF_NAME_MAX 4096     /* bytes of one formatted frame name */
+#define BF_NIF_MAX_ERRORS_OUT BF_FOLDED_MAX_REPORTED
+
+typedef struct bf_profile {
+    ErlNifMutex *lock;
+    bf_stack_table *st; /* owned; NULL never (set at creation) */
+    ErlNifEnv *meta_env; /* owns meta */
+    ERL_NIF_TERM meta;   /* a map; #{} until set_meta */
+} bf_profile;
+
+static ErlNifResourceType *bf_profile_type;
+
+static ERL_NIF_TERM am_ok, am_error, am_undefined, am_dropped, am_enomem, am_empty,
+    am_badopts, am_max_stacks, am_max_depth, am_max_bytes, am_stacks, am_frames,
+    am_samples, am_weight, am_dropped_samples, am_dropped_weight, am_dropped_by_stacks,
+    am_dropped_by_bytes, am_truncated, am_bytes, am_caps, am_title, am_subtitle,
+    am_width, am_min_width, am_count_name, am_frame_height, am_font_size, am_lines,
+    am_malformed, am_errors, am_frames_drawn, am_frames_pruned;
+
+static void bf_profile_dtor(ErlNifEnv *env, void *obj)
+{
+    (void)env;
+    bf_profile *p = obj;
+    if (p->st)
+        bf_st_free(p->st);
+    if (p->lock)
+        enif_mutex_destroy(p->lock);
+    if (p->meta_env)
+        enif_free_env(p->meta_env);
+}
+
+static ERL_NIF_TERM bf_atom(ErlNifEnv *env, const char *name)
+{
+    return enif_make_atom(env, name);
+}
+
+static int bf_load_atoms(ErlNifEnv *env)
+{
+#define A(v, s) v = bf_atom(env, s)
+    A(am_ok, "ok"); A(am_error, "error"); A(am_undefined, "undefined");
+    A(am_dropped, "dropped"); A(am_enomem, "enomem"); A(am_empty, "empty");
+    A(am_badopts, "badopts"); A(am_max_stacks, "max_stacks"); A(am_max_depth, "max_depth");
+    A(am_max_bytes, "max_bytes"); A(am_stacks, "stacks"); A(am_frames, "frames");
+    A(am_samples, "samples"); A(am_weight, "weight");
+    A(am_dropped_samples, "dropped_samples"); A(am_dropped_weight, "dropped_weight");
+    A(am_dropped_by_stacks, "dropped_by_stacks"); A(am_dropped_by_bytes, "dropped_by_bytes");
+    A(am_truncated, "truncated"); A(am_bytes, "bytes"); A(am_caps, "caps");
+    A(am_title, "title"); A(am_subtitle, "subtitle"); A(am_width, "width");
+    A(am_min_width, "min_width"); A(am_count_name, "count_name");
+    A(am_frame_height, "frame_height"); A(am_font_size, "font_size"); A(am_lines, "lines");
+    A(am_malformed, "malformed"); A(am_errors, "errors");
+    A(am_frames_drawn, "frames_drawn"); A(am_frames_pruned, "frames_pruned");
+#undef A
+    return 0;
+}
+
+static int bf_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info)
+{
+    (void)priv;
+    (void)info;
+    bf_profile_type = enif_open_resource_type(env, NULL, "beamflame_profile", bf_profile_dtor,
+                                              ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER, NULL);
+    if (!bf_profile_type)
+        return -1;
+    return bf_load_atoms(env);
+}
+
+static int bf_upgrade(ErlNifEnv *env, void **priv, void **old_priv, ERL_NIF_TERM info)
+{
+    (void)old_priv;
+    return bf_load(env, priv, info);
+}
+
+static ERL_NIF_TERM bf_error(ErlNifEnv *env, ERL_NIF_TERM reason)
+{
+    return enif_make_tuple2(env, am_error, reason);
+}
+
+static int bf_get_profile(ErlNifEnv *env, ERL_NIF_TERM t, bf_profile **p)
+{
+    return enif_get_resource(env, t, bf_profile_type, (void **)p);
+}
+
+static int bf_map_u64(ErlNifEnv *env, ERL_NIF_TERM map, ERL_NIF_TERM key, uint64_t lo,
+                      uint64_t hi, uint64_t *out)
+{
+    ERL_NIF_TERM v;
+    ErlNifUInt64 u;
+    if (!enif_get_map_value(env, map, key, &v))
+        return 1; /* absent: keep the default */
+    if (!enif_get_uint64(env, v, &u) || u < lo || u > hi)
+        return 0;
+    *out = u;
+    return 1;
+}
+
+static int bf_get_caps(ErlNifEnv *env, ERL_NIF_TERM map, bf_st_caps *caps)
+{
+    bf_st_default_caps(caps);
+    if (!enif_is_map(env, map))
+        return 0;
+    uint64_t ms = caps->max_stacks, md = caps->max_depth, mb = caps->max_bytes;
+    if (!bf_map_u64(env, map, am_max_stacks, 1, UINT32_MAX - 1, &ms) ||
+        !bf_map_u64(env, map, am_max_depth, 1, BF_ST_MAX_DEPTH_LIMIT, &md) ||
+        !bf_map_u64(env, map, am_max_bytes, 4096, (uint64_t)64 << 30, &mb))
+        return 0;
+    caps->max_stacks = (uint32_t)ms;
+    caps->max_depth = (uint32_t)md;
+    caps->max_bytes = (size_t)mb;
+    return 1;
+}
+
+static bf_profile *bf_profile_alloc(const bf_st_caps *caps)
+{
+    bf_profile *p = enif_alloc_resource(bf_profile_type, sizeof(bf_profile));
+    if (!p)
+        return NULL;
+    memset(p, 0, sizeof(*p));
+    p->st = bf_st_new(caps);
+    p->lock = enif_mutex_create("beamflame_profile");
+    p->meta_env = enif_alloc_env();
+    if (!p->st || !p->lock || !p->meta_env) {
+        enif_release_resource(p);
+        return NULL;
+    }
+    p->meta = enif_make_new_map(p->meta_env);
+    return p;
+}
+
+/* new(Caps) -> {ok, Profile} | {error, enomem}; badarg for caps out of range. */
+static ERL_NIF_TERM bf_nif_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_st_caps caps;
+    if (!bf_get_caps(env, argv[0], &caps))
+        return enif_make_badarg(env);
+    bf_profile *p = bf_profile_alloc(&caps);
+    if (!p)
+        return bf_error(env, am_enomem);
+    ERL_NIF_TERM t = enif_make_resource(env, p);
+    enif_release_resource(p);
+    return enif_make_tuple2(env, am_ok, t);
+}
+
+/* ---- frame names ------------------------------------------------------------------ */
+
+typedef struct bf_name {
+    char buf[BF_NIF_NAME_MAX];
+    size_t len;
+    int overflow;
+} bf_name;
+
+static void bf_name_put(bf_name *n, const char *s, size_t len)
+{
+    if (n->len + len > sizeof(n->buf)) {
+        n->overflow = 1;
+        len = sizeof(n->buf) - n->len;
+    }
+    memcpy(n->buf + n->len, s, len);
+    n->len += len;
+}
+
+static void bf_name_put_u64(bf_name *n, uint64_t v)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    bf_name_put(n, tmp + i, sizeof(tmp) - i);
+}
+
+/* An atom's text as UTF-8 into out (>= 1024 bytes). Returns its length or -1. Atoms
+ * whose characters all fit Latin-1 come from enif_get_atom; others (OTP 25 has no UTF-8
+ * enif_get_atom) from the external term format, which carries UTF-8 atoms verbatim. */
+static long bf_atom_text(ErlNifEnv *env, ERL_NIF_TERM atom, char *out, size_t outlen)
+{
+    char latin1[256];
+    int n = enif_get_atom(env, atom, latin1, sizeof(latin1), ERL_NIF_LATIN1);
+    if (n > 0) {
+        size_t o = 0;
+        for (int i = 0; i < n - 1; i++) {
+            unsigned char c = (unsigned char)latin1[i];
+            if (o + 2 > outlen)
+                return -1;
+            if (c < 0x80) {
+                out[o++] = (char)c;
+            } else {
+                out[o++] = (char)(0xC0 | (c >> 6));
+                out[o++] = (char)(0x80 | (c & 0x3F));
+            }
+        }
+        return (long)o;
+    }
+    if (!enif_is_atom(env, atom))
+        return -1;
+    ErlNifBinary ext;
+    if (!enif_term_to_binary(env, atom, &ext))
+        return -1;
+    long rc = -1;
+    const unsigned char *d = ext.data;
+    size_t len = 0, off = 0;
+    if (ext.size >= 3 && d[0] == 131) {
+        if ((d[1] == 119 || d[1] == 115) && ext.size >= 3) { /* SMALL_ATOM(_UTF8)_EXT */
+            len = d[2];
+            off = 3;
+        } else if ((d[1] == 118 || d[1] == 100) && ext.size >= 4) { /* ATOM(_UTF8)_EXT */
+            len = ((size_t)d[2] << 8) | d[3];
+            off = 4;
+        }
+        if (off && off + len <= ext.size && len <= outlen) {
+            memcpy(out, d + off, len);
+            rc = (long)len;
+        }
+    }
+    enif_release_binary(&ext);
+    return rc;
+}
+
+#define BF_ELIXIR_PREFIX "Elixir."
+
+/* Formats {M, F, A} (A an arity or an argument list) as the code reads:
+ *   mod:fun/2, Elixir modules without "Elixir." and with a dot (MyApp.Worker.run/1),
+ *   anonymous funs after their parent: '-loop/1-fun-0-' -> mod:loop/1-fun-0. */
+static int bf_format_mfa(ErlNifEnv *env, ERL_NIF_TERM m, ERL_NIF_TERM f, ERL_NIF_TERM a,
+                         bf_name *n)
+{
+    char text[1024];
+    long len = bf_atom_text(env, m, text, sizeof(text));
+    if (len < 0)
+        return 0;
+    int elixir = 0;
+    size_t skip = 0;
+    size_t plen = sizeof(BF_ELIXIR_PREFIX) - 1;
+    if ((size_t)len > plen && memcmp(text, BF_ELIXIR_PREFIX, plen) == 0) {
+        elixir = 1;
+        skip = plen;
+    }
+    bf_name_put(n, text + skip, (size_t)len - skip);
+    bf_name_put(n, elixir ? "." : ":", 1);
+    len = bf_atom_text(env, f, text, sizeof(text));
+    if (len < 0)
+        return 0;
+    if (len > 2 && text[0] == '-' && text[len - 1] == '-' && memchr(text, '/', (size_t)len)) {
+        bf_name_put(n, text + 1, (size_t)len - 2); /* an anonymous fun: parent/N-fun-K */
+        return 1;
+    }
+    bf_name_put(n, text, (size_t)len);
+    unsigned arity;
+    unsigned list_len;
+    if (enif_get_uint(env, a, &arity)) {
+        bf_name_put(n, "/", 1);
+        bf_name_put_u64(n, arity);
+    } else if (enif_get_list_length(env, a, &list_len)) {
+        bf_name_put(n, "/", 1);
+        bf_name_put_u64(n, list_len);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* A stack entry {M,F,A,Loc} or {M,F,A}, a root atom (registered name), a root binary
+ * (text) or a root {M,F,A} tuple. */
+static int bf_format_frame(ErlNifEnv *env, ERL_NIF_TERM t, bf_name *n)
+{
+    n->len = 0;
+    n->overflow = 0;
+    const ERL_NIF_TERM *el;
+    int arity;
+    ErlNifBinary bin;
+    if (enif_get_tuple(env, t, &arity, &el) && (arity == 3 || arity == 4))
+        return bf_format_mfa(env, el[0], el[1], el[2], n);
+    if (enif_is_atom(env, t)) {
+        long len = bf_atom_text(env, t, n->buf, sizeof(n->buf));
+        if (len < 0)
+            return 0;
+        n->len = (size_t)len;
+        return 1;
+    }
+    if (enif_inspect_binary(env, t, &bin)) {
+        bf_name_put(n, (const char *)bin.data, bin.size);
+        return 1;
+    }
+    return 0;
+}
+
+/* Interns one frame; -2 for a bad term, -1 when the bytes cap refused it. */
+static int64_t bf_intern_term(ErlNifEnv *env, bf_stack_table *st, ERL_NIF_TERM t, bf_name *n)
+{
+    if (!bf_format_frame(env, t, n))
+        return -2;
+    return bf_st_intern(st, n->buf, n->len);
+}
+
+/* One sample {Root, Stack, Weight}: Root undefined or a frame; Stack a current_stacktrace
+ * list (leaf first). Returns the stack id, -1 dropped, -2 badarg. */
+static int64_t bf_add_one(ErlNifEnv *env, bf_stack_table *st, ERL_NIF_TERM sample,
+                          uint32_t *ids, size_t max_ids, bf_name *name)
+{
+    const ERL_NIF_TERM *el;
+    int arity;
+    ErlNifUInt64 weight;
+    unsigned len;
+    if (!enif_get_tuple(env, sample, &arity, &el) || arity != 3 ||
+        !enif_get_list_length(env, el[1], &len) || !enif_get_uint64(env, el[2], &weight))
+        return -2;
+    size_t depth = 0;
+    int has_root = !enif_is_identical(el[0], am_undefined);
+    size_t frames = len + (size_t)has_root;
+    if (frames == 0)
+        return -2;
+    if (frames > max_ids)
+        frames = max_ids; /* the table cuts deeper stacks anyway */
+    if (has_root) {
+        int64_t id = bf_intern_term(env, st, el[0], name);
+        if (id == -2)
+            return -2;
+        if (id < 0)
+            goto dropped;
+        ids[depth++] = (uint32_t)id;
+    }
+    /* The stacktrace is leaf first; the table wants root first: fill from the end. */
+    size_t stack_frames = frames - depth;
+    size_t skip = len > stack_frames ? len - stack_frames : 0;
+    ERL_NIF_TERM list = el[1], head;
+    size_t i = 0;
+    while (enif_get_list_cell(env, list, &head, &list)) {
+        if (i >= skip) {
+            int64_t id = bf_intern_term(env, st, head, name);
+            if (id == -2)
+                return -2;
+            if (id < 0)
+                goto dropped;
+            ids[depth + (len - 1 - i)] = (uint32_t)id;
+        }
+        i++;
+    }
+    depth += stack_frames;
+    uint32_t sid;
+    if (bf_st_add(st, ids, depth, weight, &sid) != BF_ST_OK)
+        return -1;
+    return sid;
+dropped:
+    bf_st_count_drop(st, weight, 1);
+    return -1;
+}
+
+/* add_samples(Profile, [{Root, Stack, Weight}]) -> [StackId | dropped]. At most
+ * BF_NIF_MAX_BATCH samples per call. */
+static ERL_NIF_TERM bf_nif_add_samples(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *p;
+    unsigned n;
+    if (!bf_get_profile(env, argv[0], &p) || !enif_get_list_length(env, argv[1], &n) ||
+        n > BF_NIF_MAX_BATCH)
+        return enif_make_badarg(env);
+    ERL_NIF_TERM results[BF_NIF_MAX_BATCH];
+    static _Thread_local uint32_t ids[BF_ST_MAX_DEPTH_LIMIT + 1];
+    static _Thread_local bf_name name; /* 4 KiB: keep it off the scheduler's stack */
+    ERL_NIF_TERM list = argv[1], head;
+    unsigned i = 0;
+    int bad = 0;
+    enif_mutex_lock(p->lock);
+    size_t max_ids = bf_st_get_caps(p->st)->max_depth + 1;
+    while (!bad && enif_get_list_cell(env, list, &head, &list)) {
+        int64_t r = bf_add_one(env, p->st, head, ids, max_ids, &name);
+        if (r == -2)
+            bad = 1;
+        else
+            results[i++] = r < 0 ? am_dropped : enif_make_uint(env, (unsigned)r);
+    }
+    enif_mutex_unlock(p->lock);
+    if (bad)
+        return enif_make_badarg(env);
+    return enif_make_list_from_array(env, results, i);
+}
+
+/* add_weights(Profile, [{StackId, Weight}]) -> ok. Credits stacks seen before (wall-clock
+ * sampling of processes that did not run). At most BF_NIF_MAX_BATCH * 16 entries. */
+static ERL_NIF_TERM bf_nif_add_weights(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *p;
+    unsigned n;
+    if (!bf_get_profile(env, argv[0], &p) || !enif_get_list_length(env, argv[1], &n) ||
+        n > BF_NIF_MAX_BATCH * 16)
+        return enif_make_badarg(env);
+    ERL_NIF_TERM list = argv[1], head;
+    int bad = 0;
+    enif_mutex_lock(p->lock);
+    while (!bad && enif_get_list_cell(env, list, &head, &list)) {
+        const ERL_NIF_TERM *el;
+        int arity;
+        unsigned sid;
+        ErlNifUInt64 w;
+        if (!enif_get_tuple(env, head, &arity, &el) || arity != 2 ||
+            !enif_get_uint(env, el[0], &sid) || !enif_get_uint64(env, el[1], &w) ||
+            bf_st_add_weight(p->st, sid, w) != BF_ST_OK)
+            bad = 1;
+    }
+    enif_mutex_unlock(p->lock);
+    return bad ? enif_make_badarg(env) : am_ok;
+}
+
+static ERL_NIF_TERM bf_buf_to_binary(ErlNifEnv *env, bf_buf *b)
+{
+    ERL_NIF_TERM t;
+    unsigned char *d = enif_make_new_binary(env, b->len, &t);
+    if (!d)
+        return 0;
+    if (b->len)
+        memcpy(d, b->data, b->len);
+    return t;
+}
+
+/* folded(Profile) -> {ok, Binary} | {error, enomem} */
+static ERL_NIF_TERM bf_nif_folded(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *p;
+    if (!bf_get_profile(env, argv[0], &p))
+        return enif_make_badarg(env);
+    bf_buf b;
+    bf_buf_init(&b, NULL);
+    enif_mutex_lock(p->lock);
+    int rc = bf_folded_write(p->st, &b);
+    enif_mutex_unlock(p->lock);
+    ERL_NIF_TERM t = rc == 0 ? bf_buf_to_binary(env, &b) : 0;
+    bf_buf_free(&b);
+    return t ? enif_make_tuple2(env, am_ok, t) : bf_error(env, am_enomem);
+}
+
+static int bf_map_text(ErlNifEnv *env, ERL_NIF_TERM map, ERL_NIF_TERM key, char *buf,
+                       size_t size, const char **out)
+{
+    ERL_NIF_TERM v;
+    ErlNifBinary bin;
+    if (!enif_get_map_value(env, map, key, &v))
+        return 1;
+    if (!enif_inspect_iolist_as_binary(env, v, &bin) || bin.size >= size ||
+        memchr(bin.data, 0, bin.size))
+        return 0;
+    memcpy(buf, bin.data, bin.size);
+    buf[bin.size] = '\0';
+    *out = buf;
+    return 1;
+}
+
+static int bf_map_double(ErlNifEnv *env, ERL_NIF_TERM map, ERL_NIF_TERM key, double *out)
+{
+    ERL_NIF_TERM v;
+    long l;
+    if (!enif_get_map_value(env, map, key, &v))
+        return 1;
+    if (enif_get_double(env, v, out))
+        return 1;
+    if (enif_get_long(env, v, &l)) {
+        *out = (double)l;
+        return 1;
+    }
+    return 0;
+}
+
+typedef struct bf_svg_texts {
+    char title[BF_SVG_MAX_TITLE + 1];
+    char subtitle[BF_SVG_MAX_TITLE + 1];
+    char count_name[65];
+} bf_svg_texts;
+
+static int bf_get_svg_opts(ErlNifEnv *env, ERL_NIF_TERM map, bf_svg_opts *o, bf_svg_texts *t)
+{
+    bf_svg_default_opts(o);
+    return enif_is_map(env, map) &&
+           bf_map_text(env, map, am_title, t->title, sizeof(t->title), &o->title) &&
+           bf_map_text(env, map, am_subtitle, t->subtitle, sizeof(t->subtitle), &o->subtitle) &&
+           bf_map_text(env, map, am_count_name, t->count_name, sizeof(t->count_name),
+                       &o->count_name) &&
+           bf_map_double(env, map, am_width, &o->width) &&
+           bf_map_double(env, map, am_min_width, &o->min_width) &&
+           bf_map_double(env, map, am_frame_height, &o->frame_height) &&
+           bf_map_double(env, map, am_font_size, &o->font_size);
+}
+
+static ERL_NIF_TERM bf_parse_into(ErlNifEnv *env, const ErlNifBinary *in, bf_stack_table *st)
+{
+    bf_folded_reader r;
+    bf_folded_reader_init(&r, st);
+    int rc = bf_folded_feed(&r, (const char *)in->data, in->size);
+    if (rc == 0)
+        rc = bf_folded_finish(&r);
+    ERL_NIF_TERM errs = enif_make_list(env, 0);
+    for (size_t i = r.nreported; i > 0; i--) {
+        const char *text = bf_folded_err_text(r.reported[i - 1].code);
+        ERL_NIF_TERM msg;
+        size_t len = strlen(text);
+        unsigned char *d = enif_make_new_binary(env, len, &msg);
+        if (d)
+            memcpy(d, text, len);
+        errs = enif_make_list_cell(
+            env, enif_make_tuple2(env, enif_make_uint64(env, r.reported[i - 1].line), msg),
+            errs);
+    }
+    ERL_NIF_TERM keys[] = {am_lines, am_malformed, am_errors};
+    ERL_NIF_TERM vals[] = {enif_make_uint64(env, r.line_no), enif_make_uint64(env, r.malformed),
+                           errs};
+    ERL_NIF_TERM report;
+    enif_make_map_from_arrays(env, keys, vals, 3, &report);
+    bf_folded_reader_free(&r);
+    return rc == 0 ? report : 0;
+}
+
+/* parse_folded(Binary, Caps) -> {ok, Profile, #{lines, malformed, errors}} | {error, _} */
+static ERL_NIF_TERM bf_nif_parse_folded(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    ErlNifBinary in;
+    bf_st_caps caps;
+    if (!enif_inspect_iolist_as_binary(env, argv[0], &in) || !bf_get_caps(env, argv[1], &caps))
+        return enif_make_badarg(env);
+    bf_profile *p = bf_profile_alloc(&caps);
+    if (!p)
+        return bf_error(env, am_enomem);
+    ERL_NIF_TERM report = bf_parse_into(env, &in, p->st);
+    ERL_NIF_TERM t = enif_make_resource(env, p);
+    enif_release_resource(p);
+    if (!report)
+        return bf_error(env, am_enomem);
+    return enif_make_tuple3(env, am_ok, t, report);
+}
+
+/* svg(Profile, Opts) -> {ok, Binary} | {error, empty | enomem | {badopts, Msg}} */
+static ERL_NIF_TERM bf_nif_svg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *p;
+    bf_svg_opts o;
+    static _Thread_local bf_svg_texts texts;
+    if (!bf_get_profile(env, argv[0], &p) || !bf_get_svg_opts(env, argv[1], &o, &texts))
+        return enif_make_badarg(env);
+    const char *bad = bf_svg_check_opts(&o);
+    if (bad) {
+        ERL_NIF_TERM msg;
+        size_t len = strlen(bad);
+        unsigned char *d = enif_make_new_binary(env, len, &msg);
+        if (!d)
+            return bf_error(env, am_enomem);
+        memcpy(d, bad, len);
+        return bf_error(env, enif_make_tuple2(env, am_badopts, msg));
+    }
+    bf_buf b;
+    bf_buf_init(&b, NULL);
+    enif_mutex_lock(p->lock);
+    bf_svg_status s = bf_svg_render(p->st, &o, &b, NULL);
+    enif_mutex_unlock(p->lock);
+    ERL_NIF_TERM r;
+    if (s == BF_SVG_OK) {
+        ERL_NIF_TERM t = bf_buf_to_binary(env, &b);
+        r = t ? enif_make_tuple2(env, am_ok, t) : bf_error(env, am_enomem);
+    } else {
+        r = bf_error(env, s == BF_SVG_EMPTY ? am_empty : am_enomem);
+    }
+    bf_buf_free(&b);
+    return r;
+}
+
+/* set_meta(Profile, Map) -> ok. The map shows in info/1. */
+static ERL_NIF_TERM bf_nif_set_meta(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *p;
+    if (!bf_get_profile(env, argv[0], &p) || !enif_is_map(env, argv[1]))
+        return enif_make_badarg(env);
+    enif_mutex_lock(p->lock);
+    enif_clear_env(p->meta_env);
+    p->meta = enif_make_copy(p->meta_env, argv[1]);
+    enif_mutex_unlock(p->lock);
+    return am_ok;
+}
+
+/* info(Profile) -> map: table figures, caps and the metadata map. */
+static ERL_NIF_TERM bf_nif_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *p;
+    if (!bf_get_profile(env, argv[0], &p))
+        return enif_make_badarg(env);
+    enif_mutex_lock(p->lock);
+    bf_st_stats s;
+    bf_st_get_stats(p->st, &s);
+    const bf_st_caps *c = bf_st_get_caps(p->st);
+    ERL_NIF_TERM ck[] = {am_max_stacks, am_max_depth, am_max_bytes};
+    ERL_NIF_TERM cv[] = {enif_make_uint(env, c->max_stacks), enif_make_uint(env, c->max_depth),
+                         enif_make_uint64(env, c->max_bytes)};
+    ERL_NIF_TERM caps;
+    enif_make_map_from_arrays(env, ck, cv, 3, &caps);
+    ERL_NIF_TERM keys[] = {am_stacks, am_frames, am_samples, am_weight, am_dropped_samples,
+                           am_dropped_weight, am_dropped_by_stacks, am_dropped_by_bytes,
+                           am_truncated, am_bytes, am_caps};
+    ERL_NIF_TERM vals[] = {enif_make_uint(env, bf_st_stack_count(p->st)),
+                           enif_make_uint(env, bf_st_frame_count(p->st)),
+                           enif_make_uint64(env, s.added_samples),
+                           enif_make_uint64(env, s.total_weight),
+                           enif_make_uint64(env, s.dropped_samples),
+                           enif_make_uint64(env, s.dropped_weight),
+                           enif_make_uint64(env, s.dropped_by_stacks),
+                           enif_make_uint64(env, s.dropped_by_bytes),
+                           enif_make_uint64(env, s.truncated),
+                           enif_make_uint64(env, bf_st_bytes(p->st)),
+                           caps};
+    ERL_NIF_TERM map = enif_make_copy(env, p->meta);
+    enif_mutex_unlock(p->lock);
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        enif_make_map_put(env, map, keys[i], vals[i], &map);
+    return map;
+}
+
+static ErlNifFunc bf_funcs[] = {
+    {"new", 1, bf_nif_new, 0},
+    {"add_samples", 2, bf_nif_add_samples, 0},
+    {"add_weights", 2, bf_nif_add_weights, 0},
+    {"set_meta", 2, bf_nif_set_meta, 0},
+    {"info", 1, bf_nif_info, 0},
+    {"folded", 1, bf_nif_folded, 0},
+    {"folded_dirty", 1, bf_nif_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"svg", 2, bf_nif_svg, 0},
+    {"svg_dirty", 2, bf_nif_svg, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"parse_folded", 2, bf_nif_parse_folded, 0},
+    {"parse_folded_dirty", 2, bf_nif_parse_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+};
+
+ERL_NIF_INIT(beamflame_nif, bf_funcs, bf_load, NULL, bf_upgrade, NULL)

@@ -1,0 +1,71 @@
+/* Command-line parsing as a pure function. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../cli/bf_cli_args.h"
+
+static int parse(bf_cli *cli, char *err, int argc, char **argv)
+{
+    return bf_cli_parse(argc, argv, cli, err, 256);
+}
+
+Test(cli_args, svg_defaults)
+{
+    char *argv[] = {"beamflame", "svg"};
+    bf_cli cli;
+    char err[256];
+    cr_assert_eq(parse(&cli, err, 2, argv), BF_EXIT_OK);
+    cr_assert_eq(cli.verb, BF_VERB_SVG);
+    cr_assert_null(cli.input);
+    cr_assert_null(cli.output);
+    cr_assert_str_eq(cli.svg.title, "Flame Graph");
+    cr_assert_float_eq(cli.svg.min_width, 0.1, 1e-9);
+    cr_assert_float_eq(cli.svg.width, 1200, 1e-9);
+}
+
+Test(cli_args, svg_all_options)
+{
+    char *argv[] = {"beamflame", "svg", "in.folded", "-o", "out.svg", "--title", "T",
+                    "--minwidth=0", "--width", "800"};
+    bf_cli cli;
+    char err[256];
+    cr_assert_eq(parse(&cli, err, 10, argv), BF_EXIT_OK, "%s", err);
+    cr_assert_str_eq(cli.input, "in.folded");
+    cr_assert_str_eq(cli.output, "out.svg");
+    cr_assert_str_eq(cli.svg.title, "T");
+    cr_assert_float_eq(cli.svg.min_width, 0, 1e-9);
+    cr_assert_float_eq(cli.svg.width, 800, 1e-9);
+}
+
+Test(cli_args, errors_name_the_problem)
+{
+    struct { int argc; char *argv[5]; const char *needle; } cases[] = {
+        {1, {"beamflame"}, "no command"},
+        {2, {"beamflame", "flame"}, "unknown command: flame"},
+        {3, {"beamflame", "svg", "--bogus"}, "unknown option for svg: --bogus"},
+        {4, {"beamflame", "svg", "--width", "abc"}, "--width needs a number"},
+        {4, {"beamflame", "svg", "--width", "5"}, "from 21 to 100000"},
+        {4, {"beamflame", "svg", "--minwidth", "-1"}, "--minwidth needs"},
+        {3, {"beamflame", "svg", "-o"}, "needs a file name"},
+        {4, {"beamflame", "svg", "a", "b"}, "one input file"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        bf_cli cli;
+        char err[256];
+        cr_assert_eq(parse(&cli, err, cases[i].argc, cases[i].argv), BF_EXIT_USAGE, "case %zu", i);
+        cr_assert_not_null(strstr(err, cases[i].needle), "case %zu: %s", i, err);
+    }
+}
+
+Test(cli_args, help_and_version)
+{
+    char *h[] = {"beamflame", "--help"};
+    char *v[] = {"beamflame", "version"};
+    bf_cli cli;
+    char err[256];
+    cr_assert_eq(parse(&cli, err, 2, h), BF_EXIT_OK);
+    cr_assert_eq(cli.verb, BF_VERB_HELP);
+    cr_assert_eq(parse(&cli, err, 2, v), BF_EXIT_OK);
+    cr_assert_eq(cli.verb, BF_VERB_VERSION);
+    cr_assert_not_null(strstr(bf_cli_usage(), "exit codes"));
+}
