@@ -1,0 +1,528 @@
+%% @doc Sampling mode: stacks of Erlang processes, sampled node-wide at a rate.
+%%
+%% Processes (all spawned here, none registered):
+%% <ul>
+%% <li>the <b>controller</b> (this module's loop, a temporary child of `beamflame_sup'):
+%%   owns the run and its profile, monitors the caller, keeps the tick schedule and the
+%%   per-process bookkeeping. It never calls `process_info/2' on another process, because
+%%   that call waits for the target and a target inside a dirty NIF may not answer for a
+%%   long time (erlang/otp#7801). So it never blocks, and a caller's death or a
+%%   supervisor shutdown is always handled at once.</li>
+%% <li>one <b>worker</b> per tick: reads `reductions' of the processes due for a check
+%%   (cheap: ~0.3 us for a waiting process), picks the ones that ran, asks helpers for
+%%   their stacks, adds the samples to the profile through the NIF, reports back.</li>
+%% <li><b>helpers</b>: each asks a few processes for `current_stacktrace' (and `status');
+%%   the worker kills the ones still waiting at its deadline and reports the process that
+%%   did not answer, which the controller then leaves alone for a while.</li>
+%% </ul>
+%%
+%% Cost control. Checking every process every tick would cost ~0.4 us x N per tick (4 ms
+%% for 10,000 processes, 40% of a core at 99 Hz). Instead: processes that ran recently
+%% ("hot") are checked every tick; every other known process is checked once per
+%% ?COLD_ROTATION_MS in a rotating slice; `erlang:processes()' is re-read about every N/10
+%% ms (clamped to [interval, 1 s]); a newly seen process is checked on two consecutive
+%% ticks. A tick whose worker has not finished when the next tick is due is skipped and
+%% counted (`missed_ticks'); nothing queues up.
+%%
+%% States. `cpu' (default) counts a process when it ran since its last check and is
+%% running, runnable or garbage collecting when it answers. `wall' counts every process
+%% at every tick: a process that did not run keeps the stack it had, credited lazily, so
+%% idle processes cost nothing per tick.
+-module(beamflame_sampler).
+-export([validate/1, start_link/3, defaults/0]).
+-export([init/4, worker/5, helper/3]).
+
+-define(HOT_TTL, 10).              % ticks a process stays hot after it last ran
+-define(COLD_ROTATION_MS, 1000).   % every known process is re-checked this often
+-define(REFRESH_MAX_MS, 1000).     % processes() re-read at least this often
+-define(SCAN_CHUNK, 8).            % worker reports scan progress per this many pids
+                                   % (a stall quarantines at most this many)
+-define(HELPER_CHUNK, 8).          % stacks asked by one helper
+-define(MAX_HELPERS, 32).          % helpers per tick: at most 256 stacks a tick
+-define(STALL_MIN_MS, 250).        % a worker older than max(this, 10 ticks) is killed
+-define(QUARANTINE_MS, 5000).      % a process that did not answer is left alone this long
+-define(BATCH, 64).                % samples per NIF call (the NIF's own limit)
+-define(CPU_STATES, [running, runnable, garbage_collecting]).
+%% ERTS never returns more than 64 frames of current_stacktrace, whatever backtrace_depth
+%% says (MAX_BACKTRACE_SIZE in erts/emulator/beam/global.h; measured: setting 200 reads
+%% back 64). A stack of that length may have lost its root side: it gets this root frame.
+-define(ERTS_MAX_BACKTRACE, 64).
+-define(TRUNCATED_ROOT, <<"[truncated]">>).
+
+-type opts() :: #{duration => pos_integer(), rate => pos_integer(),
+                  processes => all | [pid() | atom()], states => cpu | wall,
+                  group => none | process, max_stacks => pos_integer(),
+                  max_depth => pos_integer(), max_bytes => pos_integer()}.
+-export_type([opts/0]).
+
+%% @doc The options with their defaults.
+-spec defaults() -> opts().
+defaults() ->
+    #{duration => 5000, rate => 99, processes => all, states => cpu, group => none,
+      max_stacks => 100000, max_depth => ?ERTS_MAX_BACKTRACE, max_bytes => 64 * 1024 * 1024}.
+
+%% @doc Validates options; unknown keys and bad values are errors naming the fix.
+-spec validate(term()) -> {ok, opts()} | {error, {bad_option, term(), string()}}.
+validate(Opts) when is_map(Opts) ->
+    try
+        {ok, maps:fold(fun check/3, defaults(), Opts)}
+    catch
+        throw:{bad_option, _, _} = E -> {error, E}
+    end;
+validate(Other) ->
+    {error, {bad_option, Other, "options must be a map, e.g. #{duration => 5000}"}}.
+
+check(duration, V, Acc) when is_integer(V), V >= 1, V =< 3600000 -> Acc#{duration => V};
+check(duration, V, _) -> bad(duration, V, "an integer number of milliseconds, 1..3600000");
+check(rate, V, Acc) when is_integer(V), V >= 1, V =< 1000 -> Acc#{rate => V};
+check(rate, V, _) -> bad(rate, V, "an integer rate in Hz, 1..1000");
+check(processes, all, Acc) -> Acc#{processes => all};
+check(processes, [_ | _] = L, Acc) ->
+    case lists:all(fun(P) -> is_pid(P) orelse is_atom(P) end, L) of
+        true -> Acc#{processes => L};
+        false -> bad(processes, L, "all, or a list of pids and registered names")
+    end;
+check(processes, V, _) -> bad(processes, V, "all, or a non-empty list of pids and registered names");
+check(states, V, Acc) when V =:= cpu; V =:= wall -> Acc#{states => V};
+check(states, V, _) -> bad(states, V, "cpu (running processes) or wall (all processes)");
+check(group, V, Acc) when V =:= none; V =:= process -> Acc#{group => V};
+check(group, V, _) -> bad(group, V, "none, or process (a root frame per process)");
+check(max_stacks, V, Acc) when is_integer(V), V >= 1, V =< 10000000 -> Acc#{max_stacks => V};
+check(max_stacks, V, _) -> bad(max_stacks, V, "an integer, 1..10000000");
+check(max_depth, V, Acc) when is_integer(V), V >= 2, V =< ?ERTS_MAX_BACKTRACE ->
+    Acc#{max_depth => V};
+check(max_depth, V, _) -> bad(max_depth, V, "an integer, 2..64 (ERTS returns at most 64 frames)");
+check(max_bytes, V, Acc) when is_integer(V), V >= 65536, V =< 4294967296 ->
+    Acc#{max_bytes => V};
+check(max_bytes, V, _) -> bad(max_bytes, V, "an integer number of bytes, 65536..4294967296");
+check(K, _, _) ->
+    bad(K, undefined, "unknown option; known: duration, rate, processes, states, group, "
+                      "max_stacks, max_depth, max_bytes").
+
+bad(K, V, Why) -> throw({bad_option, {K, V}, Why}).
+
+%% @doc Starts a run for `Caller'; the result arrives as `{Ref, {ok, Profile}}'.
+-spec start_link(opts(), pid(), reference()) -> {ok, pid()}.
+start_link(Opts, Caller, Ref) ->
+    proc_lib:start_link(?MODULE, init, [self(), Opts, Caller, Ref]).
+
+%%% Controller ----------------------------------------------------------------------------
+
+-record(s, {
+    parent :: pid(),
+    opts :: opts(),
+    caller :: pid(),
+    cmon :: reference(),
+    ref :: reference(),
+    profile :: reference(),
+    interval_us :: pos_integer(),
+    start_us :: integer(),            % monotonic, microseconds
+    end_us :: integer(),
+    tick = 0 :: non_neg_integer(),    % ticks started
+    reds = #{} :: #{pid() => non_neg_integer()},
+    hot = #{} :: #{pid() => non_neg_integer()},  % pid => remaining ttl
+    cold = [] :: [pid()],             % rotation of known pids
+    refresh_us :: integer(),          % next processes() read (monotonic us: may be < 0)
+    roots = #{} :: #{pid() => term()},
+    quarantine = #{} :: #{pid() => integer()},  % pid => until (us)
+    wall = #{} :: #{pid() => {non_neg_integer(), non_neg_integer()}}, % pid => {stack, since tick}
+    worker = none :: none | {pid(), integer(), [[pid()]]},  % pid, started, scan chunks
+    scanned_chunks = 0 :: non_neg_integer(),
+    stats = #{} :: #{atom() => non_neg_integer()}
+}).
+
+-spec init(pid(), opts(), pid(), reference()) -> no_return().
+init(Parent, Opts = #{rate := Rate, duration := Duration, max_depth := Depth}, Caller, Ref) ->
+    process_flag(trap_exit, true),
+    CMon = erlang:monitor(process, Caller),
+    Caps = maps:with([max_stacks, max_depth, max_bytes], Opts),
+    %% Room for the stack, a [truncated] marker and a process root frame.
+    {ok, Profile} = beamflame_nif:new(Caps#{max_depth => Depth + 2}),
+    ok = beamflame_flags:hold_backtrace_depth(Depth),
+    proc_lib:init_ack(Parent, {ok, self()}),
+    Now = now_us(),
+    S = #s{parent = Parent, opts = Opts, caller = Caller, cmon = CMon, ref = Ref,
+           profile = Profile, interval_us = 1000000 div Rate, start_us = Now, refresh_us = Now,
+           end_us = Now + Duration * 1000,
+           stats = #{ticks => 0, missed_ticks => 0, stalled_workers => 0, samples => 0,
+                     stack_timeouts => 0, dropped => 0, quarantined => 0}},
+    schedule(S),
+    loop(S).
+
+loop(S = #s{cmon = CMon, parent = Parent}) ->
+    receive
+        {tick, N} ->
+            loop(tick(N, S));
+        {tick_done, W, Report} ->
+            loop(merge_report(W, Report, S));
+        {scan_progress, W, Chunks} ->
+            loop(progress(W, Chunks, S));
+        {'EXIT', W, _} when element(1, S#s.worker) =:= W ->
+            %% the worker died without reporting (it cannot, short of a bug): go on
+            loop(S#s{worker = none});
+        {'EXIT', Parent, Reason} ->
+            cleanup(S),
+            exit(Reason);
+        {'DOWN', CMon, process, _, _} ->
+            %% the caller is gone: nobody wants the result; undo and stop
+            cleanup(S),
+            exit(normal);
+        finish ->
+            finish(S);
+        _Other ->
+            loop(S)
+    end.
+
+now_us() ->
+    erlang:monotonic_time(microsecond).
+
+%% Ticks are placed on a grid of interval_us from the start, each moved by a random
+%% offset of up to a quarter interval either way, so sampling does not beat with periodic
+%% work; the mean rate is exact.
+schedule(#s{tick = N, interval_us = I, start_us = Start, end_us = End}) ->
+    Nominal = Start + (N + 1) * I,
+    case Nominal >= End of
+        true ->
+            erlang:send_after(max(0, (End - now_us())) div 1000, self(), finish);
+        false ->
+            Jitter = rand:uniform(I div 2 + 1) - 1 - I div 4,
+            At = erlang:convert_time_unit(Nominal + Jitter, microsecond, millisecond),
+            erlang:send_after(At, self(), {tick, N + 1}, [{abs, true}])
+    end,
+    ok.
+
+tick(N, S0 = #s{interval_us = I, start_us = Start}) ->
+    Now = now_us(),
+    %% If we are late by whole intervals (a busy node delayed us), skip those slots.
+    Due = max(N, (Now - Start) div I),
+    S1 = bump(missed_ticks, Due - N, S0#s{tick = Due}),
+    S2 = case S1#s.worker of
+             none ->
+                 start_worker(Now, bump(ticks, 1, S1));
+             {W, Started, _} ->
+                 stall_check(W, Started, Now, bump(missed_ticks, 1, S1))
+         end,
+    schedule(S2),
+    S2.
+
+stall_limit_us(#s{interval_us = I}) ->
+    max(?STALL_MIN_MS * 1000, 10 * I).
+
+stall_check(W, Started, Now, S) ->
+    case Now - Started > stall_limit_us(S) of
+        true -> kill_stalled(W, S);
+        false -> S
+    end.
+
+%% The worker is stuck asking some process: kill it, and leave the processes of the chunk
+%% it was scanning alone for a while.
+kill_stalled(W, S = #s{worker = {W, _, Chunks}}) ->
+    unlink(W),
+    exit(W, kill),
+    receive {'EXIT', W, _} -> ok after 0 -> ok end,
+    Stuck = case lists:nthtail(min(S#s.scanned_chunks, length(Chunks)), Chunks) of
+                [Chunk | _] -> Chunk;
+                [] -> []
+            end,
+    quarantine(Stuck, bump(stalled_workers, 1, S#s{worker = none})).
+
+quarantine(Pids, S = #s{quarantine = Q}) ->
+    Until = now_us() + ?QUARANTINE_MS * 1000,
+    Q1 = lists:foldl(fun(P, Acc) -> Acc#{P => Until} end, Q, Pids),
+    bump(quarantined, length(Pids), S#s{quarantine = Q1}).
+
+start_worker(Now, S0) ->
+    S = refresh(Now, S0),
+    {Due, S1} = due(Now, S),
+    Scan = [{P, maps:get(P, S1#s.reds, new)} || P <- Due],
+    Chunks = chunks([P || {P, _} <- Scan], ?SCAN_CHUNK),
+    %% Only the entries of the processes due are copied to the worker.
+    Ctx = #{profile => S1#s.profile, opts => S1#s.opts, roots => maps:with(Due, S1#s.roots),
+            wall => maps:with(Due, S1#s.wall),
+            deadline_us => Now + max(2 * S1#s.interval_us, 20000)},
+    W = proc_lib:spawn_link(?MODULE, worker, [self(), S1#s.tick, Scan, Ctx, ?SCAN_CHUNK]),
+    S1#s{worker = {W, Now, Chunks}, scanned_chunks = 0}.
+
+progress(W, Chunks, S = #s{worker = {W, _, _}}) -> S#s{scanned_chunks = Chunks};
+progress(_, _, S) -> S.
+
+%% The universe of processes: processes() or the pids/names given, re-read when due.
+refresh(Now, S = #s{refresh_us = At}) when Now < At ->
+    S;
+refresh(Now, S = #s{opts = #{processes := Which}, reds = Reds, hot = Hot}) ->
+    Pids = universe(Which) -- [self()],
+    New = [P || P <- Pids, not is_map_key(P, Reds)],
+    %% New processes are checked on this tick and the next (a baseline, then a change).
+    Hot1 = lists:foldl(fun(P, H) -> H#{P => 2} end, Hot, New),
+    Every = min(?REFRESH_MAX_MS * 1000, max(S#s.interval_us, length(Pids) * 100)),
+    S#s{cold = Pids, hot = Hot1, refresh_us = Now + Every}.
+
+universe(all) ->
+    erlang:processes();
+universe(List) ->
+    lists:usort([P || P <- [resolve(X) || X <- List], is_pid(P), is_process_alive(P)]).
+
+resolve(P) when is_pid(P) -> P;
+resolve(Name) -> whereis(Name).
+
+%% Hot processes, plus this tick's slice of the cold rotation, minus quarantined ones.
+due(Now, S = #s{hot = Hot, cold = Cold, quarantine = Q0, interval_us = I}) ->
+    Q = maps:filter(fun(_, Until) -> Until > Now end, Q0),
+    Slice = max(1, (length(Cold) * I) div (?COLD_ROTATION_MS * 1000) + 1),
+    {Take, Rest} = lists:split(min(Slice, length(Cold)), Cold),
+    Cold1 = case Rest of
+                [] -> universe_cycle(S);
+                _ -> Rest
+            end,
+    Due = lists:usort(maps:keys(Hot) ++ Take),
+    Me = self(),
+    {[P || P <- Due, P =/= Me, not is_map_key(P, Q)], S#s{cold = Cold1, quarantine = Q}}.
+
+universe_cycle(#s{reds = Reds}) ->
+    maps:keys(Reds).
+
+merge_report(W, Report, S0 = #s{worker = {W, _, _}}) ->
+    unlink(W),
+    receive {'EXIT', W, _} -> ok after 0 -> ok end,
+    #{reds := Reds, stacks := Stacks, roots := Roots, stuck := Stuck,
+      samples := Samples, timeouts := Timeouts, dropped := Dropped} = Report,
+    S1 = lists:foldl(fun update_reds/2, S0#s{worker = none}, Reds),
+    S2 = lists:foldl(fun update_wall/2, S1, Stacks),
+    S3 = S2#s{roots = maps:merge(S2#s.roots, maps:from_list(Roots))},
+    S4 = quarantine(Stuck, S3),
+    bump(samples, Samples, bump(stack_timeouts, Timeouts, bump(dropped, Dropped, S4)));
+merge_report(_, _, S) ->
+    S.  % a report from a worker we gave up on
+
+update_reds({P, dead}, S = #s{reds = R, hot = H, roots = Roots}) ->
+    S1 = credit_wall(P, S#s.tick - 1, S),
+    S1#s{reds = maps:remove(P, R), hot = maps:remove(P, H), roots = maps:remove(P, Roots),
+         wall = maps:remove(P, S1#s.wall)};
+update_reds({P, Reds, Changed}, S = #s{reds = R, hot = H}) ->
+    H1 = case {Changed, maps:find(P, H)} of
+             {true, _} -> H#{P => ?HOT_TTL};
+             {false, {ok, T}} when T > 1 -> H#{P => T - 1};
+             {false, {ok, _}} -> maps:remove(P, H);
+             {false, error} -> H
+         end,
+    S#s{reds = R#{P => Reds}, hot = H1}.
+
+%% Wall-clock accounting: a process's stack observed at tick T counts 1 at T (added by the
+%% worker); the ticks between T and the next observation are credited to it then.
+update_wall({P, StackId}, S = #s{tick = T}) ->
+    S1 = credit_wall(P, T - 1, S),
+    S1#s{wall = (S1#s.wall)#{P => {StackId, T}}}.
+
+credit_wall(P, UpTo, S = #s{wall = Wall, profile = Profile}) ->
+    case maps:find(P, Wall) of
+        {ok, {StackId, Since}} when UpTo > Since ->
+            ok = beamflame_nif:add_weights(Profile, [{StackId, UpTo - Since}]),
+            S#s{wall = Wall#{P => {StackId, UpTo}}};
+        _ ->
+            S
+    end.
+
+finish(S0) ->
+    S = wait_worker(S0),
+    End = S#s.tick,
+    S1 = lists:foldl(fun(P, Acc) -> credit_wall(P, End, Acc) end, S, maps:keys(S#s.wall)),
+    #s{opts = Opts, profile = Profile, stats = Stats, caller = Caller, ref = Ref} = S1,
+    Meta = maps:merge(Stats, #{mode => sample,
+                               states => maps:get(states, Opts),
+                               group => maps:get(group, Opts),
+                               rate => maps:get(rate, Opts),
+                               duration_ms => (now_us() - S#s.start_us) div 1000,
+                               processes_seen => map_size(S#s.reds),
+                               node => node()}),
+    ok = beamflame_nif:set_meta(Profile, Meta),
+    cleanup(S1),
+    Caller ! {Ref, {ok, Profile}},
+    exit(normal).
+
+%% The last worker may still be reporting: give it until its stall limit.
+wait_worker(S = #s{worker = none}) ->
+    S;
+wait_worker(S = #s{worker = {W, Started, _}}) ->
+    Left = max(0, (Started + stall_limit_us(S) - now_us()) div 1000),
+    receive
+        {tick_done, W, Report} -> merge_report(W, Report, S)
+    after Left ->
+        kill_stalled(W, S)
+    end.
+
+cleanup(#s{worker = Worker}) ->
+    case Worker of
+        {W, _, _} -> unlink(W), exit(W, kill);
+        none -> ok
+    end,
+    ok = beamflame_flags:release().
+
+bump(Key, N, S = #s{stats = St}) ->
+    S#s{stats = St#{Key => maps:get(Key, St) + N}}.
+
+chunks([], _) -> [];
+chunks(L, N) when length(L) =< N -> [L];
+chunks(L, N) -> {A, B} = lists:split(N, L), [A | chunks(B, N)].
+
+%%% Worker ----------------------------------------------------------------------------------
+
+%% @private One tick's sweep. Scan list entries are {Pid, LastReductions | new}.
+-spec worker(pid(), non_neg_integer(), [{pid(), non_neg_integer() | new}], map(),
+             pos_integer()) -> ok.
+worker(Controller, _Tick, Scan, Ctx, ChunkSize) ->
+    #{opts := #{states := States, group := Group}, roots := Roots, wall := Wall} = Ctx,
+    Reds = scan(Controller, Scan, ChunkSize, 0, 0, []),
+    %% Which processes need a stack: those that ran since their last check; in wall mode
+    %% also those never observed.
+    Want = [P || {P, R, Changed} <- Reds, R =/= dead,
+                 Changed orelse (States =:= wall andalso not is_map_key(P, Wall))],
+    Asked = lists:sublist(Want, ?MAX_HELPERS * ?HELPER_CHUNK),
+    NeedRoot = Group =:= process,
+    Items = [{P, NeedRoot andalso not is_map_key(P, Roots)} || P <- Asked],
+    {Answers, Stuck, Timeouts} = ask_stacks(Items, maps:get(deadline_us, Ctx)),
+    Depth = maps:get(max_depth, maps:get(opts, Ctx)),
+    Samples = [sample(A, States, Roots, Depth) || A <- Answers],
+    Kept = [X || X <- Samples, X =/= skip],
+    {Ids, Dropped} = add(maps:get(profile, Ctx), Kept),
+    Report = #{reds => [fold_dead(X) || X <- Reds],
+               stacks => case States of
+                             wall -> [{P, Id} || {P, Id} <- Ids, is_integer(Id)];
+                             cpu -> []
+                         end,
+               roots => [{P, Root} || {P, _, _, Root} <- Kept, NeedRoot],
+               stuck => Stuck, timeouts => Timeouts, dropped => Dropped,
+               samples => length(Kept) - Dropped},
+    Controller ! {tick_done, self(), Report},
+    ok.
+
+fold_dead({P, dead, _}) -> {P, dead};
+fold_dead(X) -> X.
+
+%% Reads reductions, reporting progress per chunk so a stall can be pinned down.
+scan(_Controller, [], _ChunkSize, _I, _Chunks, Acc) ->
+    lists:reverse(Acc);
+scan(Controller, [{P, Old} | Rest], ChunkSize, I, Chunks, Acc) ->
+    {I1, Chunks1} = case I + 1 of
+                        ChunkSize ->
+                            Controller ! {scan_progress, self(), Chunks + 1},
+                            {0, Chunks + 1};
+                        N -> {N, Chunks}
+                    end,
+    Entry = case erlang:process_info(P, reductions) of
+                undefined -> {P, dead, false};
+                {reductions, R} -> {P, R, Old =/= new andalso R =/= Old}
+            end,
+    scan(Controller, Rest, ChunkSize, I1, Chunks1, [Entry | Acc]).
+
+%% Turns an answer into {Pid, Stack, Weight, Root} or skip. A stack as long as the depth
+%% limit may have lost its root side: it is marked so, not shown as if complete.
+sample({P, Info, Root0}, States, Roots, Depth) ->
+    Status = proplists:get_value(status, Info),
+    Stack0 = proplists:get_value(current_stacktrace, Info, []),
+    case States =:= wall orelse lists:member(Status, ?CPU_STATES) of
+        true when Stack0 =/= [] ->
+            Stack = case length(Stack0) >= Depth of
+                        true -> Stack0 ++ [?TRUNCATED_ROOT];
+                        false -> Stack0
+                    end,
+            Root = case Root0 of
+                       undefined -> maps:get(P, Roots, undefined);
+                       _ -> Root0
+                   end,
+            {P, Stack, 1, Root};
+        _ ->
+            skip
+    end.
+
+add(Profile, Samples) ->
+    add(Profile, Samples, [], 0).
+
+add(_Profile, [], Ids, Dropped) ->
+    {Ids, Dropped};
+add(Profile, Samples, Ids, Dropped) ->
+    {Batch, Rest} = lists:split(min(?BATCH, length(Samples)), Samples),
+    Out = beamflame_nif:add_samples(Profile, [{root_frame(R), St, W} || {_, St, W, R} <- Batch]),
+    Pairs = lists:zip([P || {P, _, _, _} <- Batch], Out),
+    add(Profile, Rest, Pairs ++ Ids, Dropped + length([x || dropped <- Out])).
+
+root_frame(undefined) -> undefined;
+root_frame(Name) when is_atom(Name) -> Name;
+root_frame(Text) when is_binary(Text) -> Text;
+root_frame({M, F, A}) -> {M, F, A}.
+
+%% Asks helpers for stacks, ?HELPER_CHUNK processes each, until all answered or the
+%% deadline. Returns the answers, the processes that did not answer (one per helper that
+%% had to be killed: the one it was waiting on) and how many went unanswered.
+ask_stacks([], _Deadline) ->
+    {[], [], 0};
+ask_stacks(Items, Deadline) ->
+    Chunks = chunks(Items, ?HELPER_CHUNK),
+    Me = self(),
+    Helpers = [{spawn_link(?MODULE, helper, [Me, Chunk, make_ref()]), Chunk} || Chunk <- Chunks],
+    collect(maps:from_list([{H, [P || {P, _} <- C]} || {H, C} <- Helpers]), Deadline, []).
+
+collect(Pending, _Deadline, Acc) when map_size(Pending) =:= 0 ->
+    {Acc, [], 0};
+collect(Pending, Deadline, Acc) ->
+    Left = max(0, (Deadline - now_us()) div 1000),
+    receive
+        {stack, H, P, Info, Root} ->
+            Pending1 = case maps:get(H, Pending, []) of
+                           [P] -> maps:remove(H, Pending);
+                           [P | More] -> Pending#{H => More};
+                           _ -> Pending
+                       end,
+            Acc1 = case Info of
+                       undefined -> Acc;
+                       _ -> [{P, Info, Root} | Acc]
+                   end,
+            collect(Pending1, Deadline, Acc1)
+    after Left ->
+        Stuck = [hd(Ps) || {H, Ps} <- maps:to_list(Pending), kill_helper(H)],
+        {Acc, Stuck, lists:sum([length(Ps) || Ps <- maps:values(Pending)])}
+    end.
+
+kill_helper(H) ->
+    unlink(H),
+    exit(H, kill),
+    true.
+
+%% @private Asks each process in turn; `Root' is looked up when asked for.
+-spec helper(pid(), [{pid(), boolean()}], reference()) -> ok.
+helper(Worker, Items, _Ref) ->
+    lists:foreach(
+      fun({P, NeedRoot}) ->
+              Info = erlang:process_info(P, [status, current_stacktrace]),
+              Root = case NeedRoot andalso Info =/= undefined of
+                         true -> root_of(P);
+                         false -> undefined
+                     end,
+              Worker ! {stack, self(), P, Info, Root}
+      end, Items).
+
+%% A process's root frame in `group => process': its registered name; else the function
+%% it was started with (for proc_lib processes the one in '$initial_call', as
+%% proc_lib:translate_initial_call/1 finds it, but without its proc_lib:init_p/5 default);
+%% else, for a process spawned from a fun (initial call erlang:apply/2), `undefined', and
+%% the worker names it by its outermost frame.
+root_of(P) ->
+    case erlang:process_info(P, [registered_name, initial_call]) of
+        [{registered_name, Name}, _] when is_atom(Name) ->
+            Name;
+        [_, {initial_call, {proc_lib, init_p, 5}}] ->
+            case erlang:process_info(P, dictionary) of
+                {dictionary, Dict} ->
+                    case lists:keyfind('$initial_call', 1, Dict) of
+                        {_, {M, F, A}} -> {M, F, A};
+                        false -> {proc_lib, init_p, 5}
+                    end;
+                undefined ->
+                    undefined
+            end;
+        [_, {initial_call, {erlang, apply, 2}}] ->
+            undefined;
+        [_, {initial_call, {M, F, A}}] ->
+            {M, F, A};
+        _ ->
+            undefined
+    end.

@@ -1,0 +1,29 @@
+%% @doc Top supervisor. Holds {@link beamflame_flags} (the owner of VM-wide flags that
+%% profiling runs change) and every profiling run as a temporary child, so a run is
+%% never an orphan: stopping the application stops every run, and each run undoes what
+%% it changed.
+-module(beamflame_sup).
+-behaviour(supervisor).
+-export([start_link/0, start_run/3, init/1]).
+
+-spec start_link() -> {ok, pid()} | ignore | {error, term()}.
+start_link() ->
+    supervisor:start_link({local, ?MODULE}, ?MODULE, []).
+
+%% @doc Starts a run `Mod:start_link(Args...)` as a temporary child.
+-spec start_run(module(), atom(), [term()]) -> {ok, pid()} | {error, term()}.
+start_run(Mod, Fun, Args) ->
+    Spec = #{id => make_ref(), start => {Mod, Fun, Args}, restart => temporary,
+             shutdown => 2000, type => worker, modules => [Mod]},
+    case supervisor:start_child(?MODULE, Spec) of
+        {ok, Pid} -> {ok, Pid};
+        {ok, Pid, _} -> {ok, Pid};
+        {error, _} = E -> E
+    end.
+
+-spec init([]) -> {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
+init([]) ->
+    Flags = #{id => beamflame_flags, start => {beamflame_flags, start_link, []},
+              restart => permanent, shutdown => 2000, type => worker,
+              modules => [beamflame_flags]},
+    {ok, {#{strategy => one_for_one, intensity => 5, period => 10}, [Flags]}}.

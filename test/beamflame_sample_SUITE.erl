@@ -1,0 +1,190 @@
+%% Sampling mode against real peer nodes: accuracy on a known CPU split, ownership and
+%% cleanup, safety with targets stuck in dirty calls, large idle populations, options.
+-module(beamflame_sample_SUITE).
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+-export([all/0, init_per_testcase/2, end_per_testcase/2]).
+-export([known_split_75_25/1, wall_and_group/1, processes_option/1,
+         caller_death_undoes_everything/1, run_leaves_nothing_behind/1,
+         blocked_target_does_not_stall_the_run/1, ten_thousand_idle_processes/1,
+         concurrent_runs_share_backtrace_depth/1, bad_options_are_rejected/1]).
+%% Called on the peer.
+-export([sample_folded/1, shares/2]).
+
+all() ->
+    [known_split_75_25, wall_and_group, processes_option, caller_death_undoes_everything,
+     run_leaves_nothing_behind, blocked_target_does_not_stall_the_run,
+     ten_thousand_idle_processes, concurrent_runs_share_backtrace_depth,
+     bad_options_are_rejected].
+
+init_per_testcase(Case, Config) ->
+    Paths = lists:usort([filename:dirname(code:which(M)) || M <- [beamflame, bf_workload, ?MODULE]]),
+    %% The blocked-NIF case gives up one scheduler to the blocked process.
+    Schedulers = case Case of
+                     blocked_target_does_not_stall_the_run -> "4";
+                     _ -> "2"
+                 end,
+    Args = lists:append([["-pa", P] || P <- Paths]) ++ ["+S", Schedulers],
+    {ok, Peer} = case peer:start_link(#{connection => standard_io, args => Args}) of
+                     {ok, P1} -> {ok, P1};
+                     {ok, P1, _} -> {ok, P1}
+                 end,
+    [{peer, Peer} | Config].
+
+end_per_testcase(_Case, Config) ->
+    catch peer:stop(?config(peer, Config)),
+    ok.
+
+call(Config, M, F, A) ->
+    peer:call(?config(peer, Config), M, F, A, 60000).
+
+%% On the peer: sample and return what crosses nodes (the profile does not).
+sample_folded(Opts) ->
+    case beamflame:sample(Opts) of
+        {ok, P} -> {ok, beamflame:folded(P), beamflame:info(P)};
+        Other -> Other
+    end.
+
+%% Share (percent) of the samples whose stack contains each of the given frames.
+shares(Folded, Frames) ->
+    Lines = [L || L <- binary:split(Folded, <<"\n">>, [global]), L =/= <<>>],
+    Parsed = [begin
+                  [Count | Rev] = lists:reverse(binary:split(L, <<" ">>, [global])),
+                  {binary:split(iolist_to_binary(lists:join(<<" ">>, lists:reverse(Rev))),
+                                <<";">>, [global]),
+                   binary_to_integer(Count)}
+              end || L <- Lines],
+    Counts = [lists:sum([C || {Stack, C} <- Parsed, lists:member(F, Stack)]) || F <- Frames],
+    Total = lists:sum(Counts),
+    [100 * C / max(1, Total) || C <- Counts].
+
+known_split_75_25(Config) ->
+    W = call(Config, bf_workload, start_split, [3000, 1000]),
+    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded, [#{duration => 3000}]),
+    call(Config, erlang, exit, [W, kill]),
+    [A, B] = shares(Folded, [<<"bf_workload:hot_a/1">>, <<"bf_workload:hot_b/1">>]),
+    ct:pal("hot_a ~.1f%, hot_b ~.1f%, info ~p", [A, B, Info]),
+    #{samples := N, ticks := Ticks} = Info,
+    ?assert(N > 200, "too few samples"),
+    ?assert(Ticks > 250),
+    ?assert(abs(A - 75) =< 5, {hot_a_share, A}),
+    ?assert(abs(B - 25) =< 5, {hot_b_share, B}),
+    %% Frames read like the code, root first.
+    ?assertMatch({_, _}, binary:match(Folded, <<"bf_workload:hot_a/1;bf_workload:burn/0">>)).
+
+wall_and_group(Config) ->
+    Idle = call(Config, bf_workload, start_idle, [50]),
+    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded,
+                              [#{duration => 1000, states => wall, group => process}]),
+    #{ticks := Ticks, weight := Weight, processes_seen := Seen} = Info,
+    ct:pal("wall: ticks ~p weight ~p processes ~p", [Ticks, Weight, Seen]),
+    %% Every process counts at every tick: weight ~ ticks x processes.
+    ?assert(Seen >= 50),
+    ?assert(Weight >= 0.8 * Ticks * 50, {weight, Weight}),
+    %% group => process: idle workers are rooted at their initial call; registered
+    %% processes at their name.
+    ?assertMatch({_, _}, binary:match(Folded, <<"\nbf_workload:start_idle/1-fun-">>)),
+    ?assertMatch({_, _}, binary:match(Folded, <<"\nerl_prim_loader;">>)),
+    call(Config, bf_workload, stop_idle, [Idle]).
+
+processes_option(Config) ->
+    W1 = call(Config, bf_workload, start_split, [1, 0]),
+    _W2 = call(Config, bf_workload, start_busy, [1]),
+    call(Config, erlang, register, [only_me, W1]),
+    {ok, Folded, _} = call(Config, ?MODULE, sample_folded,
+                           [#{duration => 1000, processes => [only_me], group => process}]),
+    Roots = lists:usort([hd(binary:split(L, <<";">>)) || L <- binary:split(Folded, <<"\n">>, [global]), L =/= <<>>]),
+    ?assertEqual([<<"only_me">>], Roots).
+
+caller_death_undoes_everything(Config) ->
+    Peer = ?config(peer, Config),
+    Before = depth(Peer),
+    Caller = peer:call(Peer, erlang, spawn, [beamflame, sample, [#{duration => 60000}]]),
+    wait_until(fun() -> depth(Peer) =:= 64 end),
+    ?assertMatch([_], runs(Peer)),
+    peer:call(Peer, erlang, exit, [Caller, kill]),
+    wait_until(fun() -> runs(Peer) =:= [] end),
+    wait_until(fun() -> depth(Peer) =:= Before end),
+    ?assertEqual([], peer:call(Peer, beamflame_flags, holders, [])).
+
+run_leaves_nothing_behind(Config) ->
+    Peer = ?config(peer, Config),
+    {ok, _, _} = call(Config, ?MODULE, sample_folded, [#{duration => 200}]),
+    Procs = length(peer:call(Peer, erlang, processes, [])),
+    {ok, _, _} = call(Config, ?MODULE, sample_folded, [#{duration => 500, states => wall}]),
+    wait_until(fun() -> length(peer:call(Peer, erlang, processes, [])) =< Procs end),
+    ?assertEqual([], runs(Peer)),
+    ?assertEqual(8, depth(Peer)).
+
+blocked_target_does_not_stall_the_run(Config) ->
+    %% A process inside a NIF that blocks its scheduler answers no process_info until the
+    %% NIF returns. The run must still complete, notice the process and leave it alone,
+    %% and still see the busy process. (Processes queued on the blocked scheduler, ours
+    %% included, are starved by the node itself: hence the loose time bound.)
+    %% Load everything first: finishing a code load waits for every scheduler.
+    {ok, _} = call(Config, application, ensure_all_started, [beamflame]),
+    [{module, _} = call(Config, code, ensure_loaded, [M])
+     || M <- [beamflame, beamflame_sampler, beamflame_nif, bf_test_nif, proplists]],
+    Blocked = call(Config, bf_workload, start_blocked, [100]),
+    _Busy = call(Config, bf_workload, start_busy, [1]),
+    timer:sleep(100),
+    T0 = erlang:monotonic_time(millisecond),
+    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded, [#{duration => 2000}]),
+    Took = erlang:monotonic_time(millisecond) - T0,
+    ct:pal("took ~p ms, info ~p", [Took, Info]),
+    ?assert(Took < 2000 + 1500, {took, Took}),
+    ?assertMatch({_, _}, binary:match(Folded, <<"bf_workload:hot_a/1">>)),
+    #{stalled_workers := Stalled, stack_timeouts := Timeouts, quarantined := Q} = Info,
+    ?assert(Stalled + Timeouts + Q > 0, "the stuck process was never noticed"),
+    %% Let the peer stop cleanly: the blocked process dies when its NIF call returns.
+    call(Config, erlang, exit, [Blocked, kill]),
+    wait_until(fun() -> not call(Config, erlang, is_process_alive, [Blocked]) end).
+
+ten_thousand_idle_processes(Config) ->
+    Idle = call(Config, bf_workload, start_idle, [10000]),
+    _Busy = call(Config, bf_workload, start_busy, [1]),
+    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded, [#{duration => 3000}]),
+    ct:pal("10k idle: ~p", [Info]),
+    #{ticks := Ticks, missed_ticks := Missed, processes_seen := Seen} = Info,
+    ?assert(Seen >= 10000),
+    ?assert(Missed =< Ticks div 10, {missed, Missed, Ticks}),
+    ?assertMatch({_, _}, binary:match(Folded, <<"bf_workload:hot_a/1">>)),
+    call(Config, bf_workload, stop_idle, [Idle]).
+
+concurrent_runs_share_backtrace_depth(Config) ->
+    Peer = ?config(peer, Config),
+    Long = peer:call(Peer, erlang, spawn, [beamflame, sample, [#{duration => 60000, max_depth => 40}]]),
+    wait_until(fun() -> depth(Peer) =:= 40 end),
+    {ok, _, _} = call(Config, ?MODULE, sample_folded, [#{duration => 300, max_depth => 60}]),
+    %% The short run ended: the long one still has its depth, not the original.
+    ?assertEqual(40, depth(Peer)),
+    peer:call(Peer, erlang, exit, [Long, kill]),
+    wait_until(fun() -> depth(Peer) =:= 8 end).
+
+bad_options_are_rejected(Config) ->
+    Cases = [#{bogus => 1}, #{duration => 0}, #{duration => -5}, #{rate => 0},
+             #{rate => 5000}, #{states => idle}, #{group => node}, #{processes => []},
+             #{processes => ["x"]}, #{max_depth => 1}, not_a_map],
+    [?assertMatch({error, {bad_option, _, Why}} when is_list(Why),
+                  call(Config, beamflame, sample, [O])) || O <- Cases],
+    ?assertEqual([], runs(?config(peer, Config))).
+
+depth(Peer) ->
+    peer:call(Peer, bf_workload, backtrace_depth, []).
+
+runs(Peer) ->
+    case peer:call(Peer, erlang, whereis, [beamflame_sup]) of
+        undefined -> [];
+        _ -> [Id || {Id, _, _, _} <- peer:call(Peer, supervisor, which_children, [beamflame_sup]),
+                    Id =/= beamflame_flags]
+    end.
+
+wait_until(F) ->
+    wait_until(F, 100).
+wait_until(F, 0) ->
+    ?assert(F());
+wait_until(F, N) ->
+    case F() of
+        true -> ok;
+        false -> timer:sleep(50), wait_until(F, N - 1)
+    end.
