@@ -8,12 +8,15 @@
 %%   that call waits for the target and a target inside a dirty NIF may not answer for a
 %%   long time (erlang/otp#7801). So it never blocks, and a caller's death or a
 %%   supervisor shutdown is always handled at once.</li>
-%% <li>one <b>worker</b> per tick: reads `reductions' of the processes due for a check
-%%   (cheap: ~0.3 us for a waiting process), picks the ones that ran, asks helpers for
-%%   their stacks, adds the samples to the profile through the NIF, reports back.</li>
-%% <li><b>helpers</b>: each asks a few processes for `current_stacktrace' (and `status');
-%%   the worker kills the ones still waiting at its deadline and reports the process that
-%%   did not answer, which the controller then leaves alone for a while.</li>
+%% <li>one <b>worker</b> per tick: has helpers read `reductions' of the processes due for
+%%   a check (cheap: ~0.3 us for a waiting process), picks the ones that ran, has helpers
+%%   ask those for their stacks, adds the samples to the profile through the NIF, reports
+%%   back. It only ever waits in a receive with a deadline.</li>
+%% <li><b>helpers</b>: each reads a chunk of processes and answers once. At the phase
+%%   deadline the worker kills the helpers that have not answered, and the controller
+%%   leaves their processes alone for ?QUARANTINE_MS (counted: `quarantined'). A process
+%%   that holds a scheduler in a long NIF answers nothing until the NIF returns; this is
+%%   how such a process costs one tick at most instead of stalling every tick.</li>
 %% </ul>
 %%
 %% Cost control. Checking every process every tick would cost ~0.4 us x N per tick (4 ms
@@ -30,17 +33,19 @@
 %% idle processes cost nothing per tick.
 -module(beamflame_sampler).
 -export([validate/1, start_link/3, defaults/0]).
--export([init/4, worker/5, helper/3]).
+-export([init/4, worker/4]).
 
 -define(HOT_TTL, 10).              % ticks a process stays hot after it last ran
 -define(COLD_ROTATION_MS, 1000).   % every known process is re-checked this often
 -define(REFRESH_MAX_MS, 1000).     % processes() re-read at least this often
--define(SCAN_CHUNK, 8).            % worker reports scan progress per this many pids
-                                   % (a stall quarantines at most this many)
--define(HELPER_CHUNK, 8).          % stacks asked by one helper
--define(MAX_HELPERS, 32).          % helpers per tick: at most 256 stacks a tick
--define(STALL_MIN_MS, 250).        % a worker older than max(this, 10 ticks) is killed
--define(QUARANTINE_MS, 5000).      % a process that did not answer is left alone this long
+-define(SCAN_CHUNK, 16).           % reductions read by one helper
+-define(STACK_CHUNK, 4).           % stacks asked by one helper
+-define(MAX_STACK_HELPERS, 32).    % at most 128 stacks a tick
+-define(PHASE_MIN_US, 10000).      % each phase (scan, stacks) gets max(this, interval)
+-define(STALL_MIN_MS, 250).        % safety net: a worker older than max(this, 10 ticks)
+                                   % is killed (it only ever waits with a deadline)
+-define(QUARANTINE_MS, 2000).      % processes of a chunk that did not answer in time are
+                                   % left alone this long (the chunk: at most 16)
 -define(BATCH, 64).                % samples per NIF call (the NIF's own limit)
 -define(CPU_STATES, [running, runnable, garbage_collecting]).
 %% ERTS never returns more than 64 frames of current_stacktrace, whatever backtrace_depth
@@ -126,8 +131,7 @@ start_link(Opts, Caller, Ref) ->
     roots = #{} :: #{pid() => term()},
     quarantine = #{} :: #{pid() => integer()},  % pid => until (us)
     wall = #{} :: #{pid() => {non_neg_integer(), non_neg_integer()}}, % pid => {stack, since tick}
-    worker = none :: none | {pid(), integer(), [[pid()]]},  % pid, started, scan chunks
-    scanned_chunks = 0 :: non_neg_integer(),
+    worker = none :: none | {pid(), integer()},  % pid, started (us)
     stats = #{} :: #{atom() => non_neg_integer()}
 }).
 
@@ -155,8 +159,6 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
             loop(tick(N, S));
         {tick_done, W, Report} ->
             loop(merge_report(W, Report, S));
-        {scan_progress, W, Chunks} ->
-            loop(progress(W, Chunks, S));
         {'EXIT', W, _} when element(1, S#s.worker) =:= W ->
             %% the worker died without reporting (it cannot, short of a bug): go on
             loop(S#s{worker = none});
@@ -199,7 +201,7 @@ tick(N, S0 = #s{interval_us = I, start_us = Start}) ->
     S2 = case S1#s.worker of
              none ->
                  start_worker(Now, bump(ticks, 1, S1));
-             {W, Started, _} ->
+             {W, Started} ->
                  stall_check(W, Started, Now, bump(missed_ticks, 1, S1))
          end,
     schedule(S2),
@@ -214,17 +216,13 @@ stall_check(W, Started, Now, S) ->
         false -> S
     end.
 
-%% The worker is stuck asking some process: kill it, and leave the processes of the chunk
-%% it was scanning alone for a while.
-kill_stalled(W, S = #s{worker = {W, _, Chunks}}) ->
+%% Safety net: the worker waits only with deadlines, so this means the node is starving
+%% it (e.g. its scheduler is held by a long NIF). Kill it and go on.
+kill_stalled(W, S = #s{worker = {W, _}}) ->
     unlink(W),
     exit(W, kill),
     receive {'EXIT', W, _} -> ok after 0 -> ok end,
-    Stuck = case lists:nthtail(min(S#s.scanned_chunks, length(Chunks)), Chunks) of
-                [Chunk | _] -> Chunk;
-                [] -> []
-            end,
-    quarantine(Stuck, bump(stalled_workers, 1, S#s{worker = none})).
+    bump(stalled_workers, 1, S#s{worker = none}).
 
 quarantine(Pids, S = #s{quarantine = Q}) ->
     Until = now_us() + ?QUARANTINE_MS * 1000,
@@ -235,16 +233,13 @@ start_worker(Now, S0) ->
     S = refresh(Now, S0),
     {Due, S1} = due(Now, S),
     Scan = [{P, maps:get(P, S1#s.reds, new)} || P <- Due],
-    Chunks = chunks([P || {P, _} <- Scan], ?SCAN_CHUNK),
+    Phase = max(S1#s.interval_us, ?PHASE_MIN_US),
     %% Only the entries of the processes due are copied to the worker.
     Ctx = #{profile => S1#s.profile, opts => S1#s.opts, roots => maps:with(Due, S1#s.roots),
             wall => maps:with(Due, S1#s.wall),
-            deadline_us => Now + max(2 * S1#s.interval_us, 20000)},
-    W = proc_lib:spawn_link(?MODULE, worker, [self(), S1#s.tick, Scan, Ctx, ?SCAN_CHUNK]),
-    S1#s{worker = {W, Now, Chunks}, scanned_chunks = 0}.
-
-progress(W, Chunks, S = #s{worker = {W, _, _}}) -> S#s{scanned_chunks = Chunks};
-progress(_, _, S) -> S.
+            scan_deadline_us => Now + Phase, deadline_us => Now + 2 * Phase},
+    W = proc_lib:spawn_link(?MODULE, worker, [self(), S1#s.tick, Scan, Ctx]),
+    S1#s{worker = {W, Now}}.
 
 %% The universe of processes: processes() or the pids/names given, re-read when due.
 refresh(Now, S = #s{refresh_us = At}) when Now < At ->
@@ -281,7 +276,7 @@ due(Now, S = #s{hot = Hot, cold = Cold, quarantine = Q0, interval_us = I}) ->
 universe_cycle(#s{reds = Reds}) ->
     maps:keys(Reds).
 
-merge_report(W, Report, S0 = #s{worker = {W, _, _}}) ->
+merge_report(W, Report, S0 = #s{worker = {W, _}}) ->
     unlink(W),
     receive {'EXIT', W, _} -> ok after 0 -> ok end,
     #{reds := Reds, stacks := Stacks, roots := Roots, stuck := Stuck,
@@ -342,7 +337,7 @@ finish(S0) ->
 %% The last worker may still be reporting: give it until its stall limit.
 wait_worker(S = #s{worker = none}) ->
     S;
-wait_worker(S = #s{worker = {W, Started, _}}) ->
+wait_worker(S = #s{worker = {W, Started}}) ->
     Left = max(0, (Started + stall_limit_us(S) - now_us()) div 1000),
     receive
         {tick_done, W, Report} -> merge_report(W, Report, S)
@@ -352,7 +347,7 @@ wait_worker(S = #s{worker = {W, Started, _}}) ->
 
 cleanup(#s{worker = Worker}) ->
     case Worker of
-        {W, _, _} -> unlink(W), exit(W, kill);
+        {W, _} -> unlink(W), exit(W, kill);
         none -> ok
     end,
     ok = beamflame_flags:release().
@@ -366,31 +361,32 @@ chunks(L, N) -> {A, B} = lists:split(N, L), [A | chunks(B, N)].
 
 %%% Worker ----------------------------------------------------------------------------------
 
-%% @private One tick's sweep. Scan list entries are {Pid, LastReductions | new}.
--spec worker(pid(), non_neg_integer(), [{pid(), non_neg_integer() | new}], map(),
-             pos_integer()) -> ok.
-worker(Controller, _Tick, Scan, Ctx, ChunkSize) ->
-    #{opts := #{states := States, group := Group}, roots := Roots, wall := Wall} = Ctx,
-    Reds = scan(Controller, Scan, ChunkSize, 0, 0, []),
+%% @private One tick's sweep. Scan entries are {Pid, LastReductions | new}.
+-spec worker(pid(), non_neg_integer(), [{pid(), non_neg_integer() | new}], map()) -> ok.
+worker(Controller, _Tick, Scan, Ctx) ->
+    #{opts := #{states := States, group := Group, max_depth := Depth}, roots := Roots,
+      wall := Wall, profile := Profile} = Ctx,
+    {Reds, StuckScan} = parallel(fun read_reductions/1, Scan, ?SCAN_CHUNK,
+                                 maps:get(scan_deadline_us, Ctx)),
     %% Which processes need a stack: those that ran since their last check; in wall mode
     %% also those never observed.
     Want = [P || {P, R, Changed} <- Reds, R =/= dead,
                  Changed orelse (States =:= wall andalso not is_map_key(P, Wall))],
-    Asked = lists:sublist(Want, ?MAX_HELPERS * ?HELPER_CHUNK),
     NeedRoot = Group =:= process,
-    Items = [{P, NeedRoot andalso not is_map_key(P, Roots)} || P <- Asked],
-    {Answers, Stuck, Timeouts} = ask_stacks(Items, maps:get(deadline_us, Ctx)),
-    Depth = maps:get(max_depth, maps:get(opts, Ctx)),
-    Samples = [sample(A, States, Roots, Depth) || A <- Answers],
-    Kept = [X || X <- Samples, X =/= skip],
-    {Ids, Dropped} = add(maps:get(profile, Ctx), Kept),
+    Items = [{P, NeedRoot andalso not is_map_key(P, Roots)}
+             || P <- lists:sublist(Want, ?MAX_STACK_HELPERS * ?STACK_CHUNK)],
+    {Answers, StuckStacks} = parallel(fun read_stack/1, Items, ?STACK_CHUNK,
+                                      maps:get(deadline_us, Ctx)),
+    Kept = [X || A <- Answers, (X = sample(A, States, Roots, Depth)) =/= skip],
+    {Ids, Dropped} = add(Profile, Kept),
     Report = #{reds => [fold_dead(X) || X <- Reds],
                stacks => case States of
                              wall -> [{P, Id} || {P, Id} <- Ids, is_integer(Id)];
                              cpu -> []
                          end,
                roots => [{P, Root} || {P, _, _, Root} <- Kept, NeedRoot],
-               stuck => Stuck, timeouts => Timeouts, dropped => Dropped,
+               stuck => StuckScan ++ [P || {P, _} <- StuckStacks],
+               timeouts => length(StuckStacks), dropped => Dropped,
                samples => length(Kept) - Dropped},
     Controller ! {tick_done, self(), Report},
     ok.
@@ -398,21 +394,49 @@ worker(Controller, _Tick, Scan, Ctx, ChunkSize) ->
 fold_dead({P, dead, _}) -> {P, dead};
 fold_dead(X) -> X.
 
-%% Reads reductions, reporting progress per chunk so a stall can be pinned down.
-scan(_Controller, [], _ChunkSize, _I, _Chunks, Acc) ->
-    lists:reverse(Acc);
-scan(Controller, [{P, Old} | Rest], ChunkSize, I, Chunks, Acc) ->
-    {I1, Chunks1} = case I + 1 of
-                        ChunkSize ->
-                            Controller ! {scan_progress, self(), Chunks + 1},
-                            {0, Chunks + 1};
-                        N -> {N, Chunks}
-                    end,
-    Entry = case erlang:process_info(P, reductions) of
-                undefined -> {P, dead, false};
-                {reductions, R} -> {P, R, Old =/= new andalso R =/= Old}
-            end,
-    scan(Controller, Rest, ChunkSize, I1, Chunks1, [Entry | Acc]).
+read_reductions({P, Old}) ->
+    case erlang:process_info(P, reductions) of
+        undefined -> {P, dead, false};
+        {reductions, R} -> {P, R, Old =/= new andalso R =/= Old}
+    end.
+
+read_stack({P, NeedRoot}) ->
+    case erlang:process_info(P, [status, current_stacktrace]) of
+        undefined ->
+            skip;
+        Info ->
+            Root = case NeedRoot of
+                       true -> root_of(P);
+                       false -> undefined
+                   end,
+            {P, Info, Root}
+    end.
+
+%% Runs Fun on every item in helpers of ChunkSize items, one message per chunk. At the
+%% deadline, helpers still running are killed. Returns the results and the items of the
+%% chunks that did not answer.
+parallel(_Fun, [], _ChunkSize, _Deadline) ->
+    {[], []};
+parallel(Fun, Items, ChunkSize, Deadline) ->
+    Me = self(),
+    Pending = maps:from_list(
+                [{spawn_link(fun() -> Me ! {chunk, self(), [Fun(I) || I <- Chunk]} end), Chunk}
+                 || Chunk <- chunks(Items, ChunkSize)]),
+    gather(Pending, Deadline, []).
+
+gather(Pending, _Deadline, Acc) when map_size(Pending) =:= 0 ->
+    {Acc, []};
+gather(Pending, Deadline, Acc) ->
+    Left = max(0, (Deadline - now_us()) div 1000),
+    receive
+        {chunk, H, Results} when is_map_key(H, Pending) ->
+            unlink(H),
+            gather(maps:remove(H, Pending), Deadline,
+                   [R || R <- Results, R =/= skip] ++ Acc)
+    after Left ->
+        [begin unlink(H), exit(H, kill) end || H <- maps:keys(Pending)],
+        {Acc, lists:append(maps:values(Pending))}
+    end.
 
 %% Turns an answer into {Pid, Stack, Weight, Root} or skip. A stack as long as the depth
 %% limit may have lost its root side: it is marked so, not shown as if complete.
@@ -449,56 +473,6 @@ root_frame(undefined) -> undefined;
 root_frame(Name) when is_atom(Name) -> Name;
 root_frame(Text) when is_binary(Text) -> Text;
 root_frame({M, F, A}) -> {M, F, A}.
-
-%% Asks helpers for stacks, ?HELPER_CHUNK processes each, until all answered or the
-%% deadline. Returns the answers, the processes that did not answer (one per helper that
-%% had to be killed: the one it was waiting on) and how many went unanswered.
-ask_stacks([], _Deadline) ->
-    {[], [], 0};
-ask_stacks(Items, Deadline) ->
-    Chunks = chunks(Items, ?HELPER_CHUNK),
-    Me = self(),
-    Helpers = [{spawn_link(?MODULE, helper, [Me, Chunk, make_ref()]), Chunk} || Chunk <- Chunks],
-    collect(maps:from_list([{H, [P || {P, _} <- C]} || {H, C} <- Helpers]), Deadline, []).
-
-collect(Pending, _Deadline, Acc) when map_size(Pending) =:= 0 ->
-    {Acc, [], 0};
-collect(Pending, Deadline, Acc) ->
-    Left = max(0, (Deadline - now_us()) div 1000),
-    receive
-        {stack, H, P, Info, Root} ->
-            Pending1 = case maps:get(H, Pending, []) of
-                           [P] -> maps:remove(H, Pending);
-                           [P | More] -> Pending#{H => More};
-                           _ -> Pending
-                       end,
-            Acc1 = case Info of
-                       undefined -> Acc;
-                       _ -> [{P, Info, Root} | Acc]
-                   end,
-            collect(Pending1, Deadline, Acc1)
-    after Left ->
-        Stuck = [hd(Ps) || {H, Ps} <- maps:to_list(Pending), kill_helper(H)],
-        {Acc, Stuck, lists:sum([length(Ps) || Ps <- maps:values(Pending)])}
-    end.
-
-kill_helper(H) ->
-    unlink(H),
-    exit(H, kill),
-    true.
-
-%% @private Asks each process in turn; `Root' is looked up when asked for.
--spec helper(pid(), [{pid(), boolean()}], reference()) -> ok.
-helper(Worker, Items, _Ref) ->
-    lists:foreach(
-      fun({P, NeedRoot}) ->
-              Info = erlang:process_info(P, [status, current_stacktrace]),
-              Root = case NeedRoot andalso Info =/= undefined of
-                         true -> root_of(P);
-                         false -> undefined
-                     end,
-              Worker ! {stack, self(), P, Info, Root}
-      end, Items).
 
 %% A process's root frame in `group => process': its registered name; else the function
 %% it was started with (for proc_lib processes the one in '$initial_call', as
