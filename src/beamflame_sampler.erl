@@ -13,10 +13,13 @@
 %%   ask those for their stacks, adds the samples to the profile through the NIF, reports
 %%   back. It only ever waits in a receive with a deadline.</li>
 %% <li><b>helpers</b>: each reads a chunk of processes and answers once. At the phase
-%%   deadline the worker kills the helpers that have not answered, and the controller
-%%   leaves their processes alone for ?QUARANTINE_MS (counted: `quarantined'). A process
-%%   that holds a scheduler in a long NIF answers nothing until the NIF returns; this is
-%%   how such a process costs one tick at most instead of stalling every tick.</li>
+%%   deadline the worker goes on without the late ones (counted: `late_chunks') and hands
+%%   them to the controller, which asks their processes nothing more until they finish.
+%%   A helper still waiting after ?LINGER_MS is killed and its processes are left alone
+%%   for ?QUARANTINE_MS (counted: `unresponsive'). A process that holds a scheduler in a
+%%   long NIF answers nothing until the NIF returns; this is how such a process costs at
+%%   most one late chunk instead of stalling every tick, while merely slow (busy)
+%%   processes are never excluded.</li>
 %% </ul>
 %%
 %% Cost control. Checking every process every tick would cost ~0.4 us x N per tick (4 ms
@@ -41,11 +44,18 @@
 -define(SCAN_CHUNK, 16).           % reductions read by one helper
 -define(STACK_CHUNK, 4).           % stacks asked by one helper
 -define(MAX_STACK_HELPERS, 32).    % at most 128 stacks a tick
--define(PHASE_MIN_US, 10000).      % each phase (scan, stacks) gets max(this, interval)
+-define(PHASE_MIN_US, 20000).      % each phase (scan, stacks) waits max(this, 2 ticks):
+                                   % a busy process answers at its next scheduling point,
+                                   % several ms away on a loaded node
+-define(LINGER_MS, 500).           % a helper past its phase deadline is left to finish
+                                   % this long (its processes are not asked meanwhile);
+                                   % then it is killed and its processes quarantined.
+                                   % Application env `linger_ms' overrides it (tests).
+-define(QUARANTINE_MS, 2000).      % how long an unresponsive process is left alone (the
+                                   % members of an unresponsive chunk are first asked one
+                                   % by one: only the guilty one is quarantined)
 -define(STALL_MIN_MS, 250).        % safety net: a worker older than max(this, 10 ticks)
                                    % is killed (it only ever waits with a deadline)
--define(QUARANTINE_MS, 2000).      % processes of a chunk that did not answer in time are
-                                   % left alone this long (the chunk: at most 16)
 -define(BATCH, 64).                % samples per NIF call (the NIF's own limit)
 -define(CPU_STATES, [running, runnable, garbage_collecting]).
 %% ERTS never returns more than 64 frames of current_stacktrace, whatever backtrace_depth
@@ -130,6 +140,9 @@ start_link(Opts, Caller, Ref) ->
     refresh_us :: integer(),          % next processes() read (monotonic us: may be < 0)
     roots = #{} :: #{pid() => term()},
     quarantine = #{} :: #{pid() => integer()},  % pid => until (us)
+    lingering = #{} :: #{pid() => {integer(), [pid()]}}, % late helper => {expires, pids}
+    linger_us :: pos_integer(),
+    suspects = #{} :: #{pid() => true},  % asked alone until they answer
     wall = #{} :: #{pid() => {non_neg_integer(), non_neg_integer()}}, % pid => {stack, since tick}
     worker = none :: none | {pid(), integer()},  % pid, started (us)
     stats = #{} :: #{atom() => non_neg_integer()}
@@ -147,9 +160,10 @@ init(Parent, Opts = #{rate := Rate, duration := Duration, max_depth := Depth}, C
     Now = now_us(),
     S = #s{parent = Parent, opts = Opts, caller = Caller, cmon = CMon, ref = Ref,
            profile = Profile, interval_us = 1000000 div Rate, start_us = Now, refresh_us = Now,
+           linger_us = 1000 * application:get_env(beamflame, linger_ms, ?LINGER_MS),
            end_us = Now + Duration * 1000,
            stats = #{ticks => 0, missed_ticks => 0, stalled_workers => 0, samples => 0,
-                     stack_timeouts => 0, dropped => 0, quarantined => 0}},
+                     late_chunks => 0, unresponsive => 0, dropped => 0}},
     schedule(S),
     loop(S).
 
@@ -162,6 +176,10 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
         {'EXIT', W, _} when element(1, S#s.worker) =:= W ->
             %% the worker died without reporting (it cannot, short of a bug): go on
             loop(S#s{worker = none});
+        {'EXIT', H, _} when is_map_key(H, S#s.lingering) ->
+            %% a late helper finished: its processes may be asked again
+            {{_, Pids}, L} = maps:take(H, S#s.lingering),
+            loop(S#s{lingering = L, quarantine = maps:without(Pids, S#s.quarantine)});
         {'EXIT', Parent, Reason} ->
             cleanup(S),
             exit(Reason);
@@ -198,11 +216,12 @@ tick(N, S0 = #s{interval_us = I, start_us = Start}) ->
     %% If we are late by whole intervals (a busy node delayed us), skip those slots.
     Due = max(N, (Now - Start) div I),
     S1 = bump(missed_ticks, Due - N, S0#s{tick = Due}),
-    S2 = case S1#s.worker of
+    S1a = expire_lingering(Now, S1),
+    S2 = case S1a#s.worker of
              none ->
-                 start_worker(Now, bump(ticks, 1, S1));
+                 start_worker(Now, bump(ticks, 1, S1a));
              {W, Started} ->
-                 stall_check(W, Started, Now, bump(missed_ticks, 1, S1))
+                 stall_check(W, Started, Now, bump(missed_ticks, 1, S1a))
          end,
     schedule(S2),
     S2.
@@ -224,19 +243,52 @@ kill_stalled(W, S = #s{worker = {W, _}}) ->
     receive {'EXIT', W, _} -> ok after 0 -> ok end,
     bump(stalled_workers, 1, S#s{worker = none}).
 
-quarantine(Pids, S = #s{quarantine = Q}) ->
-    Until = now_us() + ?QUARANTINE_MS * 1000,
-    Q1 = lists:foldl(fun(P, Acc) -> Acc#{P => Until} end, Q, Pids),
-    bump(quarantined, length(Pids), S#s{quarantine = Q1}).
+quarantine(Pids, Until, S = #s{quarantine = Q}) ->
+    S#s{quarantine = lists:foldl(fun(P, Acc) -> Acc#{P => Until} end, Q, Pids)}.
+
+%% Late helpers become the controller's: linked (so they die with the run) and not asked
+%% again until they finish or expire.
+adopt_late(Late, S) ->
+    Expires = now_us() + S#s.linger_us,
+    lists:foldl(
+      fun({H, Pids}, Acc) ->
+              link(H),  % if H is already gone, trap_exit turns this into an 'EXIT'
+              quarantine(Pids, Expires,
+                         Acc#s{lingering = (Acc#s.lingering)#{H => {Expires, Pids}}})
+      end, bump(late_chunks, length(Late), S), Late).
+
+expire_lingering(Now, S = #s{lingering = L}) ->
+    case [{H, Pids} || {H, {Expires, Pids}} <- maps:to_list(L), Expires =< Now] of
+        [] ->
+            S;
+        Expired ->
+            Until = Now + ?QUARANTINE_MS * 1000,
+            lists:foldl(
+              fun({H, Pids}, Acc0) ->
+                      unlink(H),
+                      exit(H, kill),
+                      receive {'EXIT', H, _} -> ok after 0 -> ok end,
+                      Acc = Acc0#s{lingering = maps:remove(H, Acc0#s.lingering)},
+                      case Pids of
+                          [P] ->
+                              bump(unresponsive, 1, quarantine([P], Until, Acc));
+                          _ ->
+                              %% one of them is guilty: ask each alone from now on
+                              Sus = maps:merge(Acc#s.suspects, maps:from_keys(Pids, true)),
+                              Acc#s{suspects = Sus,
+                                    quarantine = maps:without(Pids, Acc#s.quarantine)}
+                      end
+              end, S, Expired)
+    end.
 
 start_worker(Now, S0) ->
     S = refresh(Now, S0),
     {Due, S1} = due(Now, S),
     Scan = [{P, maps:get(P, S1#s.reds, new)} || P <- Due],
-    Phase = max(S1#s.interval_us, ?PHASE_MIN_US),
+    Phase = max(2 * S1#s.interval_us, ?PHASE_MIN_US),
     %% Only the entries of the processes due are copied to the worker.
     Ctx = #{profile => S1#s.profile, opts => S1#s.opts, roots => maps:with(Due, S1#s.roots),
-            wall => maps:with(Due, S1#s.wall),
+            wall => maps:with(Due, S1#s.wall), suspects => maps:with(Due, S1#s.suspects),
             scan_deadline_us => Now + Phase, deadline_us => Now + 2 * Phase},
     W = proc_lib:spawn_link(?MODULE, worker, [self(), S1#s.tick, Scan, Ctx]),
     S1#s{worker = {W, Now}}.
@@ -279,13 +331,13 @@ universe_cycle(#s{reds = Reds}) ->
 merge_report(W, Report, S0 = #s{worker = {W, _}}) ->
     unlink(W),
     receive {'EXIT', W, _} -> ok after 0 -> ok end,
-    #{reds := Reds, stacks := Stacks, roots := Roots, stuck := Stuck,
-      samples := Samples, timeouts := Timeouts, dropped := Dropped} = Report,
+    #{reds := Reds, stacks := Stacks, roots := Roots, late := Late,
+      samples := Samples, dropped := Dropped} = Report,
     S1 = lists:foldl(fun update_reds/2, S0#s{worker = none}, Reds),
     S2 = lists:foldl(fun update_wall/2, S1, Stacks),
     S3 = S2#s{roots = maps:merge(S2#s.roots, maps:from_list(Roots))},
-    S4 = quarantine(Stuck, S3),
-    bump(samples, Samples, bump(stack_timeouts, Timeouts, bump(dropped, Dropped, S4)));
+    S4 = adopt_late(Late, S3),
+    bump(samples, Samples, bump(dropped, Dropped, S4));
 merge_report(_, _, S) ->
     S.  % a report from a worker we gave up on
 
@@ -293,7 +345,8 @@ update_reds({P, dead}, S = #s{reds = R, hot = H, roots = Roots}) ->
     S1 = credit_wall(P, S#s.tick - 1, S),
     S1#s{reds = maps:remove(P, R), hot = maps:remove(P, H), roots = maps:remove(P, Roots),
          wall = maps:remove(P, S1#s.wall)};
-update_reds({P, Reds, Changed}, S = #s{reds = R, hot = H}) ->
+update_reds({P, Reds, Changed}, S0 = #s{reds = R, hot = H}) ->
+    S = S0#s{suspects = maps:remove(P, S0#s.suspects)},  % it answered
     H1 = case {Changed, maps:find(P, H)} of
              {true, _} -> H#{P => ?HOT_TTL};
              {false, {ok, T}} when T > 1 -> H#{P => T - 1};
@@ -345,11 +398,12 @@ wait_worker(S = #s{worker = {W, Started}}) ->
         kill_stalled(W, S)
     end.
 
-cleanup(#s{worker = Worker}) ->
+cleanup(#s{worker = Worker, lingering = Lingering}) ->
     case Worker of
         {W, _} -> unlink(W), exit(W, kill);
         none -> ok
     end,
+    [begin unlink(H), exit(H, kill) end || H <- maps:keys(Lingering)],
     ok = beamflame_flags:release().
 
 bump(Key, N, S = #s{stats = St}) ->
@@ -365,9 +419,9 @@ chunks(L, N) -> {A, B} = lists:split(N, L), [A | chunks(B, N)].
 -spec worker(pid(), non_neg_integer(), [{pid(), non_neg_integer() | new}], map()) -> ok.
 worker(Controller, _Tick, Scan, Ctx) ->
     #{opts := #{states := States, group := Group, max_depth := Depth}, roots := Roots,
-      wall := Wall, profile := Profile} = Ctx,
-    {Reds, StuckScan} = parallel(fun read_reductions/1, Scan, ?SCAN_CHUNK,
-                                 maps:get(scan_deadline_us, Ctx)),
+      wall := Wall, profile := Profile, suspects := Suspects} = Ctx,
+    {Reds, LateScan} = parallel(fun read_reductions/1, Scan, ?SCAN_CHUNK, Suspects,
+                                maps:get(scan_deadline_us, Ctx)),
     %% Which processes need a stack: those that ran since their last check; in wall mode
     %% also those never observed.
     Want = [P || {P, R, Changed} <- Reds, R =/= dead,
@@ -375,8 +429,8 @@ worker(Controller, _Tick, Scan, Ctx) ->
     NeedRoot = Group =:= process,
     Items = [{P, NeedRoot andalso not is_map_key(P, Roots)}
              || P <- lists:sublist(Want, ?MAX_STACK_HELPERS * ?STACK_CHUNK)],
-    {Answers, StuckStacks} = parallel(fun read_stack/1, Items, ?STACK_CHUNK,
-                                      maps:get(deadline_us, Ctx)),
+    {Answers, LateStacks} = parallel(fun read_stack/1, Items, ?STACK_CHUNK, Suspects,
+                                     maps:get(deadline_us, Ctx)),
     Kept = [X || A <- Answers, (X = sample(A, States, Roots, Depth)) =/= skip],
     {Ids, Dropped} = add(Profile, Kept),
     Report = #{reds => [fold_dead(X) || X <- Reds],
@@ -385,8 +439,8 @@ worker(Controller, _Tick, Scan, Ctx) ->
                              cpu -> []
                          end,
                roots => [{P, Root} || {P, _, _, Root} <- Kept, NeedRoot],
-               stuck => StuckScan ++ [P || {P, _} <- StuckStacks],
-               timeouts => length(StuckStacks), dropped => Dropped,
+               late => [{H, [P || {P, _} <- Chunk]} || {H, Chunk} <- LateScan ++ LateStacks],
+               dropped => Dropped,
                samples => length(Kept) - Dropped},
     Controller ! {tick_done, self(), Report},
     ok.
@@ -412,16 +466,19 @@ read_stack({P, NeedRoot}) ->
             {P, Info, Root}
     end.
 
-%% Runs Fun on every item in helpers of ChunkSize items, one message per chunk. At the
-%% deadline, helpers still running are killed. Returns the results and the items of the
-%% chunks that did not answer.
-parallel(_Fun, [], _ChunkSize, _Deadline) ->
+%% Runs Fun on every item (a tuple whose first element is a pid) in helpers of ChunkSize
+%% items, suspects alone, one message per chunk. Returns the results that came by the
+%% deadline and the helpers still running, with their chunks (unlinked: the controller
+%% adopts them).
+parallel(_Fun, [], _ChunkSize, _Suspects, _Deadline) ->
     {[], []};
-parallel(Fun, Items, ChunkSize, Deadline) ->
+parallel(Fun, Items, ChunkSize, Suspects, Deadline) ->
     Me = self(),
+    {Alone, Rest} = lists:partition(fun(I) -> is_map_key(element(1, I), Suspects) end, Items),
+    Chunks = [[I] || I <- Alone] ++ chunks(Rest, ChunkSize),
     Pending = maps:from_list(
                 [{spawn_link(fun() -> Me ! {chunk, self(), [Fun(I) || I <- Chunk]} end), Chunk}
-                 || Chunk <- chunks(Items, ChunkSize)]),
+                 || Chunk <- Chunks]),
     gather(Pending, Deadline, []).
 
 gather(Pending, _Deadline, Acc) when map_size(Pending) =:= 0 ->
@@ -434,8 +491,8 @@ gather(Pending, Deadline, Acc) ->
             gather(maps:remove(H, Pending), Deadline,
                    [R || R <- Results, R =/= skip] ++ Acc)
     after Left ->
-        [begin unlink(H), exit(H, kill) end || H <- maps:keys(Pending)],
-        {Acc, lists:append(maps:values(Pending))}
+        [unlink(H) || H <- maps:keys(Pending)],
+        {Acc, maps:to_list(Pending)}
     end.
 
 %% Turns an answer into {Pid, Stack, Weight, Root} or skip. A stack as long as the depth

@@ -30,12 +30,13 @@ stop_idle(Pids) ->
     ok.
 
 %% A process that spends its life inside a NIF blocking a normal scheduler for Ms ms at a
-%% time, pausing 5 ms between calls: it answers process_info only in those pauses. (A
-%% process inside a dirty NIF or BIF answers at once on OTP 25.2: dirty signal handling
-%% covers it. Without the pause the process would hold its scheduler for thousands of
+%% time, with a little work and a yield between calls: it answers process_info only
+%% between calls, and its reductions change all the time, so the sampler keeps asking it.
+%% (A process inside a dirty NIF or BIF answers at once on OTP 25.2: dirty signal handling
+%% covers it. Without the yield the process would hold its scheduler for thousands of
 %% calls, and timers on that scheduler would never fire.)
 start_blocked(Ms) ->
-    spawn(fun Loop() -> bf_test_nif:block_ms(Ms), timer:sleep(5), Loop() end).
+    spawn(fun Loop() -> bf_test_nif:block_ms(Ms), hot_b(10), erlang:yield(), Loop() end).
 
 %% The VM's backtrace_depth, read without changing it: the length of the stacktrace of a
 %% process 2,000 calls deep (alternating functions, so no frames merge).

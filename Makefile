@@ -1,0 +1,44 @@
+# beamflame: the two commands a newcomer needs, and the pieces behind them.
+#   make demo   install what is missing, build, profile a live demo node, write a flame graph
+#   make test   install what is missing, build, run every test layer
+# Other targets: build, sanitize (C tests under ASan+UBSan), bench, clean.
+
+.PHONY: all deps build demo test test-c test-eunit test-ct sanitize bench clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+build: deps
+	rebar3 compile
+
+demo: build
+	@bash scripts/demo.sh
+
+test: build
+	@$(MAKE) --no-print-directory test-c test-eunit test-ct
+
+test-c:
+	@echo "==> C unit tests (Criterion)"
+	$(MAKE) -C c_src test
+
+test-eunit:
+	@echo "==> Erlang unit tests (EUnit)"
+	rebar3 eunit
+
+test-ct:
+	@echo "==> Erlang system tests on real peer nodes (Common Test)"
+	rebar3 ct
+
+sanitize: deps
+	@echo "==> C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+	$(MAKE) -C c_src sanitize
+
+bench: build
+	@bash bench/run.sh
+
+clean:
+	rebar3 clean
+	$(MAKE) -C c_src clean
+	rm -rf _build out bench/out
