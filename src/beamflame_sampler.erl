@@ -163,7 +163,8 @@ init(Parent, Opts = #{rate := Rate, duration := Duration, max_depth := Depth}, C
            linger_us = 1000 * application:get_env(beamflame, linger_ms, ?LINGER_MS),
            end_us = Now + Duration * 1000,
            stats = #{ticks => 0, missed_ticks => 0, stalled_workers => 0, samples => 0,
-                     late_chunks => 0, unresponsive => 0, dropped => 0}},
+                     late_chunks => 0, unresponsive => 0, dropped => 0,
+                     sweep_us_total => 0, sweep_us_max => 0}},
     schedule(S),
     loop(S).
 
@@ -328,8 +329,12 @@ due(Now, S = #s{hot = Hot, cold = Cold, quarantine = Q0, interval_us = I}) ->
 universe_cycle(#s{reds = Reds}) ->
     maps:keys(Reds).
 
-merge_report(W, Report, S0 = #s{worker = {W, _}}) ->
+merge_report(W, Report, S00 = #s{worker = {W, Started}}) ->
     unlink(W),
+    Took = now_us() - Started,
+    S0 = bump(sweep_us_total, Took,
+              S00#s{stats = maps:update_with(sweep_us_max, fun(M) -> max(M, Took) end,
+                                             S00#s.stats)}),
     receive {'EXIT', W, _} -> ok after 0 -> ok end,
     #{reds := Reds, stacks := Stacks, roots := Roots, late := Late,
       samples := Samples, dropped := Dropped} = Report,
