@@ -8,19 +8,23 @@
 %%   that call waits for the target and a target inside a dirty NIF may not answer for a
 %%   long time (erlang/otp#7801). So it never blocks, and a caller's death or a
 %%   supervisor shutdown is always handled at once.</li>
-%% <li>one <b>worker</b> per tick: has helpers read `reductions' of the processes due for
-%%   a check (cheap: ~0.3 us for a waiting process), picks the ones that ran, has helpers
-%%   ask those for their stacks, adds the samples to the profile through the NIF, reports
-%%   back. It only ever waits in a receive with a deadline.</li>
-%% <li><b>helpers</b>: each reads a chunk of processes and answers once. At the phase
-%%   deadline the worker goes on without the late ones (counted: `late_chunks') and hands
-%%   them to the controller, which asks their processes nothing more until they finish.
-%%   A helper still waiting after ?LINGER_MS is killed and its processes are left alone
-%%   for ?QUARANTINE_MS (counted: `unresponsive'). A process that holds a scheduler in a
-%%   long NIF answers nothing until the NIF returns; this is how such a process costs at
-%%   most one late chunk instead of stalling every tick, while merely slow (busy)
-%%   processes are never excluded.</li>
+%% <li>the <b>worker</b>, one for the run: each tick, has a helper read `reductions' of
+%%   the processes due for a check (cheap: ~0.3 us for a waiting process), picks the ones
+%%   that ran, has helpers ask those for their stacks, adds the samples to the profile
+%%   through the NIF, reports back. It only ever waits in a receive with a deadline.</li>
+%% <li><b>helpers</b>, one scanner and ?STACK_HELPERS stack readers, also for the run: each
+%%   takes chunks of processes in order and answers each chunk in one message. A helper
+%%   that has not answered by the phase deadline is stuck on its first unanswered chunk:
+%%   the worker replaces it with a fresh helper and hands it, with that chunk, to the
+%%   controller (counted: `late_chunks'), which asks those processes nothing until it
+%%   finishes. One still waiting after ?LINGER_MS is killed and its processes are asked
+%%   one by one from then on; one that fails alone is left alone for ?QUARANTINE_MS
+%%   (counted: `unresponsive'). A process that holds a scheduler in a long NIF answers
+%%   nothing until the NIF returns; this is how it costs one late chunk instead of
+%%   stalling every tick, while merely slow (busy) processes are never excluded.</li>
 %% </ul>
+%% Nothing is spawned per tick in the steady state: measured here, each process spawned
+%% per tick at 99 Hz costs about 0.3% of a core.
 %%
 %% Cost control. Checking every process every tick would cost ~0.4 us x N per tick (4 ms
 %% for 10,000 processes, 40% of a core at 99 Hz). Instead: processes that ran recently
@@ -36,14 +40,15 @@
 %% idle processes cost nothing per tick.
 -module(beamflame_sampler).
 -export([validate/1, start_link/3, defaults/0]).
--export([init/4, worker/4]).
+-export([init/4, worker_init/3, helper_init/1]).
 
 -define(HOT_TTL, 10).              % ticks a process stays hot after it last ran
 -define(COLD_ROTATION_MS, 1000).   % every known process is re-checked this often
 -define(REFRESH_MAX_MS, 1000).     % processes() re-read at least this often
 -define(SCAN_CHUNK, 16).           % reductions read by one helper
--define(STACK_CHUNK, 4).           % stacks asked by one helper
--define(MAX_STACK_HELPERS, 32).    % at most 128 stacks a tick
+-define(STACK_CHUNK, 4).           % stacks asked in one job
+-define(STACK_HELPERS, 4).         % stack readers working in parallel
+-define(MAX_STACKS_PER_TICK, 128).
 -define(PHASE_MIN_US, 20000).      % each phase (scan, stacks) waits max(this, 2 ticks):
                                    % a busy process answers at its next scheduling point,
                                    % several ms away on a loaded node
@@ -144,7 +149,8 @@ start_link(Opts, Caller, Ref) ->
     linger_us :: pos_integer(),
     suspects = #{} :: #{pid() => true},  % asked alone until they answer
     wall = #{} :: #{pid() => {non_neg_integer(), non_neg_integer()}}, % pid => {stack, since tick}
-    worker = none :: none | {pid(), integer()},  % pid, started (us)
+    worker :: pid(),
+    busy_since = none :: none | integer(),  % when the worker's current sweep began (us)
     stats = #{} :: #{atom() => non_neg_integer()}
 }).
 
@@ -159,6 +165,7 @@ init(Parent, Opts = #{rate := Rate, duration := Duration, max_depth := Depth}, C
     proc_lib:init_ack(Parent, {ok, self()}),
     Now = now_us(),
     S = #s{parent = Parent, opts = Opts, caller = Caller, cmon = CMon, ref = Ref,
+           worker = start_worker_process(Profile, Opts),
            profile = Profile, interval_us = 1000000 div Rate, start_us = Now, refresh_us = Now,
            linger_us = 1000 * application:get_env(beamflame, linger_ms, ?LINGER_MS),
            end_us = Now + Duration * 1000,
@@ -174,9 +181,9 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
             loop(tick(N, S));
         {tick_done, W, Report} ->
             loop(merge_report(W, Report, S));
-        {'EXIT', W, _} when element(1, S#s.worker) =:= W ->
-            %% the worker died without reporting (it cannot, short of a bug): go on
-            loop(S#s{worker = none});
+        {'EXIT', W, _} when W =:= S#s.worker ->
+            %% the worker died (it cannot, short of a bug): replace it and go on
+            loop(S#s{worker = start_worker_process(S#s.profile, S#s.opts), busy_since = none});
         {'EXIT', H, _} when is_map_key(H, S#s.lingering) ->
             %% a late helper finished: its processes may be asked again
             {{_, Pids}, L} = maps:take(H, S#s.lingering),
@@ -218,11 +225,9 @@ tick(N, S0 = #s{interval_us = I, start_us = Start}) ->
     Due = max(N, (Now - Start) div I),
     S1 = bump(missed_ticks, Due - N, S0#s{tick = Due}),
     S1a = expire_lingering(Now, S1),
-    S2 = case S1a#s.worker of
-             none ->
-                 start_worker(Now, bump(ticks, 1, S1a));
-             {W, Started} ->
-                 stall_check(W, Started, Now, bump(missed_ticks, 1, S1a))
+    S2 = case S1a#s.busy_since of
+             none -> start_sweep(Now, bump(ticks, 1, S1a));
+             Started -> stall_check(Started, Now, bump(missed_ticks, 1, S1a))
          end,
     schedule(S2),
     S2.
@@ -230,19 +235,27 @@ tick(N, S0 = #s{interval_us = I, start_us = Start}) ->
 stall_limit_us(#s{interval_us = I}) ->
     max(?STALL_MIN_MS * 1000, 10 * I).
 
-stall_check(W, Started, Now, S) ->
+stall_check(Started, Now, S) ->
     case Now - Started > stall_limit_us(S) of
-        true -> kill_stalled(W, S);
+        true -> kill_stalled(S);
         false -> S
     end.
 
 %% Safety net: the worker waits only with deadlines, so this means the node is starving
-%% it (e.g. its scheduler is held by a long NIF). Kill it and go on.
-kill_stalled(W, S = #s{worker = {W, _}}) ->
+%% it (e.g. its scheduler is held by a long NIF). Replace it and go on.
+kill_stalled(S = #s{worker = W}) ->
+    stop_worker_process(W),
+    bump(stalled_workers, 1, S#s{worker = start_worker_process(S#s.profile, S#s.opts),
+                                 busy_since = none}).
+
+start_worker_process(Profile, Opts) ->
+    proc_lib:spawn_link(?MODULE, worker_init, [self(), Profile, Opts]).
+
+%% The worker's helpers are linked to it: killing it kills them.
+stop_worker_process(W) ->
     unlink(W),
     exit(W, kill),
-    receive {'EXIT', W, _} -> ok after 0 -> ok end,
-    bump(stalled_workers, 1, S#s{worker = none}).
+    receive {'EXIT', W, _} -> ok after 0 -> ok end.
 
 quarantine(Pids, Until, S = #s{quarantine = Q}) ->
     S#s{quarantine = lists:foldl(fun(P, Acc) -> Acc#{P => Until} end, Q, Pids)}.
@@ -282,17 +295,17 @@ expire_lingering(Now, S = #s{lingering = L}) ->
               end, S, Expired)
     end.
 
-start_worker(Now, S0) ->
+start_sweep(Now, S0) ->
     S = refresh(Now, S0),
     {Due, S1} = due(Now, S),
     Scan = [{P, maps:get(P, S1#s.reds, new)} || P <- Due],
     Phase = max(2 * S1#s.interval_us, ?PHASE_MIN_US),
-    %% Only the entries of the processes due are copied to the worker.
-    Ctx = #{profile => S1#s.profile, opts => S1#s.opts, roots => maps:with(Due, S1#s.roots),
-            wall => maps:with(Due, S1#s.wall), suspects => maps:with(Due, S1#s.suspects),
+    %% Only the entries of the processes due are sent to the worker.
+    Ctx = #{roots => maps:with(Due, S1#s.roots), wall => maps:with(Due, S1#s.wall),
+            suspects => maps:with(Due, S1#s.suspects),
             scan_deadline_us => Now + Phase, deadline_us => Now + 2 * Phase},
-    W = proc_lib:spawn_link(?MODULE, worker, [self(), S1#s.tick, Scan, Ctx]),
-    S1#s{worker = {W, Now}}.
+    S1#s.worker ! {sweep, self(), Scan, Ctx},
+    S1#s{busy_since = Now}.
 
 %% The universe of processes: processes() or the pids/names given, re-read when due.
 refresh(Now, S = #s{refresh_us = At}) when Now < At ->
@@ -329,8 +342,7 @@ due(Now, S = #s{hot = Hot, cold = Cold, quarantine = Q0, interval_us = I}) ->
 universe_cycle(#s{reds = Reds}) ->
     maps:keys(Reds).
 
-merge_report(W, Report, S00 = #s{worker = {W, Started}}) ->
-    unlink(W),
+merge_report(W, Report, S00 = #s{worker = W, busy_since = Started}) when Started =/= none ->
     Took = now_us() - Started,
     S0 = bump(sweep_us_total, Took,
               S00#s{stats = maps:update_with(sweep_us_max, fun(M) -> max(M, Took) end,
@@ -338,7 +350,7 @@ merge_report(W, Report, S00 = #s{worker = {W, Started}}) ->
     receive {'EXIT', W, _} -> ok after 0 -> ok end,
     #{reds := Reds, stacks := Stacks, roots := Roots, late := Late,
       samples := Samples, dropped := Dropped} = Report,
-    S1 = lists:foldl(fun update_reds/2, S0#s{worker = none}, Reds),
+    S1 = lists:foldl(fun update_reds/2, S0#s{busy_since = none}, Reds),
     S2 = lists:foldl(fun update_wall/2, S1, Stacks),
     S3 = S2#s{roots = maps:merge(S2#s.roots, maps:from_list(Roots))},
     S4 = adopt_late(Late, S3),
@@ -392,22 +404,19 @@ finish(S0) ->
     Caller ! {Ref, {ok, Profile}},
     exit(normal).
 
-%% The last worker may still be reporting: give it until its stall limit.
-wait_worker(S = #s{worker = none}) ->
+%% The worker may still be sweeping: give it until its stall limit.
+wait_worker(S = #s{busy_since = none}) ->
     S;
-wait_worker(S = #s{worker = {W, Started}}) ->
+wait_worker(S = #s{worker = W, busy_since = Started}) ->
     Left = max(0, (Started + stall_limit_us(S) - now_us()) div 1000),
     receive
         {tick_done, W, Report} -> merge_report(W, Report, S)
     after Left ->
-        kill_stalled(W, S)
+        kill_stalled(S)
     end.
 
-cleanup(#s{worker = Worker, lingering = Lingering}) ->
-    case Worker of
-        {W, _} -> unlink(W), exit(W, kill);
-        none -> ok
-    end,
+cleanup(#s{worker = W, lingering = Lingering}) ->
+    stop_worker_process(W),
     [begin unlink(H), exit(H, kill) end || H <- maps:keys(Lingering)],
     ok = beamflame_flags:release().
 
@@ -420,22 +429,47 @@ chunks(L, N) -> {A, B} = lists:split(N, L), [A | chunks(B, N)].
 
 %%% Worker ----------------------------------------------------------------------------------
 
-%% @private One tick's sweep. Scan entries are {Pid, LastReductions | new}.
--spec worker(pid(), non_neg_integer(), [{pid(), non_neg_integer() | new}], map()) -> ok.
-worker(Controller, _Tick, Scan, Ctx) ->
-    #{opts := #{states := States, group := Group, max_depth := Depth}, roots := Roots,
-      wall := Wall, profile := Profile, suspects := Suspects} = Ctx,
-    {Reds, LateScan} = parallel(fun read_reductions/1, Scan, ?SCAN_CHUNK, Suspects,
-                                maps:get(scan_deadline_us, Ctx)),
+-record(w, {profile :: reference(),
+            opts :: opts(),
+            scanner :: pid(),
+            stackers :: [pid()]}).
+
+%% @private The run's worker: sweeps on request, one at a time.
+-spec worker_init(pid(), reference(), opts()) -> no_return().
+worker_init(Controller, Profile, Opts) ->
+    worker_loop(Controller, #w{profile = Profile, opts = Opts, scanner = new_helper(),
+                               stackers = [new_helper() || _ <- lists:seq(1, ?STACK_HELPERS)]}).
+
+worker_loop(Controller, W0) ->
+    receive
+        {sweep, Controller, Scan, Ctx} ->
+            {Report, W} = sweep(Scan, Ctx, W0),
+            flush_stale(),
+            Controller ! {tick_done, self(), Report},
+            worker_loop(Controller, W);
+        _Other ->
+            worker_loop(Controller, W0)
+    end.
+
+%% Answers of helpers we gave up on, arriving after their deadline.
+flush_stale() ->
+    receive {chunk, _, _, _} -> flush_stale() after 0 -> ok end.
+
+%% One tick. Scan entries are {Pid, LastReductions | new}.
+sweep(Scan, Ctx, W0) ->
+    #w{opts = #{states := States, group := Group, max_depth := Depth}, profile = Profile} = W0,
+    #{roots := Roots, wall := Wall, suspects := Suspects} = Ctx,
+    {Reds, LateScan, [Scanner]} =
+        run_jobs(scan, Scan, ?SCAN_CHUNK, Suspects, [W0#w.scanner], maps:get(scan_deadline_us, Ctx)),
     %% Which processes need a stack: those that ran since their last check; in wall mode
     %% also those never observed.
     Want = [P || {P, R, Changed} <- Reds, R =/= dead,
                  Changed orelse (States =:= wall andalso not is_map_key(P, Wall))],
     NeedRoot = Group =:= process,
     Items = [{P, NeedRoot andalso not is_map_key(P, Roots)}
-             || P <- lists:sublist(Want, ?MAX_STACK_HELPERS * ?STACK_CHUNK)],
-    {Answers, LateStacks} = parallel(fun read_stack/1, Items, ?STACK_CHUNK, Suspects,
-                                     maps:get(deadline_us, Ctx)),
+             || P <- lists:sublist(Want, ?MAX_STACKS_PER_TICK)],
+    {Answers, LateStacks, Stackers} =
+        run_jobs(stack, Items, ?STACK_CHUNK, Suspects, W0#w.stackers, maps:get(deadline_us, Ctx)),
     Kept = [X || A <- Answers, (X = sample(A, States, Roots, Depth)) =/= skip],
     {Ids, Dropped} = add(Profile, Kept),
     Report = #{reds => [fold_dead(X) || X <- Reds],
@@ -447,19 +481,80 @@ worker(Controller, _Tick, Scan, Ctx) ->
                late => [{H, [P || {P, _} <- Chunk]} || {H, Chunk} <- LateScan ++ LateStacks],
                dropped => Dropped,
                samples => length(Kept) - Dropped},
-    Controller ! {tick_done, self(), Report},
-    ok.
+    {Report, W0#w{scanner = Scanner, stackers = Stackers}}.
 
 fold_dead({P, dead, _}) -> {P, dead};
 fold_dead(X) -> X.
 
-read_reductions({P, Old}) ->
+%% Gives the items to the helpers in chunks (suspects alone), round robin; each helper
+%% answers its chunks in order. Returns the results that came by the deadline, the late
+%% helpers each with the chunk it is stuck on (unlinked: the controller adopts them), and
+%% the helpers to use next time (the late ones replaced).
+run_jobs(_Kind, [], _ChunkSize, _Suspects, Helpers, _Deadline) ->
+    {[], [], Helpers};
+run_jobs(Kind, Items, ChunkSize, Suspects, Helpers, Deadline) ->
+    {Alone, Rest} = lists:partition(fun(I) -> is_map_key(element(1, I), Suspects) end, Items),
+    Chunks = [[I] || I <- Alone] ++ chunks(Rest, ChunkSize),
+    Ref = make_ref(),
+    Assigned = assign(Chunks, Helpers, #{}),
+    maps:foreach(fun(H, Cs) -> [H ! {job, self(), Ref, Kind, C} || C <- Cs] end, Assigned),
+    gather(Ref, Assigned, Deadline, [], Helpers).
+
+assign([], _Helpers, Acc) ->
+    maps:map(fun(_, Cs) -> lists:reverse(Cs) end, Acc);
+assign([C | Cs], [H | Hs], Acc) ->
+    assign(Cs, Hs ++ [H], maps:update_with(H, fun(L) -> [C | L] end, [C], Acc)).
+
+gather(Ref, Pending, Deadline, Acc, Helpers) ->
+    case maps:size(maps:filter(fun(_, Cs) -> Cs =/= [] end, Pending)) of
+        0 ->
+            {Acc, [], Helpers};
+        _ ->
+            Left = max(0, (Deadline - now_us()) div 1000),
+            receive
+                {chunk, H, Ref, Results} ->
+                    [_ | More] = maps:get(H, Pending),
+                    gather(Ref, Pending#{H => More}, Deadline,
+                           [R || R <- Results, R =/= skip] ++ Acc, Helpers)
+            after Left ->
+                Late = [{H, First} || {H, [First | _]} <- maps:to_list(Pending)],
+                %% a late helper stops after the job it is stuck on
+                [begin unlink(H), H ! {retire, self()} end || {H, _} <- Late],
+                Fresh = [case lists:keymember(H, 1, Late) of
+                             true -> new_helper();
+                             false -> H
+                         end || H <- Helpers],
+                {Acc, Late, Fresh}
+            end
+    end.
+
+new_helper() ->
+    proc_lib:spawn_link(?MODULE, helper_init, [self()]).
+
+%% @private A helper: reads processes, one chunk per job, in the order given; once told
+%% to retire (it was late), it stops after the job at hand.
+-spec helper_init(pid()) -> ok.
+helper_init(Worker) ->
+    receive
+        {job, Worker, Ref, Kind, Chunk} ->
+            Worker ! {chunk, self(), Ref, [read(Kind, I) || I <- Chunk]},
+            receive
+                {retire, Worker} -> ok
+            after 0 ->
+                helper_init(Worker)
+            end;
+        {retire, Worker} ->
+            ok;
+        _Other ->
+            helper_init(Worker)
+    end.
+
+read(scan, {P, Old}) ->
     case erlang:process_info(P, reductions) of
         undefined -> {P, dead, false};
         {reductions, R} -> {P, R, Old =/= new andalso R =/= Old}
-    end.
-
-read_stack({P, NeedRoot}) ->
+    end;
+read(stack, {P, NeedRoot}) ->
     case erlang:process_info(P, [status, current_stacktrace]) of
         undefined ->
             skip;
@@ -469,35 +564,6 @@ read_stack({P, NeedRoot}) ->
                        false -> undefined
                    end,
             {P, Info, Root}
-    end.
-
-%% Runs Fun on every item (a tuple whose first element is a pid) in helpers of ChunkSize
-%% items, suspects alone, one message per chunk. Returns the results that came by the
-%% deadline and the helpers still running, with their chunks (unlinked: the controller
-%% adopts them).
-parallel(_Fun, [], _ChunkSize, _Suspects, _Deadline) ->
-    {[], []};
-parallel(Fun, Items, ChunkSize, Suspects, Deadline) ->
-    Me = self(),
-    {Alone, Rest} = lists:partition(fun(I) -> is_map_key(element(1, I), Suspects) end, Items),
-    Chunks = [[I] || I <- Alone] ++ chunks(Rest, ChunkSize),
-    Pending = maps:from_list(
-                [{spawn_link(fun() -> Me ! {chunk, self(), [Fun(I) || I <- Chunk]} end), Chunk}
-                 || Chunk <- Chunks]),
-    gather(Pending, Deadline, []).
-
-gather(Pending, _Deadline, Acc) when map_size(Pending) =:= 0 ->
-    {Acc, []};
-gather(Pending, Deadline, Acc) ->
-    Left = max(0, (Deadline - now_us()) div 1000),
-    receive
-        {chunk, H, Results} when is_map_key(H, Pending) ->
-            unlink(H),
-            gather(maps:remove(H, Pending), Deadline,
-                   [R || R <- Results, R =/= skip] ++ Acc)
-    after Left ->
-        [unlink(H) || H <- maps:keys(Pending)],
-        {Acc, maps:to_list(Pending)}
     end.
 
 %% Turns an answer into {Pid, Stack, Weight, Root} or skip. A stack as long as the depth

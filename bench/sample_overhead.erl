@@ -1,0 +1,102 @@
+%% Benchmark: what sampling costs a node, two ways, each against a baseline measured in
+%% the same run.
+%%
+%% 1. cpu_cost: a node holding N idle processes (default 10,000) and nothing else. The
+%%    VM's CPU time (utime+stime from /proc/self/stat) over a window without sampling and
+%%    over the same window while sampling; the difference is the sampler's cost, as a
+%%    fraction of one core. A fully loaded node with S schedulers loses at most cost / S
+%%    of its throughput. This figure is stable on a noisy machine.
+%% 2. throughput: the same node fully loaded (one busy process per scheduler counting
+%%    units of work). Units per second in windows without and with sampling, alternated
+%%    over many rounds; ratio of the sums, with the per-round spread. On a shared 2-core
+%%    VM single windows vary by +-15%, so read it with its spread.
+%% Output: one parseable line per measurement, e.g.
+%%   sample_cpu_cost: mode=cpu rate=99 idle=10000 baseline_core_pct=0.40 sampled_core_pct=1.60 cost_core_pct=1.20 loss_bound_pct=0.60
+-module(sample_overhead).
+-export([main/1]).
+
+-define(COST_WINDOW_MS, 5000).
+-define(TP_ROUNDS, 8).
+-define(TP_WINDOW_MS, 1500).
+
+main(Args) ->
+    Idle = case Args of [N | _] -> list_to_integer(N); [] -> 10000 end,
+    {ok, _} = application:ensure_all_started(beamflame),
+    Idlers = [spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, Idle)],
+    timer:sleep(500),
+    Configs = [{cpu, 99}, {cpu, 999}, {wall, 99}],
+    [cpu_cost(Idle, Mode, Rate) || {Mode, Rate} <- Configs],
+    Counter = atomics:new(1, []),
+    Schedulers = erlang:system_info(schedulers_online),
+    Workers = [spawn(fun() -> work(Counter) end) || _ <- lists:seq(1, Schedulers)],
+    timer:sleep(500),
+    throughput(Counter, Idle, cpu, 99),
+    [exit(P, kill) || P <- Workers ++ Idlers],
+    halt(0).
+
+%% CPU seconds used by this OS process so far (clock ticks of /proc/self/stat).
+cpu_s() ->
+    {ok, Stat} = file:read_file("/proc/self/stat"),
+    %% fields after the command name, which is in parentheses and may hold spaces
+    [_, After] = binary:split(Stat, <<") ">>),
+    Fields = binary:split(After, <<" ">>, [global]),
+    Utime = binary_to_integer(lists:nth(12, Fields)),
+    Stime = binary_to_integer(lists:nth(13, Fields)),
+    (Utime + Stime) / clk_tck().
+
+clk_tck() ->
+    case string:trim(os:cmd("getconf CLK_TCK")) of
+        "" -> 100;
+        T -> list_to_integer(T)
+    end.
+
+window_cost(Fun, Ms) ->
+    C0 = cpu_s(),
+    T0 = erlang:monotonic_time(microsecond),
+    Fun(Ms),
+    100 * (cpu_s() - C0) / ((erlang:monotonic_time(microsecond) - T0) / 1000000).
+
+cpu_cost(Idle, Mode, Rate) ->
+    Base = window_cost(fun timer:sleep/1, ?COST_WINDOW_MS),
+    Sampled = window_cost(fun(Ms) -> {ok, _} = beamflame:sample(#{duration => Ms, rate => Rate,
+                                                                   states => Mode}) end,
+                          ?COST_WINDOW_MS),
+    Cost = Sampled - Base,
+    io:format("sample_cpu_cost: mode=~s rate=~b idle=~b baseline_core_pct=~.2f "
+              "sampled_core_pct=~.2f cost_core_pct=~.2f loss_bound_pct=~.2f~n",
+              [Mode, Rate, Idle, Base, Sampled, Cost,
+               Cost / erlang:system_info(schedulers_online)]).
+
+work(Counter) ->
+    bf_workload:burn(),
+    atomics:add(Counter, 1, 1),
+    work(Counter).
+
+rate(Counter, Ms) ->
+    C0 = atomics:get(Counter, 1),
+    T0 = erlang:monotonic_time(microsecond),
+    timer:sleep(Ms),
+    (atomics:get(Counter, 1) - C0) * 1000000 / (erlang:monotonic_time(microsecond) - T0).
+
+throughput(Counter, Idle, Mode, Rate) ->
+    Pairs = [begin
+                 Base = rate(Counter, ?TP_WINDOW_MS),
+                 Self = self(),
+                 %% the sample run starts first and outlasts the window on both sides
+                 spawn(fun() -> Self ! {done, beamflame:sample(#{duration => ?TP_WINDOW_MS + 500,
+                                                                 rate => Rate, states => Mode})} end),
+                 timer:sleep(250),
+                 Sampled = rate(Counter, ?TP_WINDOW_MS),
+                 receive {done, {ok, _}} -> ok end,
+                 {Base, Sampled}
+             end || _ <- lists:seq(1, ?TP_ROUNDS)],
+    Base = lists:sum([B || {B, _} <- Pairs]),
+    Sampled = lists:sum([S || {_, S} <- Pairs]),
+    Ratios = lists:sort([S / B || {B, S} <- Pairs]),
+    io:format("sample_throughput: mode=~s rate=~b idle=~b schedulers=~b rounds=~b "
+              "baseline_ops_per_s=~b sampled_ops_per_s=~b ratio=~.4f loss_pct=~.2f "
+              "round_ratio_min=~.3f round_ratio_median=~.3f round_ratio_max=~.3f~n",
+              [Mode, Rate, Idle, erlang:system_info(schedulers_online), ?TP_ROUNDS,
+               round(Base / ?TP_ROUNDS), round(Sampled / ?TP_ROUNDS), Sampled / Base,
+               100 * (1 - Sampled / Base), hd(Ratios), lists:nth(?TP_ROUNDS div 2, Ratios),
+               lists:last(Ratios)]).
