@@ -16,8 +16,8 @@
 -export([main/1]).
 
 -define(COST_WINDOW_MS, 5000).
--define(TP_ROUNDS, 8).
--define(TP_WINDOW_MS, 1500).
+-define(TP_ROUNDS, 6).
+-define(TP_WINDOW_MS, 5000).
 
 main(Args) ->
     Idle = case Args of [N | _] -> list_to_integer(N); [] -> 10000 end,

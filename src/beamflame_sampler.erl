@@ -4,34 +4,34 @@
 %% <ul>
 %% <li>the <b>controller</b> (this module's loop, a temporary child of `beamflame_sup'):
 %%   owns the run and its profile, monitors the caller, keeps the tick schedule and the
-%%   per-process bookkeeping. It never calls `process_info/2' on another process, because
-%%   that call waits for the target and a target inside a dirty NIF may not answer for a
-%%   long time (erlang/otp#7801). So it never blocks, and a caller's death or a
-%%   supervisor shutdown is always handled at once.</li>
-%% <li>the <b>worker</b>, one for the run: each tick, has a helper read `reductions' of
-%%   the processes due for a check (cheap: ~0.3 us for a waiting process), picks the ones
-%%   that ran, has helpers ask those for their stacks, adds the samples to the profile
-%%   through the NIF, reports back. It only ever waits in a receive with a deadline.</li>
-%% <li><b>helpers</b>, one scanner and ?STACK_HELPERS stack readers, also for the run: each
+%%   per-process bookkeeping, and runs each tick's sweep: has a helper read `reductions'
+%%   of the processes due for a check (cheap: ~0.3 us for a waiting process), picks the
+%%   ones that ran, has helpers ask those for their stacks, adds the samples to the
+%%   profile through the NIF. It never calls `process_info/2' on another process itself:
+%%   that call waits for the target, which may not answer for a long time (a process
+%%   holding a scheduler in a long NIF; erlang/otp#7801). It only waits in receives with
+%%   a deadline (two phases of max(2 ticks, 20 ms)), so a caller's death or a supervisor
+%%   shutdown is handled within that.</li>
+%% <li><b>helpers</b>, one scanner and ?STACK_HELPERS stack readers, for the run: each
 %%   takes chunks of processes in order and answers each chunk in one message. A helper
 %%   that has not answered by the phase deadline is stuck on its first unanswered chunk:
-%%   the worker replaces it with a fresh helper and hands it, with that chunk, to the
-%%   controller (counted: `late_chunks'), which asks those processes nothing until it
-%%   finishes. One still waiting after ?LINGER_MS is killed and its processes are asked
+%%   it is replaced by a fresh helper and set aside with that chunk (counted:
+%%   `late_chunks'); its processes are asked nothing until it finishes. One still waiting after ?LINGER_MS is killed and its processes are asked
 %%   one by one from then on; one that fails alone is left alone for ?QUARANTINE_MS
 %%   (counted: `unresponsive'). A process that holds a scheduler in a long NIF answers
 %%   nothing until the NIF returns; this is how it costs one late chunk instead of
 %%   stalling every tick, while merely slow (busy) processes are never excluded.</li>
 %% </ul>
-%% Nothing is spawned per tick in the steady state: measured here, each process spawned
-%% per tick at 99 Hz costs about 0.3% of a core.
+%% Nothing is spawned per tick in the steady state (measured here: each process spawned
+%% per tick at 99 Hz costs about 0.3% of a core), and a tick wakes two processes at most
+%% besides the controller (on an idle node each wake-up can cost an OS thread wake-up).
 %%
 %% Cost control. Checking every process every tick would cost ~0.4 us x N per tick (4 ms
 %% for 10,000 processes, 40% of a core at 99 Hz). Instead: processes that ran recently
 %% ("hot") are checked every tick; every other known process is checked once per
 %% ?COLD_ROTATION_MS in a rotating slice; `erlang:processes()' is re-read about every N/10
 %% ms (clamped to [interval, 1 s]); a newly seen process is checked on two consecutive
-%% ticks. A tick whose worker has not finished when the next tick is due is skipped and
+%% ticks. A tick that comes due while the previous sweep is still running is skipped and
 %% counted (`missed_ticks'); nothing queues up.
 %%
 %% States. `cpu' (default) counts a process when it ran since its last check and is
@@ -40,7 +40,7 @@
 %% idle processes cost nothing per tick.
 -module(beamflame_sampler).
 -export([validate/1, start_link/3, defaults/0]).
--export([init/4, worker_init/3, helper_init/1]).
+-export([init/4, helper_init/1]).
 
 -define(HOT_TTL, 10).              % ticks a process stays hot after it last ran
 -define(COLD_ROTATION_MS, 1000).   % every known process is re-checked this often
@@ -59,8 +59,6 @@
 -define(QUARANTINE_MS, 2000).      % how long an unresponsive process is left alone (the
                                    % members of an unresponsive chunk are first asked one
                                    % by one: only the guilty one is quarantined)
--define(STALL_MIN_MS, 250).        % safety net: a worker older than max(this, 10 ticks)
-                                   % is killed (it only ever waits with a deadline)
 -define(BATCH, 64).                % samples per NIF call (the NIF's own limit)
 -define(CPU_STATES, [running, runnable, garbage_collecting]).
 %% ERTS never returns more than 64 frames of current_stacktrace, whatever backtrace_depth
@@ -149,8 +147,8 @@ start_link(Opts, Caller, Ref) ->
     linger_us :: pos_integer(),
     suspects = #{} :: #{pid() => true},  % asked alone until they answer
     wall = #{} :: #{pid() => {non_neg_integer(), non_neg_integer()}}, % pid => {stack, since tick}
-    worker :: pid(),
-    busy_since = none :: none | integer(),  % when the worker's current sweep began (us)
+    scanner :: pid(),                 % helper reading reductions
+    stackers :: [pid()],              % helpers reading stacks
     stats = #{} :: #{atom() => non_neg_integer()}
 }).
 
@@ -165,11 +163,11 @@ init(Parent, Opts = #{rate := Rate, duration := Duration, max_depth := Depth}, C
     proc_lib:init_ack(Parent, {ok, self()}),
     Now = now_us(),
     S = #s{parent = Parent, opts = Opts, caller = Caller, cmon = CMon, ref = Ref,
-           worker = start_worker_process(Profile, Opts),
+           scanner = new_helper(), stackers = [new_helper() || _ <- lists:seq(1, ?STACK_HELPERS)],
            profile = Profile, interval_us = 1000000 div Rate, start_us = Now, refresh_us = Now,
            linger_us = 1000 * application:get_env(beamflame, linger_ms, ?LINGER_MS),
            end_us = Now + Duration * 1000,
-           stats = #{ticks => 0, missed_ticks => 0, stalled_workers => 0, samples => 0,
+           stats = #{ticks => 0, missed_ticks => 0, samples => 0,
                      late_chunks => 0, unresponsive => 0, dropped => 0,
                      sweep_us_total => 0, sweep_us_max => 0}},
     schedule(S),
@@ -179,15 +177,13 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
     receive
         {tick, N} ->
             loop(tick(N, S));
-        {tick_done, W, Report} ->
-            loop(merge_report(W, Report, S));
-        {'EXIT', W, _} when W =:= S#s.worker ->
-            %% the worker died (it cannot, short of a bug): replace it and go on
-            loop(S#s{worker = start_worker_process(S#s.profile, S#s.opts), busy_since = none});
-        {'EXIT', H, _} when is_map_key(H, S#s.lingering) ->
-            %% a late helper finished: its processes may be asked again
-            {{_, Pids}, L} = maps:take(H, S#s.lingering),
-            loop(S#s{lingering = L, quarantine = maps:without(Pids, S#s.quarantine)});
+        {'EXIT', H, _} when H =:= S#s.scanner ->
+            loop(S#s{scanner = new_helper()});  % cannot happen short of a bug: go on
+        {'EXIT', H, _} when is_pid(H) ->
+            case lists:member(H, S#s.stackers) of
+                true -> loop(S#s{stackers = [new_helper() | lists:delete(H, S#s.stackers)]});
+                false -> loop(exited(H, S))
+            end;
         {'EXIT', Parent, Reason} ->
             cleanup(S),
             exit(Reason);
@@ -203,6 +199,13 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
 
 now_us() ->
     erlang:monotonic_time(microsecond).
+
+%% A late helper finished: its processes may be asked again.
+exited(H, S = #s{lingering = L}) ->
+    case maps:take(H, L) of
+        {{_, Pids}, L1} -> S#s{lingering = L1, quarantine = maps:without(Pids, S#s.quarantine)};
+        error -> S
+    end.
 
 %% Ticks are placed on a grid of interval_us from the start, each moved by a random
 %% offset of up to a quarter interval either way, so sampling does not beat with periodic
@@ -224,49 +227,19 @@ tick(N, S0 = #s{interval_us = I, start_us = Start}) ->
     %% If we are late by whole intervals (a busy node delayed us), skip those slots.
     Due = max(N, (Now - Start) div I),
     S1 = bump(missed_ticks, Due - N, S0#s{tick = Due}),
-    S1a = expire_lingering(Now, S1),
-    S2 = case S1a#s.busy_since of
-             none -> start_sweep(Now, bump(ticks, 1, S1a));
-             Started -> stall_check(Started, Now, bump(missed_ticks, 1, S1a))
-         end,
+    S2 = sweep_tick(Now, bump(ticks, 1, expire_lingering(Now, S1))),
     schedule(S2),
     S2.
-
-stall_limit_us(#s{interval_us = I}) ->
-    max(?STALL_MIN_MS * 1000, 10 * I).
-
-stall_check(Started, Now, S) ->
-    case Now - Started > stall_limit_us(S) of
-        true -> kill_stalled(S);
-        false -> S
-    end.
-
-%% Safety net: the worker waits only with deadlines, so this means the node is starving
-%% it (e.g. its scheduler is held by a long NIF). Replace it and go on.
-kill_stalled(S = #s{worker = W}) ->
-    stop_worker_process(W),
-    bump(stalled_workers, 1, S#s{worker = start_worker_process(S#s.profile, S#s.opts),
-                                 busy_since = none}).
-
-start_worker_process(Profile, Opts) ->
-    proc_lib:spawn_link(?MODULE, worker_init, [self(), Profile, Opts]).
-
-%% The worker's helpers are linked to it: killing it kills them.
-stop_worker_process(W) ->
-    unlink(W),
-    exit(W, kill),
-    receive {'EXIT', W, _} -> ok after 0 -> ok end.
 
 quarantine(Pids, Until, S = #s{quarantine = Q}) ->
     S#s{quarantine = lists:foldl(fun(P, Acc) -> Acc#{P => Until} end, Q, Pids)}.
 
-%% Late helpers become the controller's: linked (so they die with the run) and not asked
-%% again until they finish or expire.
+%% Late helpers are set aside (still linked, so they die with the run); their processes
+%% are not asked again until they finish or expire.
 adopt_late(Late, S) ->
     Expires = now_us() + S#s.linger_us,
     lists:foldl(
       fun({H, Pids}, Acc) ->
-              link(H),  % if H is already gone, trap_exit turns this into an 'EXIT'
               quarantine(Pids, Expires,
                          Acc#s{lingering = (Acc#s.lingering)#{H => {Expires, Pids}}})
       end, bump(late_chunks, length(Late), S), Late).
@@ -295,17 +268,14 @@ expire_lingering(Now, S = #s{lingering = L}) ->
               end, S, Expired)
     end.
 
-start_sweep(Now, S0) ->
+sweep_tick(Now, S0) ->
     S = refresh(Now, S0),
     {Due, S1} = due(Now, S),
     Scan = [{P, maps:get(P, S1#s.reds, new)} || P <- Due],
     Phase = max(2 * S1#s.interval_us, ?PHASE_MIN_US),
-    %% Only the entries of the processes due are sent to the worker.
-    Ctx = #{roots => maps:with(Due, S1#s.roots), wall => maps:with(Due, S1#s.wall),
-            suspects => maps:with(Due, S1#s.suspects),
-            scan_deadline_us => Now + Phase, deadline_us => Now + 2 * Phase},
-    S1#s.worker ! {sweep, self(), Scan, Ctx},
-    S1#s{busy_since = Now}.
+    {Report, S2} = sweep(Scan, Now + Phase, Now + 2 * Phase, S1),
+    flush_stale(),
+    merge_report(Now, Report, S2).
 
 %% The universe of processes: processes() or the pids/names given, re-read when due.
 refresh(Now, S = #s{refresh_us = At}) when Now < At ->
@@ -336,27 +306,27 @@ due(Now, S = #s{hot = Hot, cold = Cold, quarantine = Q0, interval_us = I}) ->
                 _ -> Rest
             end,
     Due = lists:usort(maps:keys(Hot) ++ Take),
-    Me = self(),
-    {[P || P <- Due, P =/= Me, not is_map_key(P, Q)], S#s{cold = Cold1, quarantine = Q}}.
+    %% Never our own processes: they run every tick and would be asked every tick.
+    Own = maps:merge(S#s.lingering,
+                     maps:from_keys([self(), S#s.scanner | S#s.stackers], own)),
+    {[P || P <- Due, not is_map_key(P, Q), not is_map_key(P, Own)],
+     S#s{cold = Cold1, quarantine = Q}}.
 
 universe_cycle(#s{reds = Reds}) ->
     maps:keys(Reds).
 
-merge_report(W, Report, S00 = #s{worker = W, busy_since = Started}) when Started =/= none ->
+merge_report(Started, Report, S00) ->
     Took = now_us() - Started,
     S0 = bump(sweep_us_total, Took,
               S00#s{stats = maps:update_with(sweep_us_max, fun(M) -> max(M, Took) end,
                                              S00#s.stats)}),
-    receive {'EXIT', W, _} -> ok after 0 -> ok end,
     #{reds := Reds, stacks := Stacks, roots := Roots, late := Late,
       samples := Samples, dropped := Dropped} = Report,
-    S1 = lists:foldl(fun update_reds/2, S0#s{busy_since = none}, Reds),
+    S1 = lists:foldl(fun update_reds/2, S0, Reds),
     S2 = lists:foldl(fun update_wall/2, S1, Stacks),
     S3 = S2#s{roots = maps:merge(S2#s.roots, maps:from_list(Roots))},
     S4 = adopt_late(Late, S3),
-    bump(samples, Samples, bump(dropped, Dropped, S4));
-merge_report(_, _, S) ->
-    S.  % a report from a worker we gave up on
+    bump(samples, Samples, bump(dropped, Dropped, S4)).
 
 update_reds({P, dead}, S = #s{reds = R, hot = H, roots = Roots}) ->
     S1 = credit_wall(P, S#s.tick - 1, S),
@@ -373,7 +343,7 @@ update_reds({P, Reds, Changed}, S0 = #s{reds = R, hot = H}) ->
     S#s{reds = R#{P => Reds}, hot = H1}.
 
 %% Wall-clock accounting: a process's stack observed at tick T counts 1 at T (added by the
-%% worker); the ticks between T and the next observation are credited to it then.
+%% sweep); the ticks between T and the next observation are credited to it then.
 update_wall({P, StackId}, S = #s{tick = T}) ->
     S1 = credit_wall(P, T - 1, S),
     S1#s{wall = (S1#s.wall)#{P => {StackId, T}}}.
@@ -387,8 +357,7 @@ credit_wall(P, UpTo, S = #s{wall = Wall, profile = Profile}) ->
             S
     end.
 
-finish(S0) ->
-    S = wait_worker(S0),
+finish(S) ->
     End = S#s.tick,
     S1 = lists:foldl(fun(P, Acc) -> credit_wall(P, End, Acc) end, S, maps:keys(S#s.wall)),
     #s{opts = Opts, profile = Profile, stats = Stats, caller = Caller, ref = Ref} = S1,
@@ -404,20 +373,8 @@ finish(S0) ->
     Caller ! {Ref, {ok, Profile}},
     exit(normal).
 
-%% The worker may still be sweeping: give it until its stall limit.
-wait_worker(S = #s{busy_since = none}) ->
-    S;
-wait_worker(S = #s{worker = W, busy_since = Started}) ->
-    Left = max(0, (Started + stall_limit_us(S) - now_us()) div 1000),
-    receive
-        {tick_done, W, Report} -> merge_report(W, Report, S)
-    after Left ->
-        kill_stalled(S)
-    end.
-
-cleanup(#s{worker = W, lingering = Lingering}) ->
-    stop_worker_process(W),
-    [begin unlink(H), exit(H, kill) end || H <- maps:keys(Lingering)],
+cleanup(#s{scanner = Scanner, stackers = Stackers, lingering = Lingering}) ->
+    [begin unlink(H), exit(H, kill) end || H <- [Scanner | Stackers] ++ maps:keys(Lingering)],
     ok = beamflame_flags:release().
 
 bump(Key, N, S = #s{stats = St}) ->
@@ -427,40 +384,18 @@ chunks([], _) -> [];
 chunks(L, N) when length(L) =< N -> [L];
 chunks(L, N) -> {A, B} = lists:split(N, L), [A | chunks(B, N)].
 
-%%% Worker ----------------------------------------------------------------------------------
-
--record(w, {profile :: reference(),
-            opts :: opts(),
-            scanner :: pid(),
-            stackers :: [pid()]}).
-
-%% @private The run's worker: sweeps on request, one at a time.
--spec worker_init(pid(), reference(), opts()) -> no_return().
-worker_init(Controller, Profile, Opts) ->
-    worker_loop(Controller, #w{profile = Profile, opts = Opts, scanner = new_helper(),
-                               stackers = [new_helper() || _ <- lists:seq(1, ?STACK_HELPERS)]}).
-
-worker_loop(Controller, W0) ->
-    receive
-        {sweep, Controller, Scan, Ctx} ->
-            {Report, W} = sweep(Scan, Ctx, W0),
-            flush_stale(),
-            Controller ! {tick_done, self(), Report},
-            worker_loop(Controller, W);
-        _Other ->
-            worker_loop(Controller, W0)
-    end.
+%%% Sweep -----------------------------------------------------------------------------------
 
 %% Answers of helpers we gave up on, arriving after their deadline.
 flush_stale() ->
     receive {chunk, _, _, _} -> flush_stale() after 0 -> ok end.
 
 %% One tick. Scan entries are {Pid, LastReductions | new}.
-sweep(Scan, Ctx, W0) ->
-    #w{opts = #{states := States, group := Group, max_depth := Depth}, profile = Profile} = W0,
-    #{roots := Roots, wall := Wall, suspects := Suspects} = Ctx,
+sweep(Scan, ScanDeadline, Deadline, S) ->
+    #s{opts = #{states := States, group := Group, max_depth := Depth}, profile = Profile,
+       roots = Roots, wall = Wall, suspects = Suspects} = S,
     {Reds, LateScan, [Scanner]} =
-        run_jobs(scan, Scan, ?SCAN_CHUNK, Suspects, [W0#w.scanner], maps:get(scan_deadline_us, Ctx)),
+        run_jobs(scan, Scan, ?SCAN_CHUNK, Suspects, [S#s.scanner], ScanDeadline),
     %% Which processes need a stack: those that ran since their last check; in wall mode
     %% also those never observed.
     Want = [P || {P, R, Changed} <- Reds, R =/= dead,
@@ -469,7 +404,7 @@ sweep(Scan, Ctx, W0) ->
     Items = [{P, NeedRoot andalso not is_map_key(P, Roots)}
              || P <- lists:sublist(Want, ?MAX_STACKS_PER_TICK)],
     {Answers, LateStacks, Stackers} =
-        run_jobs(stack, Items, ?STACK_CHUNK, Suspects, W0#w.stackers, maps:get(deadline_us, Ctx)),
+        run_jobs(stack, Items, ?STACK_CHUNK, Suspects, S#s.stackers, Deadline),
     Kept = [X || A <- Answers, (X = sample(A, States, Roots, Depth)) =/= skip],
     {Ids, Dropped} = add(Profile, Kept),
     Report = #{reds => [fold_dead(X) || X <- Reds],
@@ -481,7 +416,7 @@ sweep(Scan, Ctx, W0) ->
                late => [{H, [P || {P, _} <- Chunk]} || {H, Chunk} <- LateScan ++ LateStacks],
                dropped => Dropped,
                samples => length(Kept) - Dropped},
-    {Report, W0#w{scanner = Scanner, stackers = Stackers}}.
+    {Report, S#s{scanner = Scanner, stackers = Stackers}}.
 
 fold_dead({P, dead, _}) -> {P, dead};
 fold_dead(X) -> X.
@@ -489,7 +424,7 @@ fold_dead(X) -> X.
 %% Gives the items to the helpers in chunks (suspects alone), round robin; each helper
 %% answers its chunks in order. Returns the results that came by the deadline, the late
 %% helpers each with the chunk it is stuck on (unlinked: the controller adopts them), and
-%% the helpers to use next time (the late ones replaced).
+%% the helpers to use next time (the late ones replaced, told to retire).
 run_jobs(_Kind, [], _ChunkSize, _Suspects, Helpers, _Deadline) ->
     {[], [], Helpers};
 run_jobs(Kind, Items, ChunkSize, Suspects, Helpers, Deadline) ->
@@ -519,7 +454,7 @@ gather(Ref, Pending, Deadline, Acc, Helpers) ->
             after Left ->
                 Late = [{H, First} || {H, [First | _]} <- maps:to_list(Pending)],
                 %% a late helper stops after the job it is stuck on
-                [begin unlink(H), H ! {retire, self()} end || {H, _} <- Late],
+                [H ! {retire, self()} || {H, _} <- Late],
                 Fresh = [case lists:keymember(H, 1, Late) of
                              true -> new_helper();
                              false -> H
@@ -606,7 +541,7 @@ root_frame({M, F, A}) -> {M, F, A}.
 %% it was started with (for proc_lib processes the one in '$initial_call', as
 %% proc_lib:translate_initial_call/1 finds it, but without its proc_lib:init_p/5 default);
 %% else, for a process spawned from a fun (initial call erlang:apply/2), `undefined', and
-%% the worker names it by its outermost frame.
+%% the sweep names it by its outermost frame.
 root_of(P) ->
     case erlang:process_info(P, [registered_name, initial_call]) of
         [{registered_name, Name}, _] when is_atom(Name) ->
