@@ -177,6 +177,10 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
     receive
         {tick, N} ->
             loop(tick(N, S));
+        {'EXIT', Parent, Reason} ->
+            %% supervisor shutdown (this clause must come before the helpers' ones)
+            cleanup(S),
+            exit(Reason);
         {'EXIT', H, _} when H =:= S#s.scanner ->
             loop(S#s{scanner = new_helper()});  % cannot happen short of a bug: go on
         {'EXIT', H, _} when is_pid(H) ->
@@ -184,9 +188,6 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
                 true -> loop(S#s{stackers = [new_helper() | lists:delete(H, S#s.stackers)]});
                 false -> loop(exited(H, S))
             end;
-        {'EXIT', Parent, Reason} ->
-            cleanup(S),
-            exit(Reason);
         {'DOWN', CMon, process, _, _} ->
             %% the caller is gone: nobody wants the result; undo and stop
             cleanup(S),
@@ -281,7 +282,7 @@ sweep_tick(Now, S0) ->
 refresh(Now, S = #s{refresh_us = At}) when Now < At ->
     S;
 refresh(Now, S = #s{opts = #{processes := Which}, reds = Reds, hot = Hot}) ->
-    Pids = universe(Which) -- [self()],
+    Pids = universe(Which) -- own(S),
     New = [P || P <- Pids, not is_map_key(P, Reds)],
     %% New processes are checked on this tick and the next (a baseline, then a change).
     Hot1 = lists:foldl(fun(P, H) -> H#{P => 2} end, Hot, New),
@@ -306,11 +307,13 @@ due(Now, S = #s{hot = Hot, cold = Cold, quarantine = Q0, interval_us = I}) ->
                 _ -> Rest
             end,
     Due = lists:usort(maps:keys(Hot) ++ Take),
-    %% Never our own processes: they run every tick and would be asked every tick.
-    Own = maps:merge(S#s.lingering,
-                     maps:from_keys([self(), S#s.scanner | S#s.stackers], own)),
+    Own = maps:from_keys(own(S), own),
     {[P || P <- Due, not is_map_key(P, Q), not is_map_key(P, Own)],
      S#s{cold = Cold1, quarantine = Q}}.
+
+%% Never sample our own processes: they run every tick and would be asked every tick.
+own(S) ->
+    [self(), S#s.scanner | S#s.stackers] ++ maps:keys(S#s.lingering).
 
 universe_cycle(#s{reds = Reds}) ->
     maps:keys(Reds).

@@ -7,15 +7,16 @@
 -export([known_split_75_25/1, wall_and_group/1, processes_option/1,
          caller_death_undoes_everything/1, run_leaves_nothing_behind/1,
          blocked_target_does_not_stall_the_run/1, ten_thousand_idle_processes/1,
-         concurrent_runs_share_backtrace_depth/1, bad_options_are_rejected/1]).
+         concurrent_runs_share_backtrace_depth/1, bad_options_are_rejected/1,
+         application_stop_ends_runs/1]).
 %% Called on the peer.
--export([sample_folded/1, shares/2]).
+-export([sample_folded/1, shares/2, sampler_processes/0, stop_app_and_watch_run/0]).
 
 all() ->
     [known_split_75_25, wall_and_group, processes_option, caller_death_undoes_everything,
      run_leaves_nothing_behind, blocked_target_does_not_stall_the_run,
      ten_thousand_idle_processes, concurrent_runs_share_backtrace_depth,
-     bad_options_are_rejected].
+     bad_options_are_rejected, application_stop_ends_runs].
 
 init_per_testcase(Case, Config) ->
     Paths = lists:usort([filename:dirname(code:which(M)) || M <- [beamflame, bf_workload, ?MODULE]]),
@@ -114,6 +115,7 @@ run_leaves_nothing_behind(Config) ->
     {ok, _, _} = call(Config, ?MODULE, sample_folded, [#{duration => 500, states => wall}]),
     wait_until(fun() -> length(peer:call(Peer, erlang, processes, [])) =< Procs end),
     ?assertEqual([], runs(Peer)),
+    ?assertEqual([], peer:call(Peer, ?MODULE, sampler_processes, [])),
     ?assertEqual(8, depth(Peer)).
 
 blocked_target_does_not_stall_the_run(Config) ->
@@ -179,6 +181,33 @@ bad_options_are_rejected(Config) ->
 
 depth(Peer) ->
     peer:call(Peer, bf_workload, backtrace_depth, []).
+
+application_stop_ends_runs(Config) ->
+    Peer = ?config(peer, Config),
+    Caller = peer:call(Peer, erlang, spawn, [?MODULE, sample_folded, [#{duration => 60000}]]),
+    wait_until(fun() -> depth(Peer) =:= 64 end),
+    %% The run must stop itself on the supervisor's shutdown (reason `shutdown'), not be
+    %% killed after the shutdown timeout.
+    ?assertEqual(shutdown, peer:call(Peer, ?MODULE, stop_app_and_watch_run, [])),
+    ?assertEqual(8, depth(Peer)),
+    ?assertEqual([], peer:call(Peer, ?MODULE, sampler_processes, [])),
+    peer:call(Peer, erlang, exit, [Caller, kill]).
+
+%% On the peer: stops the application and returns the exit reason of the (one) run.
+stop_app_and_watch_run() ->
+    [Run] = [Pid || {Id, Pid, _, _} <- supervisor:which_children(beamflame_sup),
+                    Id =/= beamflame_flags],
+    Mon = erlang:monitor(process, Run),
+    ok = application:stop(beamflame),
+    receive {'DOWN', Mon, process, Run, Reason} -> Reason end.
+
+%% On the peer: processes running beamflame_sampler code (controller or helpers).
+sampler_processes() ->
+    [P || P <- erlang:processes(),
+          case proc_lib:translate_initial_call(P) of
+              {beamflame_sampler, _, _} -> true;
+              _ -> false
+          end].
 
 runs(Peer) ->
     case peer:call(Peer, erlang, whereis, [beamflame_sup]) of
