@@ -16,7 +16,7 @@
 -spec start_workload() -> ok.
 start_workload() ->
     {ok, _} = gen_server:start({local, ?SERVER}, ?MODULE, [], []),
-    [spawn(fun client/0) || _ <- [1, 2]],
+    _ = [spawn(fun client/0) || _ <- [1, 2]],
     ok.
 
 client() ->
@@ -33,7 +33,7 @@ init([]) ->
 handle_call({request, Payload}, _From, Store) ->
     Numbers = parse(Payload),
     Sum = compute(Numbers),
-    store(Store, Sum),
+    _ = store(Store, Sum),
     {reply, Sum, Store}.
 
 -spec handle_cast(term(), ets:tid()) -> {noreply, ets:tid()}.
@@ -80,6 +80,7 @@ record(ShortName, OutDir, DurationMs) ->
             halt(1)
     end.
 
+-spec write_result(node(), file:filename(), term()) -> no_return().
 write_result(Node, OutDir, {ok, #{folded := Folded, svg := Svg, info := Info}}) ->
     ok = filelib:ensure_dir(filename:join(OutDir, "x")),
     SvgPath = filename:absname(filename:join(OutDir, "beamflame-demo.svg")),

@@ -117,6 +117,7 @@ check(K, _, _) ->
     bad(K, undefined, "unknown option; known: duration, rate, processes, states, group, "
                       "max_stacks, max_depth, max_bytes").
 
+-spec bad(atom(), term(), string()) -> no_return().
 bad(K, V, Why) -> throw({bad_option, {K, V}, Why}).
 
 %% @doc Starts a run for `Caller'; the result arrives as `{Ref, {ok, Profile}}'.
@@ -360,6 +361,7 @@ credit_wall(P, UpTo, S = #s{wall = Wall, profile = Profile}) ->
             S
     end.
 
+-spec finish(#s{}) -> no_return().
 finish(S) ->
     End = S#s.tick,
     S1 = lists:foldl(fun(P, Acc) -> credit_wall(P, End, Acc) end, S, maps:keys(S#s.wall)),
@@ -457,7 +459,7 @@ gather(Ref, Pending, Deadline, Acc, Helpers) ->
             after Left ->
                 Late = [{H, First} || {H, [First | _]} <- maps:to_list(Pending)],
                 %% a late helper stops after the job it is stuck on
-                [H ! {retire, self()} || {H, _} <- Late],
+                _ = [H ! {retire, self()} || {H, _} <- Late],
                 Fresh = [case lists:keymember(H, 1, Late) of
                              true -> new_helper();
                              false -> H

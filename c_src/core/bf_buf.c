@@ -78,15 +78,21 @@ void bf_buf_putc(bf_buf *b, char c)
     bf_buf_put(b, &c, 1);
 }
 
-void bf_buf_put_u64(bf_buf *b, uint64_t v)
+const char *bf_u64_dec(char out[BF_U64_DIGITS], uint64_t v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
+    size_t i = BF_U64_DIGITS;
     do {
-        tmp[--i] = (char)('0' + v % 10);
+        out[--i] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    bf_buf_put(b, tmp + i, sizeof(tmp) - i);
+    return out + i;
+}
+
+void bf_buf_put_u64(bf_buf *b, uint64_t v)
+{
+    char tmp[BF_U64_DIGITS];
+    const char *d = bf_u64_dec(tmp, v);
+    bf_buf_put(b, d, (size_t)(tmp + BF_U64_DIGITS - d));
 }
 
 void bf_buf_put_u64_grouped(bf_buf *b, uint64_t v)

@@ -33,6 +33,9 @@ void bf_buf_put(bf_buf *b, const void *p, size_t n);
 void bf_buf_puts(bf_buf *b, const char *s);
 void bf_buf_putc(bf_buf *b, char c);
 void bf_buf_put_u64(bf_buf *b, uint64_t v);
+/* Writes v in decimal at the end of out[0..BF_U64_DIGITS) and returns where it starts. */
+#define BF_U64_DIGITS 20
+const char *bf_u64_dec(char out[BF_U64_DIGITS], uint64_t v);
 /* Decimal with thousands separators, as flamegraph.pl prints sample counts: 1,234,567. */
 void bf_buf_put_u64_grouped(bf_buf *b, uint64_t v);
 void bf_buf_printf(bf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

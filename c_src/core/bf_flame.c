@@ -8,6 +8,24 @@ typedef struct bf_open {
     uint64_t start;
 } bf_open;
 
+/* Closes the open frames deeper than `keep` at time t, deepest first, reporting each.
+ * Returns the callback's first non-zero value, else 0. */
+static int bf_flame_close(bf_open *open, size_t *open_depth, size_t keep, uint64_t t,
+                          bf_flame_cb cb, void *ctx)
+{
+    int rc = 0;
+    bf_flame_node node;
+    while (*open_depth > keep && rc == 0) {
+        (*open_depth)--;
+        node.name = open[*open_depth].name;
+        node.depth = (uint32_t)*open_depth + 1;
+        node.start = open[*open_depth].start;
+        node.end = t;
+        rc = cb(&node, ctx);
+    }
+    return rc;
+}
+
 int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb cb, void *ctx)
 {
     uint32_t n = bf_st_stack_count(st);
@@ -26,28 +44,15 @@ int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb c
         size_t same = 0;
         while (same < open_depth && same < depth && open[same].name == ids[same])
             same++;
-        while (open_depth > same && rc == 0) {
-            open_depth--;
-            node.name = open[open_depth].name;
-            node.depth = (uint32_t)open_depth + 1;
-            node.start = open[open_depth].start;
-            node.end = t;
-            rc = cb(&node, ctx);
-        }
+        rc = bf_flame_close(open, &open_depth, same, t, cb, ctx);
         for (; open_depth < depth; open_depth++) {
             open[open_depth].name = ids[open_depth];
             open[open_depth].start = t;
         }
         t = (t > UINT64_MAX - weight) ? UINT64_MAX : t + weight;
     }
-    while (open_depth > 0 && rc == 0) {
-        open_depth--;
-        node.name = open[open_depth].name;
-        node.depth = (uint32_t)open_depth + 1;
-        node.start = open[open_depth].start;
-        node.end = t;
-        rc = cb(&node, ctx);
-    }
+    if (rc == 0)
+        rc = bf_flame_close(open, &open_depth, 0, t, cb, ctx);
     if (rc == 0) {
         node.name = BF_FLAME_ROOT;
         node.depth = 0;

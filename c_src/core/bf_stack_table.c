@@ -164,49 +164,38 @@ void bf_st_free(bf_stack_table *st)
     free(st);
 }
 
-static int bf_st_rehash_frames(bf_stack_table *st)
+static uint32_t bf_st_frame_hash(const bf_stack_table *st, size_t i)
 {
-    uint32_t *old = st->ftab;
-    size_t oslots = st->ftab_slots;
-    st->ftab = NULL;
-    st->ftab_slots = 0;
-    st->bytes -= oslots * sizeof(uint32_t);
-    if (bf_st_alloc_slots(st, &st->ftab, &st->ftab_slots, oslots * 2) != 0) {
-        st->ftab = old;
-        st->ftab_slots = oslots;
-        st->bytes += oslots * sizeof(uint32_t);
-        return -1;
-    }
-    size_t mask = st->ftab_slots - 1;
-    for (size_t i = 0; i < st->nframes; i++) {
-        size_t s = st->frames[i].hash & mask;
-        while (st->ftab[s])
-            s = (s + 1) & mask;
-        st->ftab[s] = (uint32_t)i + 1;
-    }
-    free(old);
-    return 0;
+    return st->frames[i].hash;
 }
 
-static int bf_st_rehash_stacks(bf_stack_table *st)
+static uint32_t bf_st_stack_hash(const bf_stack_table *st, size_t i)
 {
-    uint32_t *old = st->stab;
-    size_t oslots = st->stab_slots;
-    st->stab = NULL;
-    st->stab_slots = 0;
+    return st->stacks[i].hash;
+}
+
+/* Doubles a hash table (*tab, *slots) holding items 0..n-1, whose hashes hash_of gives.
+ * On failure the old table stays as it was. */
+static int bf_st_rehash(bf_stack_table *st, uint32_t **tab, size_t *slots, size_t n,
+                        uint32_t (*hash_of)(const bf_stack_table *, size_t))
+{
+    uint32_t *old = *tab;
+    size_t oslots = *slots;
+    *tab = NULL;
+    *slots = 0;
     st->bytes -= oslots * sizeof(uint32_t);
-    if (bf_st_alloc_slots(st, &st->stab, &st->stab_slots, oslots * 2) != 0) {
-        st->stab = old;
-        st->stab_slots = oslots;
+    if (bf_st_alloc_slots(st, tab, slots, oslots * 2) != 0) {
+        *tab = old;
+        *slots = oslots;
         st->bytes += oslots * sizeof(uint32_t);
         return -1;
     }
-    size_t mask = st->stab_slots - 1;
-    for (size_t i = 0; i < st->nstacks; i++) {
-        size_t s = st->stacks[i].hash & mask;
-        while (st->stab[s])
+    size_t mask = *slots - 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t s = hash_of(st, i) & mask;
+        while ((*tab)[s])
             s = (s + 1) & mask;
-        st->stab[s] = (uint32_t)i + 1;
+        (*tab)[s] = (uint32_t)i + 1;
     }
     free(old);
     return 0;
@@ -227,7 +216,7 @@ int64_t bf_st_intern(bf_stack_table *st, const char *name, size_t n)
     if (st->nframes >= UINT32_MAX - 1)
         return -1;
     if ((st->nframes + 1) * 2 > st->ftab_slots) {
-        if (bf_st_rehash_frames(st) != 0)
+        if (bf_st_rehash(st, &st->ftab, &st->ftab_slots, st->nframes, bf_st_frame_hash) != 0)
             return -1;
         mask = st->ftab_slots - 1;
         s = h & mask;
@@ -312,7 +301,7 @@ bf_st_result bf_st_add(bf_stack_table *st, const uint32_t *ids, size_t depth, ui
         return BF_ST_DROPPED;
     }
     if ((st->nstacks + 1) * 2 > st->stab_slots) {
-        if (bf_st_rehash_stacks(st) != 0)
+        if (bf_st_rehash(st, &st->stab, &st->stab_slots, st->nstacks, bf_st_stack_hash) != 0)
             goto no_memory;
         mask = st->stab_slots - 1;
         s = h & mask;

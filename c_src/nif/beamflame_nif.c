@@ -185,13 +185,9 @@ static void bf_name_put(bf_name *n, const char *s, size_t len)
 
 static void bf_name_put_u64(bf_name *n, uint64_t v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    bf_name_put(n, tmp + i, sizeof(tmp) - i);
+    char tmp[BF_U64_DIGITS];
+    const char *d = bf_u64_dec(tmp, v);
+    bf_name_put(n, d, (size_t)(tmp + BF_U64_DIGITS - d));
 }
 
 /* An atom's text as UTF-8 into out (>= 1024 bytes). Returns its length or -1. Atoms
