@@ -3,8 +3,10 @@
 # run beside our figure. Results also go to bench/out/results.txt.
 #   render:          `beamflame svg` on a generated 200k-distinct-stack folded file (~200 MB):
 #                    MB/s and peak RSS, against `wc -l` and `cat` on the same file.
-#   sample_overhead: throughput of a fully loaded node with 10,000 idle processes, with and
-#                    without sampling (ratio).
+#   sample_cpu_cost: CPU time of sampling a node holding 10,000 idle processes, against
+#                    the same window unsampled (VM with scheduler busy-waiting off).
+#   sample_throughput: a fully loaded node with 10,000 idle processes, work per second
+#                    with and without sampling, alternating windows (ratio and spread).
 # Set FLAMEGRAPH_PL=/path/to/flamegraph.pl to also time flamegraph.pl on the same input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +41,8 @@ line() { # name, then the command
     line flamegraph.pl perl "$FLAMEGRAPH_PL" "$INPUT"
   fi
   erlc -o "$OUT" bench/sample_overhead.erl test/bf_workload.erl
+  erl +S 2 +sbwt none +sbwtdcpu none +sbwtdio none -noshell \
+      -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run sample_overhead main cost 10000
   erl +S 2 -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" \
-      -run sample_overhead main 10000
+      -run sample_overhead main throughput 10000
 } | tee "$OUT/results.txt"

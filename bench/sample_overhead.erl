@@ -1,37 +1,43 @@
 %% Benchmark: what sampling costs a node, two ways, each against a baseline measured in
 %% the same run.
 %%
-%% 1. cpu_cost: a node holding N idle processes (default 10,000) and nothing else. The
-%%    VM's CPU time (utime+stime from /proc/self/stat) over a window without sampling and
-%%    over the same window while sampling; the difference is the sampler's cost, as a
-%%    fraction of one core. A fully loaded node with S schedulers loses at most cost / S
-%%    of its throughput. This figure is stable on a noisy machine.
+%% 1. cost: a node holding N idle processes (default 10,000) and nothing else, started
+%%    with scheduler busy-waiting off (+sbwt none ...: otherwise the VM's idle spinning
+%%    between our ticks is billed to us; a loaded node does not spin). The VM's CPU time
+%%    (utime+stime, /proc/self/stat) over a window without sampling and over the same
+%%    window while sampling; the difference is the sampler's cost, as a fraction of one
+%%    core. A fully loaded node with S schedulers loses at most cost / S of its
+%%    throughput (less: on an idle node each wake-up is also an OS thread wake-up).
+%%    This figure is stable on a noisy machine.
 %% 2. throughput: the same node fully loaded (one busy process per scheduler counting
 %%    units of work). Units per second in windows without and with sampling, alternated
 %%    over many rounds; ratio of the sums, with the per-round spread. On a shared 2-core
 %%    VM single windows vary by +-15%, so read it with its spread.
 %% Output: one parseable line per measurement, e.g.
-%%   sample_cpu_cost: mode=cpu rate=99 idle=10000 baseline_core_pct=0.40 sampled_core_pct=1.60 cost_core_pct=1.20 loss_bound_pct=0.60
+%%   sample_cpu_cost: mode=cpu rate=99 idle=10000 window_s=10 baseline_core_pct=0.10 sampled_core_pct=3.60 cost_core_pct=3.50 schedulers=2 loss_bound_pct=1.75
 -module(sample_overhead).
 -export([main/1]).
 
--define(COST_WINDOW_MS, 5000).
+-define(COST_WINDOW_MS, 10000).
 -define(TP_ROUNDS, 6).
 -define(TP_WINDOW_MS, 5000).
 
-main(Args) ->
-    Idle = case Args of [N | _] -> list_to_integer(N); [] -> 10000 end,
+%% main([What, Idle]): What is "cost" or "throughput".
+main([What, IdleArg]) ->
+    Idle = list_to_integer(IdleArg),
     {ok, _} = application:ensure_all_started(beamflame),
-    Idlers = [spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, Idle)],
+    _ = [spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, Idle)],
     timer:sleep(500),
-    Configs = [{cpu, 99}, {cpu, 999}, {wall, 99}],
-    [cpu_cost(Idle, Mode, Rate) || {Mode, Rate} <- Configs],
-    Counter = atomics:new(1, []),
-    Schedulers = erlang:system_info(schedulers_online),
-    Workers = [spawn(fun() -> work(Counter) end) || _ <- lists:seq(1, Schedulers)],
-    timer:sleep(500),
-    throughput(Counter, Idle, cpu, 99),
-    [exit(P, kill) || P <- Workers ++ Idlers],
+    case What of
+        "cost" ->
+            [cpu_cost(Idle, Mode, Rate) || {Mode, Rate} <- [{cpu, 99}, {cpu, 999}, {wall, 99}]];
+        "throughput" ->
+            Counter = atomics:new(1, []),
+            Schedulers = erlang:system_info(schedulers_online),
+            _ = [spawn(fun() -> work(Counter) end) || _ <- lists:seq(1, Schedulers)],
+            timer:sleep(500),
+            throughput(Counter, Idle, cpu, 99)
+    end,
     halt(0).
 
 %% CPU seconds used by this OS process so far (clock ticks of /proc/self/stat).
@@ -62,9 +68,10 @@ cpu_cost(Idle, Mode, Rate) ->
                                                                    states => Mode}) end,
                           ?COST_WINDOW_MS),
     Cost = Sampled - Base,
-    io:format("sample_cpu_cost: mode=~s rate=~b idle=~b baseline_core_pct=~.2f "
-              "sampled_core_pct=~.2f cost_core_pct=~.2f loss_bound_pct=~.2f~n",
-              [Mode, Rate, Idle, Base, Sampled, Cost,
+    io:format("sample_cpu_cost: mode=~s rate=~b idle=~b window_s=~b baseline_core_pct=~.2f "
+              "sampled_core_pct=~.2f cost_core_pct=~.2f schedulers=~b loss_bound_pct=~.2f~n",
+              [Mode, Rate, Idle, ?COST_WINDOW_MS div 1000, Base, Sampled, Cost,
+               erlang:system_info(schedulers_online),
                Cost / erlang:system_info(schedulers_online)]).
 
 work(Counter) ->

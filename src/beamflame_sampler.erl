@@ -141,6 +141,7 @@ start_link(Opts, Caller, Ref) ->
     reds = #{} :: #{pid() => non_neg_integer()},
     hot = #{} :: #{pid() => non_neg_integer()},  % pid => remaining ttl
     cold = [] :: [pid()],             % rotation of known pids
+    cold_len = 0 :: non_neg_integer(),  % length(cold) when the rotation began
     refresh_us :: integer(),          % next processes() read (monotonic us: may be < 0)
     roots = #{} :: #{pid() => term()},
     quarantine = #{} :: #{pid() => integer()},  % pid => until (us)
@@ -288,7 +289,7 @@ refresh(Now, S = #s{opts = #{processes := Which}, reds = Reds, hot = Hot}) ->
     %% New processes are checked on this tick and the next (a baseline, then a change).
     Hot1 = lists:foldl(fun(P, H) -> H#{P => 2} end, Hot, New),
     Every = min(?REFRESH_MAX_MS * 1000, max(S#s.interval_us, length(Pids) * 100)),
-    S#s{cold = Pids, hot = Hot1, refresh_us = Now + Every}.
+    S#s{cold = Pids, cold_len = length(Pids), hot = Hot1, refresh_us = Now + Every}.
 
 universe(all) ->
     erlang:processes();
@@ -299,25 +300,26 @@ resolve(P) when is_pid(P) -> P;
 resolve(Name) -> whereis(Name).
 
 %% Hot processes, plus this tick's slice of the cold rotation, minus quarantined ones.
-due(Now, S = #s{hot = Hot, cold = Cold, quarantine = Q0, interval_us = I}) ->
+due(Now, S = #s{hot = Hot, cold = Cold, cold_len = Len, quarantine = Q0, interval_us = I}) ->
     Q = maps:filter(fun(_, Until) -> Until > Now end, Q0),
-    Slice = max(1, (length(Cold) * I) div (?COLD_ROTATION_MS * 1000) + 1),
-    {Take, Rest} = lists:split(min(Slice, length(Cold)), Cold),
-    Cold1 = case Rest of
-                [] -> universe_cycle(S);
-                _ -> Rest
-            end,
+    Slice = max(1, (Len * I) div (?COLD_ROTATION_MS * 1000) + 1),
+    {Take, Rest} = take(Slice, Cold, []),
+    {Cold1, Len1} = case Rest of
+                        [] -> Keys = maps:keys(S#s.reds), {Keys, length(Keys)};
+                        _ -> {Rest, Len}
+                    end,
     Due = lists:usort(maps:keys(Hot) ++ Take),
     Own = maps:from_keys(own(S), own),
     {[P || P <- Due, not is_map_key(P, Q), not is_map_key(P, Own)],
-     S#s{cold = Cold1, quarantine = Q}}.
+     S#s{cold = Cold1, cold_len = Len1, quarantine = Q}}.
+
+take(0, Rest, Acc) -> {Acc, Rest};
+take(_, [], Acc) -> {Acc, []};
+take(N, [P | Rest], Acc) -> take(N - 1, Rest, [P | Acc]).
 
 %% Never sample our own processes: they run every tick and would be asked every tick.
 own(S) ->
     [self(), S#s.scanner | S#s.stackers] ++ maps:keys(S#s.lingering).
-
-universe_cycle(#s{reds = Reds}) ->
-    maps:keys(Reds).
 
 merge_report(Started, Report, S00) ->
     Took = now_us() - Started,
@@ -326,25 +328,42 @@ merge_report(Started, Report, S00) ->
                                              S00#s.stats)}),
     #{reds := Reds, stacks := Stacks, roots := Roots, late := Late,
       samples := Samples, dropped := Dropped} = Report,
-    S1 = lists:foldl(fun update_reds/2, S0, Reds),
+    S1 = update_reds(Reds, S0),
     S2 = lists:foldl(fun update_wall/2, S1, Stacks),
     S3 = S2#s{roots = maps:merge(S2#s.roots, maps:from_list(Roots))},
     S4 = adopt_late(Late, S3),
     bump(samples, Samples, bump(dropped, Dropped, S4)).
 
-update_reds({P, dead}, S = #s{reds = R, hot = H, roots = Roots}) ->
+%% Folds the scan results into the bookkeeping maps in one pass (this runs for every
+%% process checked, so it touches plain maps, not the state record).
+update_reds(Results, S = #s{reds = R0, hot = H0, suspects = Sus0}) ->
+    {R, H, Sus, Dead} = lists:foldl(fun reds_entry/2, {R0, H0, Sus0, []}, Results),
+    S1 = S#s{reds = R, hot = H, suspects = Sus},
+    case Dead of
+        [] -> S1;
+        _ -> lists:foldl(fun forget/2, S1, Dead)
+    end.
+
+reds_entry({P, dead}, {R, H, Sus, Dead}) ->
+    {R, H, Sus, [P | Dead]};
+reds_entry({P, Reds, Changed}, {R, H, Sus, Dead}) ->
+    H1 = case Changed of
+             true -> H#{P => ?HOT_TTL};
+             false ->
+                 case H of
+                     #{P := T} when T > 1 -> H#{P => T - 1};
+                     #{P := _} -> maps:remove(P, H);
+                     _ -> H
+                 end
+         end,
+    %% it answered: no longer a suspect
+    Sus1 = case Sus of #{P := _} -> maps:remove(P, Sus); _ -> Sus end,
+    {R#{P => Reds}, H1, Sus1, Dead}.
+
+forget(P, S = #s{reds = R, hot = H, roots = Roots}) ->
     S1 = credit_wall(P, S#s.tick - 1, S),
     S1#s{reds = maps:remove(P, R), hot = maps:remove(P, H), roots = maps:remove(P, Roots),
-         wall = maps:remove(P, S1#s.wall)};
-update_reds({P, Reds, Changed}, S0 = #s{reds = R, hot = H}) ->
-    S = S0#s{suspects = maps:remove(P, S0#s.suspects)},  % it answered
-    H1 = case {Changed, maps:find(P, H)} of
-             {true, _} -> H#{P => ?HOT_TTL};
-             {false, {ok, T}} when T > 1 -> H#{P => T - 1};
-             {false, {ok, _}} -> maps:remove(P, H);
-             {false, error} -> H
-         end,
-    S#s{reds = R#{P => Reds}, hot = H1}.
+         wall = maps:remove(P, S1#s.wall)}.
 
 %% Wall-clock accounting: a process's stack observed at tick T counts 1 at T (added by the
 %% sweep); the ticks between T and the next observation are credited to it then.
