@@ -1,9 +1,9 @@
 # beamflame: the two commands a newcomer needs, and the pieces behind them.
 #   make demo   install what is missing, build, profile a live demo node, write a flame graph
-#   make test   install what is missing, build, run every test layer
+#   make test   install what is missing, build, run every test layer (C, EUnit, CT, browser)
 # Other targets: build, sanitize (C tests under ASan+UBSan), bench, clean.
 
-.PHONY: all deps build demo test test-c test-eunit test-ct sanitize bench clean
+.PHONY: all deps build demo test test-c test-eunit test-ct test-browser sanitize bench clean
 
 all: build
 
@@ -17,7 +17,7 @@ demo: build
 	@bash scripts/demo.sh
 
 test: build
-	@$(MAKE) --no-print-directory test-c test-eunit test-ct
+	@$(MAKE) --no-print-directory test-c test-eunit test-ct test-browser
 
 test-c:
 	@echo "==> C unit tests (Criterion)"
@@ -30,6 +30,10 @@ test-eunit:
 test-ct:
 	@echo "==> Erlang system tests on real peer nodes (Common Test)"
 	rebar3 ct
+
+test-browser:
+	@echo "==> Flame graphs in headless Chromium (node --test, playwright-core)"
+	cd test/browser && npm ci --no-audit --no-fund --silent && node --test
 
 sanitize: deps
 	@echo "==> C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"

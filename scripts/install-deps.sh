@@ -6,13 +6,14 @@
 set -euo pipefail
 
 # Build and run: compiler, Erlang/OTP with headers and erl_interface, rebar3, libunwind
-# (native mode), Criterion (C unit tests), Elixir (facade). Tests: clang runtime for the
-# sanitizer target.
+# (native mode), Criterion (C unit tests), Elixir (facade). Browser tests: Debian's
+# Chromium (driven by playwright-core from npm; no browser is downloaded).
 PACKAGES=(
   build-essential pkg-config
   erlang-nox erlang-dev rebar3
   libunwind-dev libcriterion-dev
   elixir
+  chromium
 )
 
 missing=()
@@ -20,6 +21,10 @@ for p in "${PACKAGES[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$p")
 done
+
+# Node.js and npm (browser tests): any install will do; Debian's if there is none.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -16,12 +16,16 @@
 %% not on any process heap and is freed when the handle is garbage collected. It is only
 %% usable on the node that made it: remote callers ask for binaries (folded, SVG).
 -module(beamflame).
--export([sample/1, folded/1, svg/1, svg/2, write/2, write/3, info/1, read_folded/1]).
+-export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2,
+         write/2, write/3, info/1, read_folded/1]).
 
 -type profile() :: beamflame_nif:profile().
 -type svg_opts() :: #{title => unicode:chardata(), subtitle => unicode:chardata(),
-                      width => number(), min_width => number(),
-                      count_name => unicode:chardata()}.
+                      count_name => unicode:chardata(), width => number(),
+                      min_width => number() | {percent, number()},
+                      frame_height => number(), font_size => number(),
+                      palette => hot | beam, inverted => boolean(), reverse => boolean(),
+                      flamechart => boolean(), interactive => boolean()}.
 -type sample_opts() :: beamflame_sampler:opts().
 -export_type([profile/0, svg_opts/0, sample_opts/0]).
 
@@ -93,19 +97,52 @@ folded(Profile) ->
 svg(ProfileOrFolded) ->
     svg(ProfileOrFolded, #{}).
 
-%% @doc An SVG flame graph of a profile, or of folded text (iodata).
+%% @doc An interactive SVG flame graph of a profile, or of folded text (iodata).
 %%
-%% Options: `title', `subtitle', `count_name' (text), `width' (pixels, default 1200),
-%% `min_width' (pixels, default 0.1: narrower frames are pruned; their weight stays in
-%% their parent). Returns `{error, empty}' when there is nothing to draw, and
-%% `{error, {bad_option, ...}}' for a bad option.
+%% Hover shows a frame's name, count and share (also of the zoomed frame); click zooms
+%% (ancestors kept), "Reset Zoom" resets; "Search" takes a regular expression ("ic" makes
+%% it case-insensitive) and shows the matched share; zoom and search live in the URL
+%% fragment, so a link reopens the view. Self-contained: no network, works from file://.
+%%
+%% Options: `title', `subtitle', `count_name' (text; default "samples"), `width' (pixels,
+%% default 1200), `frame_height' (16), `font_size' (12), `min_width' (pixels, default 0.1,
+%% or `{percent, P}' of the width: narrower frames are pruned, their weight stays in their
+%% parent), `palette' (`hot', or `beam': colour by what a frame is, with a legend),
+%% `inverted' (icicle), `reverse' (leaf functions at the root), `flamechart' (keep the
+%% order stacks were added in), `interactive' (default true). Returns `{error, empty}'
+%% when there is nothing to draw, and `{error, {bad_option, ...}}' for a bad option.
 -spec svg(profile() | iodata(), svg_opts()) -> binary() | {error, term()}.
 svg(ProfileOrFolded, Opts) ->
+    render(svg, ProfileOrFolded, Opts).
+
+%% @equiv html(ProfileOrFolded, #{})
+-spec html(profile() | iodata()) -> binary() | {error, term()}.
+html(ProfileOrFolded) ->
+    html(ProfileOrFolded, #{}).
+
+%% @doc The same flame graph in a self-contained HTML page (for notebooks: Livebook's
+%% `Kino.HTML' runs its script, an image of an SVG would not). Options as {@link svg/2}.
+-spec html(profile() | iodata(), svg_opts()) -> binary() | {error, term()}.
+html(ProfileOrFolded, Opts) ->
+    render(html, ProfileOrFolded, Opts).
+
+%% @equiv speedscope(ProfileOrFolded, #{})
+-spec speedscope(profile() | iodata()) -> binary() | {error, term()}.
+speedscope(ProfileOrFolded) ->
+    speedscope(ProfileOrFolded, #{}).
+
+%% @doc The profile in speedscope's JSON format (https://www.speedscope.app), as a sampled
+%% profile named by the `title' option.
+-spec speedscope(profile() | iodata(), svg_opts()) -> binary() | {error, term()}.
+speedscope(ProfileOrFolded, Opts) ->
+    render(speedscope, ProfileOrFolded, Opts).
+
+render(Format, ProfileOrFolded, Opts) ->
     case svg_opts(Opts) of
         {ok, NifOpts} ->
             case as_profile(ProfileOrFolded) of
                 {ok, P} ->
-                    case beamflame_nif:render_svg(P, NifOpts) of
+                    case beamflame_nif:render_graph(P, NifOpts#{format => Format}) of
                         {ok, Bin} -> Bin;
                         {error, _} = E -> E
                     end;
@@ -143,25 +180,43 @@ svg_opt(K, V, Acc) when K =:= title; K =:= subtitle; K =:= count_name ->
 svg_opt(width, V, Acc) when is_number(V), V > 20, V =< 100000 -> Acc#{width => V};
 svg_opt(width, V, _) -> throw({bad_option, {width, V}, "pixels, 21..100000"});
 svg_opt(min_width, V, Acc) when is_number(V), V >= 0 -> Acc#{min_width => V};
-svg_opt(min_width, V, _) -> throw({bad_option, {min_width, V}, "pixels, 0 or more"});
+svg_opt(min_width, {percent, P}, Acc) when is_number(P), P >= 0, P =< 100 ->
+    Acc#{min_width_pct => P};
+svg_opt(min_width, V, _) ->
+    throw({bad_option, {min_width, V}, "pixels (0 or more), or {percent, 0..100}"});
+svg_opt(K, V, Acc) when (K =:= frame_height orelse K =:= font_size), is_number(V), V >= 1,
+                        V =< 1000 ->
+    Acc#{K => V};
+svg_opt(K, V, _) when K =:= frame_height; K =:= font_size ->
+    throw({bad_option, {K, V}, "pixels, 1..1000"});
+svg_opt(palette, V, Acc) when V =:= hot; V =:= beam -> Acc#{palette => V};
+svg_opt(palette, V, _) -> throw({bad_option, {palette, V}, "hot or beam"});
+svg_opt(K, V, Acc) when (K =:= inverted orelse K =:= reverse orelse K =:= flamechart
+                         orelse K =:= interactive), is_boolean(V) ->
+    Acc#{K => V};
+svg_opt(K, V, _) when K =:= inverted; K =:= reverse; K =:= flamechart; K =:= interactive ->
+    throw({bad_option, {K, V}, "true or false"});
 svg_opt(K, V, _) ->
     throw({bad_option, {K, V}, "unknown option; known: title, subtitle, count_name, width, "
-                               "min_width"}).
+                               "min_width, frame_height, font_size, palette, inverted, "
+                               "reverse, flamechart, interactive"}).
 
 %% @equiv write(Profile, Path, #{})
 -spec write(profile(), file:filename_all()) -> ok | {error, term()}.
 write(Profile, Path) ->
     write(Profile, Path, #{}).
 
-%% @doc Writes a profile to `Path' in the format its extension names: `.svg' or
-%% `.folded'. The file is written next to its final name and renamed, so a failure never
-%% leaves half a file.
+%% @doc Writes a profile to `Path' in the format its extension names: `.svg', `.html',
+%% `.json' (speedscope) or `.folded'. The file is written next to its final name and
+%% renamed, so a failure never leaves half a file.
 -spec write(profile(), file:filename_all(), svg_opts()) -> ok | {error, term()}.
 write(Profile, Path, Opts) ->
-    Data = case string:lowercase(filename:extension(Path)) of
-               Ext when Ext =:= ".svg"; Ext =:= <<".svg">> -> svg(Profile, Opts);
-               Ext when Ext =:= ".folded"; Ext =:= <<".folded">> -> folded(Profile);
-               Ext -> {error, {unknown_extension, Ext, "use .svg or .folded"}}
+    Data = case unicode:characters_to_list(string:lowercase(filename:extension(Path))) of
+               ".svg" -> svg(Profile, Opts);
+               ".html" -> html(Profile, Opts);
+               ".json" -> speedscope(Profile, Opts);
+               ".folded" -> folded(Profile);
+               Ext -> {error, {unknown_extension, Ext, "use .svg, .html, .json or .folded"}}
            end,
     case Data of
         Bin when is_binary(Bin) -> write_atomic(Path, Bin);

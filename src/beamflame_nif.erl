@@ -3,9 +3,9 @@
 %% twin that runs on a dirty CPU scheduler; the wrappers at the bottom choose by size.
 -module(beamflame_nif).
 -export([new/1, add_samples/2, add_weights/2, set_meta/2, info/1,
-         folded/1, folded_dirty/1, svg/2, svg_dirty/2,
+         folded/1, folded_dirty/1, render/2, render_dirty/2,
          parse_folded/2, parse_folded_dirty/2]).
--export([render_folded/1, render_svg/2, read_folded/2]).
+-export([render_folded/1, render_graph/2, read_folded/2]).
 -on_load(init/0).
 
 %% Above these sizes the work goes to a dirty scheduler (a 2,000-stack render takes
@@ -44,10 +44,11 @@ info(_P) -> ?STUB.
 folded(_P) -> ?STUB.
 -spec folded_dirty(profile()) -> {ok, binary()} | {error, enomem}.
 folded_dirty(_P) -> ?STUB.
--spec svg(profile(), map()) -> {ok, binary()} | {error, term()}.
-svg(_P, _Opts) -> ?STUB.
--spec svg_dirty(profile(), map()) -> {ok, binary()} | {error, term()}.
-svg_dirty(_P, _Opts) -> ?STUB.
+%% Opts: the SVG options plus `format' (svg | html | speedscope).
+-spec render(profile(), map()) -> {ok, binary()} | {error, term()}.
+render(_P, _Opts) -> ?STUB.
+-spec render_dirty(profile(), map()) -> {ok, binary()} | {error, term()}.
+render_dirty(_P, _Opts) -> ?STUB.
 -spec parse_folded(iodata(), map()) -> {ok, profile(), map()} | {error, enomem}.
 parse_folded(_Bin, _Caps) -> ?STUB.
 -spec parse_folded_dirty(iodata(), map()) -> {ok, profile(), map()} | {error, enomem}.
@@ -61,11 +62,11 @@ render_folded(P) ->
         false -> folded(P)
     end.
 
--spec render_svg(profile(), map()) -> {ok, binary()} | {error, term()}.
-render_svg(P, Opts) ->
+-spec render_graph(profile(), map()) -> {ok, binary()} | {error, term()}.
+render_graph(P, Opts) ->
     case big(P) of
-        true -> svg_dirty(P, Opts);
-        false -> svg(P, Opts)
+        true -> render_dirty(P, Opts);
+        false -> render(P, Opts)
     end.
 
 -spec read_folded(iodata(), map()) -> {ok, profile(), map()} | {error, enomem}.

@@ -36,7 +36,7 @@ unicode_and_hostile_atoms_test() ->
     ?assertEqual(<<"caf", 16#c3, 16#a9, ":a\\;b/1;<script>alert(1)</script>:",
                    16#e2, 16#9c, 16#93, "/0 5\n">>, Folded),
     Svg = beamflame:svg(P, #{min_width => 0}),
-    ?assertEqual(nomatch, binary:match(Svg, <<"<script">>)),
+    ?assertEqual(1, length(binary:matches(Svg, <<"<script">>))),  % ours only
     ?assertMatch({_, _}, binary:match(Svg, <<"&lt;script&gt;alert(1)&lt;/script&gt;:",
                                              16#e2, 16#9c, 16#93, "/0 (5 samples, 100.00%)">>)),
     %% Round trip through folded text keeps every name.
@@ -90,6 +90,11 @@ write_chooses_format_by_extension_test() ->
     ok = beamflame:write(P, filename:join(Dir, "p.folded")),
     ?assertMatch({ok, <<"<?xml", _/binary>>}, file:read_file(filename:join(Dir, "p.svg"))),
     ?assertEqual({ok, <<"m:f/0 2\n">>}, file:read_file(filename:join(Dir, "p.folded"))),
+    ok = beamflame:write(P, filename:join(Dir, "p.html")),
+    ok = beamflame:write(P, filename:join(Dir, "p.json")),
+    ?assertMatch({ok, <<"<!DOCTYPE html>", _/binary>>}, file:read_file(filename:join(Dir, "p.html"))),
+    ?assertMatch({ok, <<"{\"$schema\":\"https://www.speedscope.app/", _/binary>>},
+                 file:read_file(filename:join(Dir, "p.json"))),
     ?assertMatch({error, {unknown_extension, ".png", _}},
                  beamflame:write(P, filename:join(Dir, "p.png"))),
     ?assertMatch({error, {enoent, _}}, beamflame:write(P, "/nonexistent/dir/p.svg")),
@@ -106,6 +111,23 @@ large_profiles_render_on_dirty_schedulers_test() ->
     ?assertMatch(#{stacks := 2560}, beamflame:info(P)),
     ?assertMatch(<<"<?xml", _/binary>>, beamflame:svg(P)),
     ?assertEqual(2560, length(binary:split(beamflame:folded(P), <<"\n">>, [global, trim]))).
+
+renderer_options_test() ->
+    F = <<"main;work 3\nmain;idle 1\n">>,
+    Beam = beamflame:svg(F, #{palette => beam, inverted => true, min_width => {percent, 1},
+                              frame_height => 20, font_size => 10}),
+    ?assertMatch({_, _}, binary:match(Beam, <<"id=\"bf-legend\"">>)),
+    ?assertMatch({_, _}, binary:match(Beam, <<"data-inverted=\"1\"">>)),
+    Static = beamflame:svg(F, #{interactive => false}),
+    ?assertEqual(nomatch, binary:match(Static, <<"<script">>)),
+    ?assertMatch({_, _}, binary:match(beamflame:svg(<<"a;b 1\nc;b 1\n">>, #{reverse => true}),
+                                      <<"<title>b (2 samples, 100.00%)</title>">>)),
+    ?assertMatch({error, {bad_option, {palette, pink}, _}}, beamflame:svg(F, #{palette => pink})),
+    ?assertMatch({error, {bad_option, {min_width, {percent, 200}}, _}},
+                 beamflame:svg(F, #{min_width => {percent, 200}})),
+    Json = beamflame:speedscope(F, #{title => <<"t\"q">>}),
+    ?assertMatch({_, _}, binary:match(Json, <<"\"name\":\"t\\\"q\"">>)),
+    ?assertMatch(<<"<!DOCTYPE html>", _/binary>>, beamflame:html(F)).
 
 options_are_validated_test_() ->
     [?_assertMatch({error, {bad_option, {bogus, undefined}, _}}, beamflame:sample(#{bogus => 1})),

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../core/bf_folded.h"
+#include "../core/bf_speedscope.h"
 #include "../core/bf_svg.h"
 #include "bf_cli_args.h"
 
@@ -127,7 +128,29 @@ static int bf_cli_svg(const bf_cli *cli)
     bf_buf out;
     bf_buf_init(&out, f);
     bf_svg_result res;
-    bf_svg_status s = bf_svg_render(st, &cli->svg, &out, &res);
+    memset(&res, 0, sizeof(res));
+    bf_svg_status s;
+    switch (cli->format) {
+    case BF_FORMAT_HTML:
+        s = bf_html_render(st, &cli->svg, &out, &res);
+        break;
+    case BF_FORMAT_SPEEDSCOPE: {
+        const char *unit = (!strcmp(cli->svg.count_name, "us") ||
+                            !strcmp(cli->svg.count_name, "\xc2\xb5s") ||
+                            !strcmp(cli->svg.count_name, "microseconds"))
+                               ? "microseconds"
+                               : "none";
+        int r = bf_speedscope_write(st, cli->svg.title, unit, &out);
+        s = r == 0 ? BF_SVG_OK : r > 0 ? BF_SVG_EMPTY : BF_SVG_NOMEM;
+        break;
+    }
+    case BF_FORMAT_FOLDED:
+        s = bf_folded_write(st, &out) == 0 ? BF_SVG_OK : BF_SVG_NOMEM;
+        break;
+    default:
+        s = bf_svg_render(st, &cli->svg, &out, &res);
+        break;
+    }
     int flushed = bf_buf_flush(&out);
     bf_buf_free(&out);
     int closed = (f != stdout) ? fclose(f) : fflush(f);

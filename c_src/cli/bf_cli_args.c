@@ -12,12 +12,26 @@ const char *bf_cli_usage(void)
     return "usage: beamflame <command> [options]\n"
            "\n"
            "commands:\n"
-           "  svg [FILE|-]        render folded stacks (from perf, eflambe, beamflame...) as an\n"
-           "                      SVG flame graph; reads standard input without FILE or with -\n"
+           "  svg [FILE|-]        render folded stacks (from perf, eflambe, beamflame...) as a\n"
+           "                      flame graph; reads standard input without FILE or with -\n"
            "    -o, --output OUT  write to OUT (default: standard output)\n"
+           "    --format FMT      svg (interactive), html (the SVG in a page), speedscope\n"
+           "                      (JSON for speedscope.app) or folded (default: from OUT's\n"
+           "                      extension .svg .html .json .folded, else svg)\n"
            "    --title TEXT      title (default: \"Flame Graph\")\n"
+           "    --subtitle TEXT   second line under the title (default: none)\n"
+           "    --countname NAME  what counts are (default: samples; e.g. us for traces)\n"
            "    --width PX        image width (default: 1200)\n"
-           "    --minwidth PX     prune frames narrower than PX (default: 0.1; 0 draws all)\n"
+           "    --height PX       frame height (default: 16)\n"
+           "    --fontsize PX     font size (default: 12)\n"
+           "    --minwidth W      prune frames narrower than W pixels, or W% of the width\n"
+           "                      (default: 0.1; 0 draws every frame)\n"
+           "    --palette P       hot (default) or beam: colour by what a frame is\n"
+           "                      (your code, OTP, Elixir, BIF/NIF, C, JIT, GC, idle)\n"
+           "    --reverse         reverse stacks: leaf functions at the root, merged\n"
+           "    --inverted        icicle graph: root at the top\n"
+           "    --flamechart      keep the input's order (time order) instead of sorting\n"
+           "    --static          no script (no hover, zoom or search)\n"
            "  help                this text\n"
            "  version             print the version\n"
            "\n"
@@ -63,10 +77,49 @@ static int bf_opt_value(int argc, char **argv, int *i, const char *name, const c
     return 1;
 }
 
+int bf_format_parse(const char *s)
+{
+    static const char *const names[] = {"svg", "html", "speedscope", "folded"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(s, names[i]))
+            return i;
+    return -1;
+}
+
+int bf_format_from_path(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    if (!dot || strchr(dot, '/'))
+        return -1;
+    if (!strcmp(dot, ".svg"))
+        return BF_FORMAT_SVG;
+    if (!strcmp(dot, ".html") || !strcmp(dot, ".htm"))
+        return BF_FORMAT_HTML;
+    if (!strcmp(dot, ".json"))
+        return BF_FORMAT_SPEEDSCOPE;
+    if (!strcmp(dot, ".folded"))
+        return BF_FORMAT_FOLDED;
+    return -1;
+}
+
+static int bf_flag(const char *a, const char *name, int *out)
+{
+    if (strcmp(a, name) != 0)
+        return 0;
+    *out = 1;
+    return 1;
+}
+
 static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, size_t errlen)
 {
+    int format = -1, interactive_off = 0;
     for (; i < argc; i++) {
         const char *a = argv[i], *v;
+        if (bf_flag(a, "--reverse", &cli->svg.reverse) ||
+            bf_flag(a, "--inverted", &cli->svg.inverted) ||
+            bf_flag(a, "--flamechart", &cli->svg.flamechart) ||
+            bf_flag(a, "--static", &interactive_off))
+            continue;
         if (bf_opt_value(argc, argv, &i, "--output", &v) ||
             bf_opt_value(argc, argv, &i, "-o", &v)) {
             if (!v)
@@ -82,9 +135,44 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
                                "--width needs a number of pixels from 21 to 100000 (got %s)",
                                v ? v : "nothing");
         } else if (bf_opt_value(argc, argv, &i, "--minwidth", &v)) {
-            if (!v || bf_parse_px(v, 0, BF_SVG_MAX_WIDTH, &cli->svg.min_width))
+            size_t n = v ? strlen(v) : 0;
+            if (n > 1 && v[n - 1] == '%') {
+                char num[64];
+                snprintf(num, sizeof(num), "%.*s", (int)(n - 1), v);
+                if (n - 1 >= sizeof(num) || bf_parse_px(num, 0, 100, &cli->svg.min_width_pct))
+                    return bf_fail(err, errlen, "--minwidth in percent must be 0%%..100%% (got %s)",
+                                   v);
+            } else if (!v || bf_parse_px(v, 0, BF_SVG_MAX_WIDTH, &cli->svg.min_width)) {
                 return bf_fail(err, errlen,
-                               "--minwidth needs a number of pixels, 0 or more (got %s)",
+                               "--minwidth needs a number of pixels or a percent, e.g. 0.5 "
+                               "or 1%% (got %s)",
+                               v ? v : "nothing");
+            }
+        } else if (bf_opt_value(argc, argv, &i, "--subtitle", &v)) {
+            if (!v)
+                return bf_fail(err, errlen, "%s needs a text", a);
+            cli->svg.subtitle = v;
+        } else if (bf_opt_value(argc, argv, &i, "--countname", &v)) {
+            if (!v || !*v || strlen(v) > 64)
+                return bf_fail(err, errlen, "%s needs a name of 1 to 64 bytes", a);
+            cli->svg.count_name = v;
+        } else if (bf_opt_value(argc, argv, &i, "--height", &v)) {
+            if (!v || bf_parse_px(v, 2, 1000, &cli->svg.frame_height))
+                return bf_fail(err, errlen, "--height needs a frame height of 2 to 1000 pixels "
+                                            "(got %s)", v ? v : "nothing");
+        } else if (bf_opt_value(argc, argv, &i, "--fontsize", &v)) {
+            if (!v || bf_parse_px(v, 1, 200, &cli->svg.font_size))
+                return bf_fail(err, errlen, "--fontsize needs 1 to 200 pixels (got %s)",
+                               v ? v : "nothing");
+        } else if (bf_opt_value(argc, argv, &i, "--palette", &v)) {
+            int p = v ? bf_palette_parse(v) : -1;
+            if (p < 0)
+                return bf_fail(err, errlen, "--palette is hot or beam (got %s)", v ? v : "nothing");
+            cli->svg.palette = (bf_palette)p;
+        } else if (bf_opt_value(argc, argv, &i, "--format", &v)) {
+            format = v ? bf_format_parse(v) : -1;
+            if (format < 0)
+                return bf_fail(err, errlen, "--format is svg, html, speedscope or folded (got %s)",
                                v ? v : "nothing");
         } else if (strcmp(a, "-") == 0 || a[0] != '-') {
             if (cli->input)
@@ -96,6 +184,10 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
     }
     if (cli->svg.min_width > cli->svg.width)
         return bf_fail(err, errlen, "%s", "--minwidth cannot exceed --width");
+    cli->svg.interactive = !interactive_off;
+    if (format < 0 && cli->output)
+        format = bf_format_from_path(cli->output);
+    cli->format = format < 0 ? BF_FORMAT_SVG : (bf_format)format;
     return BF_EXIT_OK;
 }
 

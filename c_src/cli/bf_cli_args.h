@@ -20,12 +20,25 @@ enum bf_exit {
 
 typedef enum bf_verb { BF_VERB_NONE = 0, BF_VERB_HELP, BF_VERB_VERSION, BF_VERB_SVG } bf_verb;
 
+typedef enum bf_format {
+    BF_FORMAT_SVG = 0,
+    BF_FORMAT_HTML,
+    BF_FORMAT_SPEEDSCOPE,
+    BF_FORMAT_FOLDED
+} bf_format;
+
 typedef struct bf_cli {
     bf_verb verb;
     const char *input;  /* NULL or "-": standard input */
     const char *output; /* NULL: standard output */
+    bf_format format;   /* --format, else from the output's extension, else svg */
     bf_svg_opts svg;
 } bf_cli;
+
+/* "svg", "html", "speedscope", "folded" -> format; -1 if unknown. */
+int bf_format_parse(const char *s);
+/* The format a file name's extension implies (.svg .html .json .folded), or -1. */
+int bf_format_from_path(const char *path);
 
 /* Parses argv (argv[0] is the program). Returns BF_EXIT_OK or BF_EXIT_USAGE with a
  * message in err (one line, naming the fix). Strings point into argv. */

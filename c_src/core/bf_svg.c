@@ -2,7 +2,6 @@
  * dirty scheduler for large NIF renders); it only reads the table. */
 #include "bf_svg.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +19,12 @@ void bf_svg_default_opts(bf_svg_opts *o)
     o->font_size = BF_SVG_DEFAULT_FONT_SIZE;
     o->font_width = BF_SVG_DEFAULT_FONT_WIDTH;
     o->min_width = BF_SVG_DEFAULT_MIN_WIDTH;
+    o->min_width_pct = 0;
+    o->palette = BF_PALETTE_HOT;
+    o->inverted = 0;
+    o->reverse = 0;
+    o->flamechart = 0;
+    o->interactive = 1;
 }
 
 const char *bf_svg_check_opts(const bf_svg_opts *o)
@@ -34,6 +39,10 @@ const char *bf_svg_check_opts(const bf_svg_opts *o)
         return "font width must be between 0 and 2";
     if (!(o->min_width >= 0 && o->min_width <= o->width))
         return "minimum width must be between 0 and the image width";
+    if (!(o->min_width_pct >= 0 && o->min_width_pct <= 100))
+        return "minimum width in percent must be between 0 and 100";
+    if (o->palette != BF_PALETTE_HOT && o->palette != BF_PALETTE_BEAM)
+        return "palette must be hot or beam";
     if (!o->title || strlen(o->title) > BF_SVG_MAX_TITLE)
         return "title must be at most 4096 bytes";
     if (o->subtitle && strlen(o->subtitle) > BF_SVG_MAX_TITLE)
@@ -139,6 +148,7 @@ typedef struct bf_svg_ctx {
     double min_units;      /* min_width expressed in weight */
     double image_height;
     double ypad1, ypad2;
+    int inline_svg; /* inside an HTML page: no XML declaration */
 } bf_svg_ctx;
 
 static int bf_svg_pruned(const bf_svg_ctx *c, const bf_flame_node *n)
@@ -159,25 +169,6 @@ static int bf_svg_measure(const bf_flame_node *n, void *ctx)
     return 0;
 }
 
-/* Hot palette (red-orange-yellow) from a hash of the name: deterministic. */
-static void bf_svg_color(const char *name, size_t len, int rgb[3])
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)name[i];
-        h *= 1099511628211ull;
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    double v1 = (double)(h & 0xffff) / 65536.0;
-    double v2 = (double)((h >> 16) & 0xffff) / 65536.0;
-    double v3 = (double)((h >> 32) & 0xffff) / 65536.0;
-    rgb[0] = 205 + (int)(50 * v3);
-    rgb[1] = (int)(230 * v1);
-    rgb[2] = (int)(55 * v2);
-}
-
 static void bf_svg_frame(bf_svg_ctx *c, const bf_flame_node *n)
 {
     const bf_svg_opts *o = c->o;
@@ -189,13 +180,22 @@ static void bf_svg_frame(bf_svg_ctx *c, const bf_flame_node *n)
     uint64_t w = n->end - n->start;
     double x1 = BF_SVG_XPAD + (double)n->start * c->width_per_unit;
     double width = (double)w * c->width_per_unit;
-    double y2 = c->image_height - c->ypad2 - n->depth * o->frame_height;
-    double y1 = y2 - o->frame_height + BF_SVG_FRAMEPAD;
+    double y1, y2;
+    if (o->inverted) {
+        y1 = c->ypad1 + n->depth * o->frame_height;
+        y2 = y1 + o->frame_height - BF_SVG_FRAMEPAD;
+    } else {
+        y2 = c->image_height - c->ypad2 - n->depth * o->frame_height;
+        y1 = y2 - o->frame_height + BF_SVG_FRAMEPAD;
+    }
     double pct = c->total ? 100.0 * (double)w / (double)c->total : 0.0;
     int rgb[3];
-    bf_svg_color(name, len, rgb);
+    bf_frame_class cls = n->name == BF_FLAME_ROOT ? BF_CLASS_PSEUDO : bf_classify(name, len);
+    bf_palette_color(o->palette, cls, name, len, rgb);
 
-    bf_buf_puts(out, "<g class=\"func_g\"><title>");
+    bf_buf_puts(out, "<g class=\"func_g\" data-w=\"");
+    bf_buf_put_u64(out, w);
+    bf_buf_puts(out, "\"><title>");
     bf_xml_escape(out, name, len, 0);
     bf_buf_puts(out, " (");
     bf_buf_put_u64_grouped(out, w);
@@ -223,15 +223,43 @@ static int bf_svg_draw(const bf_flame_node *n, void *ctx)
     return c->out->failed ? -1 : 0;
 }
 
+/* One swatch and label per frame class, in a row under the title (beam palette). */
+static void bf_svg_legend(bf_svg_ctx *c)
+{
+    const bf_svg_opts *o = c->o;
+    double x = BF_SVG_XPAD, y = o->font_size * (o->subtitle ? 4.6 : 2.6);
+    bf_buf_puts(c->out, "<g id=\"bf-legend\">");
+    for (int k = 0; k < BF_CLASS_COUNT; k++) {
+        int rgb[3];
+        bf_palette_color(BF_PALETTE_BEAM, (bf_frame_class)k, NULL, 0, rgb);
+        const char *label = bf_class_label((bf_frame_class)k);
+        bf_buf_printf(c->out,
+                      "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" "
+                      "fill=\"rgb(%d,%d,%d)\"/><text x=\"%.2f\" y=\"%.2f\">%s</text>",
+                      x, y, o->font_size, o->font_size, rgb[0], rgb[1], rgb[2],
+                      x + o->font_size * 1.4, y + o->font_size * 0.9, label);
+        x += o->font_size * (2.4 + o->font_width * (double)strlen(label));
+    }
+    bf_buf_puts(c->out, "</g>\n");
+}
+
 static void bf_svg_header(bf_svg_ctx *c)
 {
     const bf_svg_opts *o = c->o;
     bf_buf *out = c->out;
+    if (!c->inline_svg)
+        bf_buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
     bf_buf_printf(out,
-                  "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n"
-                  "<svg version=\"1.1\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
-                  "xmlns=\"http://www.w3.org/2000/svg\">\n",
-                  o->width, c->image_height, o->width, c->image_height);
+                  "<svg version=\"1.1\" id=\"bf-flame\" width=\"%.0f\" height=\"%.0f\" "
+                  "viewBox=\"0 0 %.0f %.0f\" xmlns=\"http://www.w3.org/2000/svg\" "
+                  "data-xpad=\"%.0f\" data-font-size=\"%g\" data-font-width=\"%g\" "
+                  "data-inverted=\"%d\" data-total=\"",
+                  o->width, c->image_height, o->width, c->image_height, BF_SVG_XPAD,
+                  o->font_size, o->font_width, o->inverted ? 1 : 0);
+    bf_buf_put_u64(out, c->total);
+    bf_buf_puts(out, "\" data-unit=\"");
+    bf_xml_escape(out, o->count_name, strlen(o->count_name), 0);
+    bf_buf_puts(out, "\">\n");
     bf_buf_puts(out, "<!-- beamflame: ");
     bf_buf_put_u64(out, c->res->frames_drawn);
     bf_buf_puts(out, " frames drawn, ");
@@ -257,16 +285,84 @@ static void bf_svg_header(bf_svg_ctx *c)
         bf_xml_escape(out, o->subtitle, strlen(o->subtitle), 0);
         bf_buf_puts(out, "</text>\n");
     }
+    if (o->interactive) {
+        double bottom = c->image_height - c->ypad2 / 2;
+        bf_buf_printf(out,
+                      "<text id=\"bf-unzoom\" x=\"%.2f\" y=\"%.2f\" style=\"opacity:0;"
+                      "cursor:pointer\">Reset Zoom</text>\n"
+                      "<text id=\"bf-search\" x=\"%.2f\" y=\"%.2f\" style=\"opacity:0.6;"
+                      "cursor:pointer\">Search</text>\n"
+                      "<text id=\"bf-case\" x=\"%.2f\" y=\"%.2f\" style=\"cursor:pointer\">"
+                      "ic</text>\n"
+                      "<text id=\"bf-matched\" x=\"%.2f\" y=\"%.2f\" "
+                      "style=\"text-anchor:end\"></text>\n"
+                      "<text id=\"bf-details\" x=\"%.2f\" y=\"%.2f\"> </text>\n",
+                      BF_SVG_XPAD, o->font_size * 2, o->width - BF_SVG_XPAD - 100,
+                      o->font_size * 2, o->width - BF_SVG_XPAD - 20, o->font_size * 2,
+                      o->width - BF_SVG_XPAD, bottom, BF_SVG_XPAD, bottom);
+    }
+    if (o->palette == BF_PALETTE_BEAM)
+        bf_svg_legend(c);
     bf_buf_puts(out, "<g id=\"frames\">\n");
 }
 
 static void bf_svg_footer(bf_svg_ctx *c)
 {
-    bf_buf_puts(c->out, "</g>\n</svg>\n");
+    bf_buf_puts(c->out, "</g>\n");
+    if (c->o->interactive) {
+        bf_buf_puts(c->out, "<script type=\"text/ecmascript\"><![CDATA[\n");
+        bf_buf_puts(c->out, bf_svg_script);
+        bf_buf_puts(c->out, "]]></script>\n");
+    }
+    bf_buf_puts(c->out, "</svg>\n");
 }
 
-bf_svg_status bf_svg_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
-                            bf_svg_result *res)
+/* A copy of st with every stack reversed (leaf first), merged again. */
+static bf_stack_table *bf_svg_reversed(const bf_stack_table *st)
+{
+    bf_st_caps caps = *bf_st_get_caps(st);
+    caps.max_stacks = UINT32_MAX - 1;
+    caps.max_bytes = SIZE_MAX / 2;
+    bf_stack_table *rev = bf_st_new(&caps);
+    uint32_t *ids = rev ? malloc((caps.max_depth + 1) * sizeof(uint32_t)) : NULL;
+    if (!ids)
+        goto fail;
+    for (uint32_t f = 0; f < bf_st_frame_count(st); f++) {
+        size_t len;
+        const char *name = bf_st_frame_name(st, f, &len);
+        if (bf_st_intern(rev, name, len) != (int64_t)f)
+            goto fail;
+    }
+    for (uint32_t i = 0; i < bf_st_stack_count(st); i++) {
+        size_t depth;
+        uint64_t w;
+        const uint32_t *s = bf_st_stack(st, i, &depth, &w);
+        for (size_t d = 0; d < depth; d++)
+            ids[d] = s[depth - 1 - d];
+        if (bf_st_add(rev, ids, depth, w, NULL) != BF_ST_OK)
+            goto fail;
+    }
+    free(ids);
+    return rev;
+fail:
+    free(ids);
+    bf_st_free(rev);
+    return NULL;
+}
+
+static uint32_t *bf_svg_order(const bf_stack_table *st, int flamechart)
+{
+    if (!flamechart)
+        return bf_st_sorted(st);
+    uint32_t n = bf_st_stack_count(st);
+    uint32_t *order = malloc((n ? n : 1) * sizeof(uint32_t));
+    for (uint32_t i = 0; order && i < n; i++)
+        order[i] = i;
+    return order;
+}
+
+static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_opts *o,
+                                       bf_buf *out, bf_svg_result *res, int inline_svg)
 {
     bf_svg_result local;
     if (!res)
@@ -275,17 +371,25 @@ bf_svg_status bf_svg_render(const bf_stack_table *st, const bf_svg_opts *o, bf_b
     if (bf_svg_check_opts(o))
         return BF_SVG_BADOPTS;
     bf_st_stats stats;
-    bf_st_get_stats(st, &stats);
-    if (bf_st_stack_count(st) == 0 || stats.total_weight == 0)
+    bf_st_get_stats(st0, &stats);
+    if (bf_st_stack_count(st0) == 0 || stats.total_weight == 0)
         return BF_SVG_EMPTY;
-    uint32_t *order = bf_st_sorted(st);
-    if (!order)
+    bf_stack_table *rev = o->reverse ? bf_svg_reversed(st0) : NULL;
+    if (o->reverse && !rev)
         return BF_SVG_NOMEM;
-    bf_svg_ctx c = {.st = st, .o = o, .out = out, .res = res};
+    const bf_stack_table *st = rev ? rev : st0;
+    uint32_t *order = bf_svg_order(st, o->flamechart);
+    if (!order) {
+        bf_st_free(rev);
+        return BF_SVG_NOMEM;
+    }
+    bf_svg_ctx c = {.st = st, .o = o, .out = out, .res = res, .inline_svg = inline_svg};
     c.total = stats.total_weight;
     c.width_per_unit = (o->width - 2 * BF_SVG_XPAD) / (double)c.total;
-    c.min_units = o->min_width / c.width_per_unit;
-    c.ypad1 = o->font_size * (o->subtitle ? 5 : 3);
+    double min_px = o->min_width_pct > 0 ? o->min_width_pct / 100 * (o->width - 2 * BF_SVG_XPAD)
+                                          : o->min_width;
+    c.min_units = min_px / c.width_per_unit;
+    c.ypad1 = o->font_size * ((o->subtitle ? 5 : 3) + (o->palette == BF_PALETTE_BEAM ? 2 : 0));
     c.ypad2 = o->font_size * 2 + 10;
     bf_svg_status rc = BF_SVG_NOMEM;
     if (bf_flame_walk(st, order, bf_svg_measure, &c) != 0)
@@ -298,5 +402,31 @@ bf_svg_status bf_svg_render(const bf_stack_table *st, const bf_svg_opts *o, bf_b
     rc = out->failed ? BF_SVG_NOMEM : BF_SVG_OK;
 done:
     free(order);
+    bf_st_free(rev);
     return rc;
+}
+
+bf_svg_status bf_svg_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
+                            bf_svg_result *res)
+{
+    return bf_svg_render_doc(st, o, out, res, 0);
+}
+
+bf_svg_status bf_html_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
+                             bf_svg_result *res)
+{
+    size_t start = out->len;
+    bf_buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                     "<meta name=\"viewport\" content=\"width=device-width\"><title>");
+    bf_xml_escape(out, o->title ? o->title : "", o->title ? strlen(o->title) : 0, 0);
+    bf_buf_puts(out, "</title><style>body{margin:0;background:#fff}svg{display:block;"
+                     "max-width:100%;height:auto}</style></head><body>\n");
+    bf_svg_status rc = bf_svg_render_doc(st, o, out, res, 1);
+    if (rc != BF_SVG_OK) {
+        if (!out->sink)
+            out->len = start; /* nothing half-written into a buffer */
+        return rc;
+    }
+    bf_buf_puts(out, "</body></html>\n");
+    return out->failed ? BF_SVG_NOMEM : BF_SVG_OK;
 }

@@ -9,15 +9,19 @@
  * input and options. Every name is escaped for XML: the five markup characters, control
  * bytes and invalid UTF-8 (shown as U+FFFD), so no frame name can inject markup.
  *
- * The renderer is layered for what comes next (interactivity, palettes, other layouts):
- * bf_svg_layout() computes geometry, bf_svg_frame() writes one frame, header and footer
- * are separate. Two walks over the sorted stacks (measure, then draw) keep memory at the
- * sort order plus the table: no node list is built.
+ * Interactive by default: an embedded script (bf_svg_script.js, no network, works from
+ * file://) shows a frame's name, count and share on hover (also of the zoomed frame),
+ * zooms on click (ancestors kept, dimmed), searches by regular expression (case toggle,
+ * matched share shown) and keeps zoom and search in the URL fragment (#z=N&s=RE&i=1,
+ * N being the frame's position in the document), so a link reopens the view. The script
+ * reads names only as text. Two walks over the ordered stacks (measure, then draw) keep
+ * memory at the order plus the table: no node list is built.
  */
 #ifndef BF_SVG_H
 #define BF_SVG_H
 
 #include "bf_buf.h"
+#include "bf_palette.h"
 #include "bf_stack_table.h"
 
 /* flamegraph.pl's defaults, so the two look alike. */
@@ -41,6 +45,14 @@ typedef struct bf_svg_opts {
     double font_size;       /* px */
     double font_width;      /* fraction of font_size */
     double min_width;       /* px; 0 draws every frame */
+    double min_width_pct;   /* > 0: minimum width as a percent of the frames' width
+                               (overrides min_width) */
+    bf_palette palette;     /* BF_PALETTE_HOT (default) or BF_PALETTE_BEAM (with legend) */
+    int inverted;           /* icicle: root at the top */
+    int reverse;            /* stacks reversed: leaf frames at the root, merged */
+    int flamechart;         /* no sorting: stacks in the order they were added (time order
+                               for traced profiles) */
+    int interactive;        /* embed the script: hover, zoom, search (default 1) */
 } bf_svg_opts;
 
 typedef struct bf_svg_result {
@@ -61,6 +73,13 @@ void bf_svg_default_opts(bf_svg_opts *o);
 const char *bf_svg_check_opts(const bf_svg_opts *o);
 bf_svg_status bf_svg_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
                             bf_svg_result *res);
+/* The same graph in a self-contained HTML page (the SVG inline, script included): for
+ * notebooks (Livebook's Kino.HTML runs scripts; an <img> of an SVG does not). */
+bf_svg_status bf_html_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
+                             bf_svg_result *res);
+
+/* The embedded script (generated from bf_svg_script.js at build time). */
+extern const char bf_svg_script[];
 
 /* XML-escapes s[0..n) into out. With max_chars > 0 and a longer text, writes the first
  * max_chars - 2 characters and "..", as flamegraph.pl cuts labels (characters are UTF-8

@@ -17,6 +17,7 @@
 #include <erl_nif.h>
 
 #include "../core/bf_folded.h"
+#include "../core/bf_speedscope.h"
 #include "../core/bf_stack_table.h"
 #include "../core/bf_svg.h"
 
@@ -38,7 +39,9 @@ static ERL_NIF_TERM am_ok, am_error, am_undefined, am_dropped, am_enomem, am_emp
     am_samples, am_weight, am_dropped_samples, am_dropped_weight, am_dropped_by_stacks,
     am_dropped_by_bytes, am_truncated, am_bytes, am_caps, am_title, am_subtitle,
     am_width, am_min_width, am_count_name, am_frame_height, am_font_size, am_lines,
-    am_malformed, am_errors, am_frames_drawn, am_frames_pruned;
+    am_malformed, am_errors, am_frames_drawn, am_frames_pruned, am_min_width_pct,
+    am_palette, am_hot, am_beam, am_inverted, am_reverse, am_flamechart, am_interactive,
+    am_format, am_svg, am_html, am_speedscope, am_true, am_false;
 
 static void bf_profile_dtor(ErlNifEnv *env, void *obj)
 {
@@ -73,6 +76,11 @@ static int bf_load_atoms(ErlNifEnv *env)
     A(am_frame_height, "frame_height"); A(am_font_size, "font_size"); A(am_lines, "lines");
     A(am_malformed, "malformed"); A(am_errors, "errors");
     A(am_frames_drawn, "frames_drawn"); A(am_frames_pruned, "frames_pruned");
+    A(am_min_width_pct, "min_width_pct"); A(am_palette, "palette"); A(am_hot, "hot");
+    A(am_beam, "beam"); A(am_inverted, "inverted"); A(am_reverse, "reverse");
+    A(am_flamechart, "flamechart"); A(am_interactive, "interactive"); A(am_format, "format");
+    A(am_svg, "svg"); A(am_html, "html"); A(am_speedscope, "speedscope");
+    A(am_true, "true"); A(am_false, "false");
 #undef A
     return 0;
 }
@@ -489,10 +497,43 @@ typedef struct bf_svg_texts {
     char count_name[65];
 } bf_svg_texts;
 
+static int bf_map_bool(ErlNifEnv *env, ERL_NIF_TERM map, ERL_NIF_TERM key, int *out)
+{
+    ERL_NIF_TERM v;
+    if (!enif_get_map_value(env, map, key, &v))
+        return 1;
+    if (enif_is_identical(v, am_true))
+        *out = 1;
+    else if (enif_is_identical(v, am_false))
+        *out = 0;
+    else
+        return 0;
+    return 1;
+}
+
+static int bf_map_palette(ErlNifEnv *env, ERL_NIF_TERM map, bf_palette *out)
+{
+    ERL_NIF_TERM v;
+    if (!enif_get_map_value(env, map, am_palette, &v))
+        return 1;
+    if (enif_is_identical(v, am_hot))
+        *out = BF_PALETTE_HOT;
+    else if (enif_is_identical(v, am_beam))
+        *out = BF_PALETTE_BEAM;
+    else
+        return 0;
+    return 1;
+}
+
 static int bf_get_svg_opts(ErlNifEnv *env, ERL_NIF_TERM map, bf_svg_opts *o, bf_svg_texts *t)
 {
     bf_svg_default_opts(o);
-    return enif_is_map(env, map) &&
+    return enif_is_map(env, map) && bf_map_palette(env, map, &o->palette) &&
+           bf_map_bool(env, map, am_inverted, &o->inverted) &&
+           bf_map_bool(env, map, am_reverse, &o->reverse) &&
+           bf_map_bool(env, map, am_flamechart, &o->flamechart) &&
+           bf_map_bool(env, map, am_interactive, &o->interactive) &&
+           bf_map_double(env, map, am_min_width_pct, &o->min_width_pct) &&
            bf_map_text(env, map, am_title, t->title, sizeof(t->title), &o->title) &&
            bf_map_text(env, map, am_subtitle, t->subtitle, sizeof(t->subtitle), &o->subtitle) &&
            bf_map_text(env, map, am_count_name, t->count_name, sizeof(t->count_name),
@@ -550,7 +591,8 @@ static ERL_NIF_TERM bf_nif_parse_folded(ErlNifEnv *env, int argc, const ERL_NIF_
     return enif_make_tuple3(env, am_ok, t, report);
 }
 
-/* svg(Profile, Opts) -> {ok, Binary} | {error, empty | enomem | {badopts, Msg}} */
+/* render(Profile, Opts) -> {ok, Binary} | {error, empty | enomem | {badopts, Msg}}.
+ * Opts' `format' is svg (default), html or speedscope. */
 static ERL_NIF_TERM bf_nif_svg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     (void)argc;
@@ -569,10 +611,27 @@ static ERL_NIF_TERM bf_nif_svg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         memcpy(d, bad, len);
         return bf_error(env, enif_make_tuple2(env, am_badopts, msg));
     }
+    ERL_NIF_TERM format = am_svg;
+    (void)enif_get_map_value(env, argv[1], am_format, &format);
+    if (!enif_is_identical(format, am_svg) && !enif_is_identical(format, am_html) &&
+        !enif_is_identical(format, am_speedscope))
+        return enif_make_badarg(env);
     bf_buf b;
     bf_buf_init(&b, NULL);
     enif_mutex_lock(p->lock);
-    bf_svg_status s = bf_svg_render(p->st, &o, &b, NULL);
+    bf_svg_status s;
+    if (enif_is_identical(format, am_html)) {
+        s = bf_html_render(p->st, &o, &b, NULL);
+    } else if (enif_is_identical(format, am_speedscope)) {
+        const char *unit = (!strcmp(o.count_name, "us") || !strcmp(o.count_name, "\xc2\xb5s") ||
+                            !strcmp(o.count_name, "microseconds"))
+                               ? "microseconds"
+                               : "none";
+        int r = bf_speedscope_write(p->st, o.title, unit, &b);
+        s = r == 0 ? BF_SVG_OK : r > 0 ? BF_SVG_EMPTY : BF_SVG_NOMEM;
+    } else {
+        s = bf_svg_render(p->st, &o, &b, NULL);
+    }
     enif_mutex_unlock(p->lock);
     ERL_NIF_TERM r;
     if (s == BF_SVG_OK) {
@@ -644,8 +703,8 @@ static ErlNifFunc bf_funcs[] = {
     {"info", 1, bf_nif_info, 0},
     {"folded", 1, bf_nif_folded, 0},
     {"folded_dirty", 1, bf_nif_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},
-    {"svg", 2, bf_nif_svg, 0},
-    {"svg_dirty", 2, bf_nif_svg, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"render", 2, bf_nif_svg, 0},
+    {"render_dirty", 2, bf_nif_svg, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"parse_folded", 2, bf_nif_parse_folded, 0},
     {"parse_folded_dirty", 2, bf_nif_parse_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},
 };

@@ -1,0 +1,124 @@
+/* bf_speedscope: speedscope JSON writer. See bf_speedscope.h. */
+#include "bf_speedscope.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef BF_VERSION
+#define BF_VERSION "0.1.0"
+#endif
+
+/* Length of the valid UTF-8 sequence at s, or 0 (same rules as the SVG escaper). */
+static size_t bf_json_utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return len;
+}
+
+void bf_json_string(bf_buf *out, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    bf_buf_putc(out, '"');
+    size_t i = 0, run = 0;
+    while (i < n) {
+        size_t l = bf_json_utf8_len(s + i, n - i);
+        if (l > 1 || (l == 1 && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')) {
+            i += l;
+            continue;
+        }
+        bf_buf_put(out, str + run, i - run);
+        if (l == 0) {
+            bf_buf_puts(out, "\\ufffd");
+        } else if (s[i] == '"' || s[i] == '\\') {
+            char e[2] = {'\\', (char)s[i]};
+            bf_buf_put(out, e, 2);
+        } else {
+            char e[6] = {'\\', 'u', '0', '0', hex[s[i] >> 4], hex[s[i] & 15]};
+            bf_buf_put(out, e, 6);
+        }
+        i += l ? l : 1;
+        run = i;
+    }
+    bf_buf_put(out, str + run, n - run);
+    bf_buf_putc(out, '"');
+}
+
+int bf_speedscope_write(const bf_stack_table *st, const char *name, const char *unit,
+                        bf_buf *out)
+{
+    uint32_t n = bf_st_stack_count(st);
+    if (n == 0)
+        return 1;
+    uint32_t *order = bf_st_sorted(st);
+    if (!order)
+        return -1;
+    bf_buf_puts(out, "{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\","
+                     "\"shared\":{\"frames\":[");
+    for (uint32_t f = 0; f < bf_st_frame_count(st); f++) {
+        size_t len;
+        const char *fname = bf_st_frame_name(st, f, &len);
+        bf_buf_puts(out, f ? ",{\"name\":" : "{\"name\":");
+        bf_json_string(out, fname, len);
+        bf_buf_putc(out, '}');
+    }
+    bf_st_stats stats;
+    bf_st_get_stats(st, &stats);
+    bf_buf_puts(out, "]},\"profiles\":[{\"type\":\"sampled\",\"name\":");
+    bf_json_string(out, name, strlen(name));
+    bf_buf_puts(out, ",\"unit\":");
+    bf_json_string(out, unit, strlen(unit));
+    bf_buf_puts(out, ",\"startValue\":0,\"endValue\":");
+    bf_buf_put_u64(out, stats.total_weight);
+    bf_buf_puts(out, ",\"samples\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        size_t depth;
+        const uint32_t *ids = bf_st_stack(st, order[i], &depth, NULL);
+        bf_buf_puts(out, i ? ",[" : "[");
+        for (size_t d = 0; d < depth; d++) {
+            if (d)
+                bf_buf_putc(out, ',');
+            bf_buf_put_u64(out, ids[d]);
+        }
+        bf_buf_putc(out, ']');
+    }
+    bf_buf_puts(out, "],\"weights\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t w;
+        bf_st_stack(st, order[i], NULL, &w);
+        if (i)
+            bf_buf_putc(out, ',');
+        bf_buf_put_u64(out, w);
+    }
+    bf_buf_puts(out, "]}],\"name\":");
+    bf_json_string(out, name, strlen(name));
+    bf_buf_puts(out, ",\"activeProfileIndex\":0,\"exporter\":\"beamflame " BF_VERSION "\"}\n");
+    free(order);
+    return out->failed ? -1 : 0;
+}
