@@ -173,9 +173,12 @@ static int bf_cli_svg(const bf_cli *cli)
         }
         if (rc != BF_EXIT_OK)
             unlink(tmp);
-        else
+        else if (cli->format == BF_FORMAT_SVG || cli->format == BF_FORMAT_HTML)
             fprintf(stderr, "beamflame: wrote %s (%llu frames, %llu pruned)\n", cli->output,
                     (unsigned long long)res.frames_drawn, (unsigned long long)res.frames_pruned);
+        else
+            fprintf(stderr, "beamflame: wrote %s (%u distinct stacks)\n", cli->output,
+                    bf_st_stack_count(st));
     }
 done:
     bf_st_free(st);

@@ -57,6 +57,31 @@ Test(cli_args, errors_name_the_problem)
     }
 }
 
+Test(cli_args, format_and_renderer_options)
+{
+    char *argv[] = {"beamflame", "svg", "-o", "x.json", "--palette", "beam", "--inverted",
+                    "--reverse", "--flamechart", "--static", "--minwidth", "2%", "--height",
+                    "20", "--fontsize", "10", "--countname", "us", "--subtitle", "s"};
+    bf_cli cli;
+    char err[256];
+    cr_assert_eq(parse(&cli, err, 20, argv), BF_EXIT_OK, "%s", err);
+    cr_assert_eq(cli.format, BF_FORMAT_SPEEDSCOPE); /* from the extension */
+    cr_assert_eq(cli.svg.palette, BF_PALETTE_BEAM);
+    cr_assert(cli.svg.inverted && cli.svg.reverse && cli.svg.flamechart);
+    cr_assert_eq(cli.svg.interactive, 0);
+    cr_assert_float_eq(cli.svg.min_width_pct, 2, 1e-9);
+    cr_assert_float_eq(cli.svg.frame_height, 20, 1e-9);
+    cr_assert_str_eq(cli.svg.count_name, "us");
+    char *argv2[] = {"beamflame", "svg", "-o", "x.json", "--format", "html"};
+    cr_assert_eq(parse(&cli, err, 6, argv2), BF_EXIT_OK);
+    cr_assert_eq(cli.format, BF_FORMAT_HTML); /* --format wins */
+    char *argv3[] = {"beamflame", "svg", "--format", "png"};
+    cr_assert_eq(parse(&cli, err, 4, argv3), BF_EXIT_USAGE);
+    cr_assert_not_null(strstr(err, "svg, html, speedscope or folded"));
+    char *argv4[] = {"beamflame", "svg", "--minwidth", "150%"};
+    cr_assert_eq(parse(&cli, err, 4, argv4), BF_EXIT_USAGE);
+}
+
 Test(cli_args, help_and_version)
 {
     char *h[] = {"beamflame", "--help"};
