@@ -16,7 +16,7 @@
 %% not on any process heap and is freed when the handle is garbage collected. It is only
 %% usable on the node that made it: remote callers ask for binaries (folded, SVG).
 -module(beamflame).
--export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2,
+-export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2, diff/3,
          write/2, write/3, info/1, read_folded/1]).
 
 -type profile() :: beamflame_nif:profile().
@@ -136,6 +136,39 @@ speedscope(ProfileOrFolded) ->
 -spec speedscope(profile() | iodata(), svg_opts()) -> binary() | {error, term()}.
 speedscope(ProfileOrFolded, Opts) ->
     render(speedscope, ProfileOrFolded, Opts).
+
+%% @doc A differential flame graph of two profiles (or folded texts): widths from `After',
+%% each frame coloured by its inclusive change (its whole subtree), red where it grew,
+%% blue where it shrank; tooltips add the change in percent. Options as {@link svg/2},
+%% plus `normalize' (default false: compare counts; true: scale `Before' to `After''s
+%% total and compare shares) and `format' (`svg', default, or `html').
+-spec diff(profile() | iodata(), profile() | iodata(),
+           svg_opts() | #{normalize => boolean(), format => svg | html}) ->
+          binary() | {error, term()}.
+diff(Before, After, Opts0) when is_map(Opts0) ->
+    Normalize = maps:get(normalize, Opts0, false),
+    Format = maps:get(format, Opts0, svg),
+    Opts = maps:without([normalize, format], Opts0),
+    if
+        not is_boolean(Normalize) ->
+            {error, {bad_option, {normalize, Normalize}, "true or false"}};
+        Format =/= svg, Format =/= html ->
+            {error, {bad_option, {format, Format}, "svg or html"}};
+        true ->
+            case {svg_opts(Opts), as_profile(Before), as_profile(After)} of
+                {{ok, NifOpts}, {ok, B}, {ok, A}} ->
+                    case beamflame_nif:render_diff_dirty(B, A, NifOpts#{normalize => Normalize,
+                                                                        format => Format}) of
+                        {ok, Bin} -> Bin;
+                        {error, _} = E -> E
+                    end;
+                {{error, _} = E, _, _} -> E;
+                {_, {error, _} = E, _} -> E;
+                {_, _, {error, _} = E} -> E
+            end
+    end;
+diff(_Before, _After, Opts) ->
+    {error, {bad_option, Opts, "options must be a map"}}.
 
 render(Format, ProfileOrFolded, Opts) ->
     case svg_opts(Opts) of

@@ -3,7 +3,7 @@
 %% twin that runs on a dirty CPU scheduler; the wrappers at the bottom choose by size.
 -module(beamflame_nif).
 -export([new/1, add_samples/2, add_weights/2, set_meta/2, info/1,
-         folded/1, folded_dirty/1, render/2, render_dirty/2,
+         folded/1, folded_dirty/1, render/2, render_dirty/2, render_diff_dirty/3,
          parse_folded/2, parse_folded_dirty/2]).
 -export([render_folded/1, render_graph/2, read_folded/2]).
 -on_load(init/0).
@@ -49,6 +49,9 @@ folded_dirty(_P) -> ?STUB.
 render(_P, _Opts) -> ?STUB.
 -spec render_dirty(profile(), map()) -> {ok, binary()} | {error, term()}.
 render_dirty(_P, _Opts) -> ?STUB.
+%% Always on a dirty scheduler: it copies and merges two profiles.
+-spec render_diff_dirty(profile(), profile(), map()) -> {ok, binary()} | {error, term()}.
+render_diff_dirty(_Before, _After, _Opts) -> ?STUB.
 -spec parse_folded(iodata(), map()) -> {ok, profile(), map()} | {error, enomem}.
 parse_folded(_Bin, _Caps) -> ?STUB.
 -spec parse_folded_dirty(iodata(), map()) -> {ok, profile(), map()} | {error, enomem}.

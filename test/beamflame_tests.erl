@@ -129,6 +129,19 @@ renderer_options_test() ->
     ?assertMatch({_, _}, binary:match(Json, <<"\"name\":\"t\\\"q\"">>)),
     ?assertMatch(<<"<!DOCTYPE html>", _/binary>>, beamflame:html(F)).
 
+diff_test() ->
+    Before = <<"main;a 50\nmain;b 50\n">>,
+    After = <<"main;a 80\nmain;b 20\nmain;c 10\n">>,
+    Svg = beamflame:diff(Before, After, #{min_width => 0}),
+    ?assertMatch({_, _}, binary:match(Svg, <<"<title>a (80 samples, 72.73%; +27.27%)</title>">>)),
+    ?assertMatch({_, _}, binary:match(Svg, <<"<title>b (20 samples, 18.18%; -27.27%)</title>">>)),
+    Norm = beamflame:diff(Before, After, #{min_width => 0, normalize => true}),
+    ?assertMatch({_, _}, binary:match(Norm, <<"<title>main (110 samples, 100.00%; +0.00%)</title>">>)),
+    ?assertMatch(<<"<!DOCTYPE html>", _/binary>>, beamflame:diff(Before, After, #{format => html})),
+    ?assertMatch({error, {bad_option, {format, speedscope}, _}},
+                 beamflame:diff(Before, After, #{format => speedscope})),
+    ?assertEqual({error, empty}, beamflame:diff(Before, <<"x 0\n">>, #{})).
+
 options_are_validated_test_() ->
     [?_assertMatch({error, {bad_option, {bogus, undefined}, _}}, beamflame:sample(#{bogus => 1})),
      ?_assertMatch({error, {bad_option, {rate, 0}, _}}, beamflame:sample(#{rate => 0})),

@@ -19,18 +19,19 @@
 #endif
 #define BF_READ_CHUNK (1u << 20) /* bytes per read(2) */
 
-static const char *bf_input_name(const bf_cli *cli)
+static const char *bf_input_name(const char *path)
 {
-    return (!cli->input || !strcmp(cli->input, "-")) ? "<stdin>" : cli->input;
+    return (!path || !strcmp(path, "-")) ? "<stdin>" : path;
 }
 
-/* Reads the folded input into st, reporting malformed lines on stderr. */
-static int bf_cli_read(const bf_cli *cli, bf_stack_table *st)
+/* Reads the folded input at path (NULL or "-": stdin) into st, reporting malformed lines
+ * on stderr. */
+static int bf_cli_read(const char *path, bf_stack_table *st)
 {
     int fd = 0;
-    const char *name = bf_input_name(cli);
-    if (cli->input && strcmp(cli->input, "-")) {
-        fd = open(cli->input, O_RDONLY | O_CLOEXEC);
+    const char *name = bf_input_name(path);
+    if (path && strcmp(path, "-")) {
+        fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0) {
             fprintf(stderr, "beamflame: cannot open %s: %s\n", name, strerror(errno));
             return BF_EXIT_IO;
@@ -85,28 +86,46 @@ done:
     return rc;
 }
 
-static int bf_cli_svg(const bf_cli *cli)
+/* A table for a file on disk: it may hold more distinct stacks than a live run; the byte
+ * cap still bounds memory. */
+static bf_stack_table *bf_cli_table(void)
 {
     bf_st_caps caps;
     bf_st_default_caps(&caps);
-    /* A file on disk may hold more distinct stacks than a live run; the byte cap still
-     * bounds memory. */
     caps.max_stacks = UINT32_MAX - 1;
     caps.max_bytes = (size_t)4 << 30;
     bf_stack_table *st = bf_st_new(&caps);
-    if (!st) {
+    if (!st)
         fprintf(stderr, "beamflame: out of memory\n");
-        return BF_EXIT_NOMEM;
-    }
-    int rc = bf_cli_read(cli, st);
-    if (rc != BF_EXIT_OK)
-        goto done;
-    if (bf_st_stack_count(st) == 0) {
+    return st;
+}
+
+static int bf_cli_load(const char *path, bf_stack_table *st)
+{
+    int rc = bf_cli_read(path, st);
+    if (rc == BF_EXIT_OK && bf_st_stack_count(st) == 0) {
         fprintf(stderr, "beamflame: %s: no valid stack found (expected lines like "
                         "`main;work;leaf 42`)\n",
-                bf_input_name(cli));
+                bf_input_name(path));
         rc = BF_EXIT_NO_STACKS;
+    }
+    return rc;
+}
+
+static int bf_cli_svg(const bf_cli *cli)
+{
+    bf_stack_table *st = bf_cli_table();
+    bf_stack_table *before = NULL;
+    if (!st)
+        return BF_EXIT_NOMEM;
+    int rc = bf_cli_load(cli->verb == BF_VERB_DIFF ? cli->input2 : cli->input, st);
+    if (rc != BF_EXIT_OK)
         goto done;
+    if (cli->verb == BF_VERB_DIFF) {
+        before = bf_cli_table();
+        rc = before ? bf_cli_load(cli->input, before) : BF_EXIT_NOMEM;
+        if (rc != BF_EXIT_OK)
+            goto done;
     }
     /* Write next to the target and rename, so a failure never leaves half a file. */
     char tmp[4096];
@@ -130,6 +149,11 @@ static int bf_cli_svg(const bf_cli *cli)
     bf_svg_result res;
     memset(&res, 0, sizeof(res));
     bf_svg_status s;
+    if (before) {
+        s = bf_svg_render_diff(before, st, cli->normalize, cli->format == BF_FORMAT_HTML,
+                               &cli->svg, &out, &res);
+        goto rendered;
+    }
     switch (cli->format) {
     case BF_FORMAT_HTML:
         s = bf_html_render(st, &cli->svg, &out, &res);
@@ -151,12 +175,13 @@ static int bf_cli_svg(const bf_cli *cli)
         s = bf_svg_render(st, &cli->svg, &out, &res);
         break;
     }
+rendered:;
     int flushed = bf_buf_flush(&out);
     bf_buf_free(&out);
     int closed = (f != stdout) ? fclose(f) : fflush(f);
     if (s == BF_SVG_EMPTY) {
         fprintf(stderr, "beamflame: %s: all stacks have a count of 0: nothing to draw\n",
-                bf_input_name(cli));
+                bf_input_name(cli->verb == BF_VERB_DIFF ? cli->input2 : cli->input));
         rc = BF_EXIT_NO_STACKS;
     } else if (s != BF_SVG_OK) {
         fprintf(stderr, "beamflame: out of memory while rendering\n");
@@ -181,6 +206,7 @@ static int bf_cli_svg(const bf_cli *cli)
                     bf_st_stack_count(st));
     }
 done:
+    bf_st_free(before);
     bf_st_free(st);
     return rc;
 }
@@ -202,6 +228,7 @@ int main(int argc, char **argv)
         printf("beamflame %s\n", BF_VERSION);
         return BF_EXIT_OK;
     case BF_VERB_SVG:
+    case BF_VERB_DIFF:
         return bf_cli_svg(&cli);
     default:
         return BF_EXIT_USAGE;

@@ -32,6 +32,10 @@ const char *bf_cli_usage(void)
            "    --inverted        icicle graph: root at the top\n"
            "    --flamechart      keep the input's order (time order) instead of sorting\n"
            "    --static          no script (no hover, zoom or search)\n"
+           "  diff BEFORE AFTER   differential flame graph of two folded files: widths from\n"
+           "                      AFTER, red where a frame grew, blue where it shrank (its\n"
+           "                      whole subtree); the svg options apply (format svg or html)\n"
+           "    --normalize       compare shares: scale BEFORE to AFTER's total first\n"
            "  help                this text\n"
            "  version             print the version\n"
            "\n"
@@ -113,9 +117,11 @@ static int bf_flag(const char *a, const char *name, int *out)
 static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, size_t errlen)
 {
     int format = -1, interactive_off = 0;
+    int diff = cli->verb == BF_VERB_DIFF;
     for (; i < argc; i++) {
         const char *a = argv[i], *v;
-        if (bf_flag(a, "--reverse", &cli->svg.reverse) ||
+        if ((diff && bf_flag(a, "--normalize", &cli->normalize)) ||
+            bf_flag(a, "--reverse", &cli->svg.reverse) ||
             bf_flag(a, "--inverted", &cli->svg.inverted) ||
             bf_flag(a, "--flamechart", &cli->svg.flamechart) ||
             bf_flag(a, "--static", &interactive_off))
@@ -175,11 +181,20 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
                 return bf_fail(err, errlen, "--format is svg, html, speedscope or folded (got %s)",
                                v ? v : "nothing");
         } else if (strcmp(a, "-") == 0 || a[0] != '-') {
-            if (cli->input)
-                return bf_fail(err, errlen, "svg takes one input file (extra: %s)", a);
-            cli->input = a;
+            if (!cli->input)
+                cli->input = a;
+            else if (diff && !cli->input2)
+                cli->input2 = a;
+            else
+                return bf_fail(err, errlen,
+                               diff ? "diff takes two input files (extra: %s)"
+                                    : "svg takes one input file (extra: %s)",
+                               a);
         } else {
-            return bf_fail(err, errlen, "unknown option for svg: %s (see `beamflame help`)", a);
+            return bf_fail(err, errlen,
+                           diff ? "unknown option for diff: %s (see `beamflame help`)"
+                                : "unknown option for svg: %s (see `beamflame help`)",
+                           a);
         }
     }
     if (cli->svg.min_width > cli->svg.width)
@@ -188,6 +203,14 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
     if (format < 0 && cli->output)
         format = bf_format_from_path(cli->output);
     cli->format = format < 0 ? BF_FORMAT_SVG : (bf_format)format;
+    if (diff) {
+        if (!cli->input || !cli->input2)
+            return bf_fail(err, errlen, "%s", "diff needs two folded files: BEFORE AFTER");
+        if (!strcmp(cli->input, "-") && !strcmp(cli->input2, "-"))
+            return bf_fail(err, errlen, "%s", "diff can read only one of its inputs from -");
+        if (cli->format != BF_FORMAT_SVG && cli->format != BF_FORMAT_HTML)
+            return bf_fail(err, errlen, "%s", "diff writes svg or html");
+    }
     return BF_EXIT_OK;
 }
 
@@ -210,6 +233,10 @@ int bf_cli_parse(int argc, char **argv, bf_cli *cli, char *err, size_t errlen)
     }
     if (!strcmp(verb, "svg")) {
         cli->verb = BF_VERB_SVG;
+        return bf_parse_svg(argc, argv, 2, cli, err, errlen);
+    }
+    if (!strcmp(verb, "diff")) {
+        cli->verb = BF_VERB_DIFF;
         return bf_parse_svg(argc, argv, 2, cli, err, errlen);
     }
     return bf_fail(err, errlen, "unknown command: %s (try `beamflame help`)", verb);

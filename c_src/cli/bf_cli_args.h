@@ -18,7 +18,13 @@ enum bf_exit {
     BF_EXIT_NOMEM = 5,     /* out of memory (or a cap refused everything) */
 };
 
-typedef enum bf_verb { BF_VERB_NONE = 0, BF_VERB_HELP, BF_VERB_VERSION, BF_VERB_SVG } bf_verb;
+typedef enum bf_verb {
+    BF_VERB_NONE = 0,
+    BF_VERB_HELP,
+    BF_VERB_VERSION,
+    BF_VERB_SVG,
+    BF_VERB_DIFF
+} bf_verb;
 
 typedef enum bf_format {
     BF_FORMAT_SVG = 0,
@@ -29,7 +35,9 @@ typedef enum bf_format {
 
 typedef struct bf_cli {
     bf_verb verb;
-    const char *input;  /* NULL or "-": standard input */
+    const char *input;  /* NULL or "-": standard input (diff: the "before" file) */
+    const char *input2; /* diff: the "after" file */
+    int normalize;      /* diff: scale "before" to "after"'s total */
     const char *output; /* NULL: standard output */
     bf_format format;   /* --format, else from the output's extension, else svg */
     bf_svg_opts svg;

@@ -6,6 +6,7 @@
 typedef struct bf_open {
     uint32_t name;
     uint64_t start;
+    double delta;
 } bf_open;
 
 /* Closes the open frames deeper than `keep` at time t, deepest first, reporting each.
@@ -21,12 +22,19 @@ static int bf_flame_close(bf_open *open, size_t *open_depth, size_t keep, uint64
         node.depth = (uint32_t)*open_depth + 1;
         node.start = open[*open_depth].start;
         node.end = t;
+        node.delta = open[*open_depth].delta;
         rc = cb(&node, ctx);
     }
     return rc;
 }
 
 int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb cb, void *ctx)
+{
+    return bf_flame_walk_delta(st, order, NULL, cb, ctx);
+}
+
+int bf_flame_walk_delta(const bf_stack_table *st, const uint32_t *order, const double *delta,
+                        bf_flame_cb cb, void *ctx)
 {
     uint32_t n = bf_st_stack_count(st);
     size_t max_depth = bf_st_get_caps(st)->max_depth;
@@ -35,6 +43,7 @@ int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb c
         return -1;
     size_t open_depth = 0; /* frames open, excluding the root */
     uint64_t t = 0;
+    double total_delta = 0;
     int rc = 0;
     bf_flame_node node;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
@@ -48,6 +57,12 @@ int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb c
         for (; open_depth < depth; open_depth++) {
             open[open_depth].name = ids[open_depth];
             open[open_depth].start = t;
+            open[open_depth].delta = 0;
+        }
+        if (delta) {
+            total_delta += delta[order[i]];
+            for (size_t d = 0; d < depth; d++)
+                open[d].delta += delta[order[i]];
         }
         t = (t > UINT64_MAX - weight) ? UINT64_MAX : t + weight;
     }
@@ -58,6 +73,7 @@ int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb c
         node.depth = 0;
         node.start = 0;
         node.end = t;
+        node.delta = total_delta;
         rc = cb(&node, ctx);
     }
     free(open);

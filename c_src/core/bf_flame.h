@@ -20,6 +20,7 @@ typedef struct bf_flame_node {
     uint32_t depth; /* 0 for the root; a stack's first frame is at depth 1 */
     uint64_t start; /* cumulative weight where the frame starts */
     uint64_t end;   /* ... and ends; width = end - start */
+    double delta;   /* differential graphs: summed change of the stacks through it */
 } bf_flame_node;
 
 /* Return non-zero to stop the walk (that value is returned). */
@@ -29,5 +30,9 @@ typedef int (*bf_flame_cb)(const bf_flame_node *node, void *ctx);
  * callback's non-zero value, or -1 on allocation failure. An empty table reports only
  * the root, with width 0. */
 int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb cb, void *ctx);
+/* The same walk; delta (indexed by stack id, may be NULL) is summed into every frame a
+ * stack passes through, so node.delta is the frame's inclusive change. */
+int bf_flame_walk_delta(const bf_stack_table *st, const uint32_t *order, const double *delta,
+                        bf_flame_cb cb, void *ctx);
 
 #endif

@@ -149,6 +149,8 @@ typedef struct bf_svg_ctx {
     double image_height;
     double ypad1, ypad2;
     int inline_svg; /* inside an HTML page: no XML declaration */
+    const double *delta; /* differential: change per stack id, or NULL */
+    double max_delta;    /* largest |change| of a drawn frame */
 } bf_svg_ctx;
 
 static int bf_svg_pruned(const bf_svg_ctx *c, const bf_flame_node *n)
@@ -166,6 +168,9 @@ static int bf_svg_measure(const bf_flame_node *n, void *ctx)
     c->res->frames_drawn++;
     if (n->depth > c->res->depth_max)
         c->res->depth_max = n->depth;
+    double a = n->delta < 0 ? -n->delta : n->delta;
+    if (n->depth > 0 && a > c->max_delta)
+        c->max_delta = a;
     return 0;
 }
 
@@ -190,8 +195,18 @@ static void bf_svg_frame(bf_svg_ctx *c, const bf_flame_node *n)
     }
     double pct = c->total ? 100.0 * (double)w / (double)c->total : 0.0;
     int rgb[3];
-    bf_frame_class cls = n->name == BF_FLAME_ROOT ? BF_CLASS_PSEUDO : bf_classify(name, len);
-    bf_palette_color(o->palette, cls, name, len, rgb);
+    if (c->delta) {
+        /* flamegraph.pl's differential scale: red grew, blue shrank, white unchanged */
+        double v = c->max_delta > 0 ? n->delta / c->max_delta : 0;
+        rgb[0] = rgb[1] = rgb[2] = 255;
+        if (v > 0)
+            rgb[1] = rgb[2] = (int)(210 * (1 - v));
+        else if (v < 0)
+            rgb[0] = rgb[1] = (int)(210 * (1 + v));
+    } else {
+        bf_frame_class cls = n->name == BF_FLAME_ROOT ? BF_CLASS_PSEUDO : bf_classify(name, len);
+        bf_palette_color(o->palette, cls, name, len, rgb);
+    }
 
     bf_buf_puts(out, "<g class=\"func_g\" data-w=\"");
     bf_buf_put_u64(out, w);
@@ -205,6 +220,10 @@ static void bf_svg_frame(bf_svg_ctx *c, const bf_flame_node *n)
         bf_buf_puts(out, ", 100%");
     else
         bf_buf_printf(out, ", %.2f%%", pct);
+    if (c->delta) { /* the change, in percent of the total, as flamegraph.pl shows it */
+        double d = c->total ? 100.0 * n->delta / (double)c->total : 0.0;
+        bf_buf_printf(out, "; %+.2f%%", (d > -0.005 && d < 0.005) ? 0.0 : d);
+    }
     bf_buf_printf(out,
                   ")</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" "
                   "fill=\"rgb(%d,%d,%d)\" rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%.2f\">",
@@ -362,7 +381,8 @@ static uint32_t *bf_svg_order(const bf_stack_table *st, int flamechart)
 }
 
 static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_opts *o,
-                                       bf_buf *out, bf_svg_result *res, int inline_svg)
+                                       bf_buf *out, bf_svg_result *res, int inline_svg,
+                                       const double *delta)
 {
     bf_svg_result local;
     if (!res)
@@ -374,8 +394,9 @@ static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_o
     bf_st_get_stats(st0, &stats);
     if (bf_st_stack_count(st0) == 0 || stats.total_weight == 0)
         return BF_SVG_EMPTY;
-    bf_stack_table *rev = o->reverse ? bf_svg_reversed(st0) : NULL;
-    if (o->reverse && !rev)
+    int reverse = o->reverse && !delta; /* a reversed diff would need its deltas remapped */
+    bf_stack_table *rev = reverse ? bf_svg_reversed(st0) : NULL;
+    if (reverse && !rev)
         return BF_SVG_NOMEM;
     const bf_stack_table *st = rev ? rev : st0;
     uint32_t *order = bf_svg_order(st, o->flamechart);
@@ -383,7 +404,8 @@ static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_o
         bf_st_free(rev);
         return BF_SVG_NOMEM;
     }
-    bf_svg_ctx c = {.st = st, .o = o, .out = out, .res = res, .inline_svg = inline_svg};
+    bf_svg_ctx c = {.st = st, .o = o, .out = out, .res = res, .inline_svg = inline_svg,
+                    .delta = delta};
     c.total = stats.total_weight;
     c.width_per_unit = (o->width - 2 * BF_SVG_XPAD) / (double)c.total;
     double min_px = o->min_width_pct > 0 ? o->min_width_pct / 100 * (o->width - 2 * BF_SVG_XPAD)
@@ -392,11 +414,11 @@ static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_o
     c.ypad1 = o->font_size * ((o->subtitle ? 5 : 3) + (o->palette == BF_PALETTE_BEAM ? 2 : 0));
     c.ypad2 = o->font_size * 2 + 10;
     bf_svg_status rc = BF_SVG_NOMEM;
-    if (bf_flame_walk(st, order, bf_svg_measure, &c) != 0)
+    if (bf_flame_walk_delta(st, order, delta, bf_svg_measure, &c) != 0)
         goto done;
     c.image_height = (res->depth_max + 1) * o->frame_height + c.ypad1 + c.ypad2;
     bf_svg_header(&c);
-    if (bf_flame_walk(st, order, bf_svg_draw, &c) != 0)
+    if (bf_flame_walk_delta(st, order, delta, bf_svg_draw, &c) != 0)
         goto done;
     bf_svg_footer(&c);
     rc = out->failed ? BF_SVG_NOMEM : BF_SVG_OK;
@@ -409,11 +431,102 @@ done:
 bf_svg_status bf_svg_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
                             bf_svg_result *res)
 {
-    return bf_svg_render_doc(st, o, out, res, 0);
+    return bf_svg_render_doc(st, o, out, res, 0, NULL);
 }
+
+static bf_svg_status bf_html_doc(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
+                                 bf_svg_result *res, const double *delta);
 
 bf_svg_status bf_html_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
                              bf_svg_result *res)
+{
+    return bf_html_doc(st, o, out, res, NULL);
+}
+
+/* Adds every stack of src to dst (names remapped), with its weight or with 0; writes the
+ * stack ids in dst to sids. */
+static int bf_diff_merge(bf_stack_table *dst, const bf_stack_table *src, int keep_weight,
+                         uint32_t *sids)
+{
+    uint32_t nf = bf_st_frame_count(src);
+    uint32_t *map = malloc((nf ? nf : 1) * sizeof(uint32_t));
+    uint32_t *ids = malloc((bf_st_get_caps(src)->max_depth + 1) * sizeof(uint32_t));
+    int rc = -1;
+    if (!map || !ids)
+        goto done;
+    for (uint32_t f = 0; f < nf; f++) {
+        size_t len;
+        const char *name = bf_st_frame_name(src, f, &len);
+        int64_t id = bf_st_intern(dst, name, len);
+        if (id < 0)
+            goto done;
+        map[f] = (uint32_t)id;
+    }
+    for (uint32_t i = 0; i < bf_st_stack_count(src); i++) {
+        size_t depth;
+        uint64_t w;
+        const uint32_t *s = bf_st_stack(src, i, &depth, &w);
+        for (size_t d = 0; d < depth; d++)
+            ids[d] = map[s[d]];
+        if (bf_st_add(dst, ids, depth, keep_weight ? w : 0, &sids[i]) != BF_ST_OK)
+            goto done;
+    }
+    rc = 0;
+done:
+    free(map);
+    free(ids);
+    return rc;
+}
+
+bf_svg_status bf_svg_render_diff(const bf_stack_table *before, const bf_stack_table *after,
+                                 int normalize, int html, const bf_svg_opts *o, bf_buf *out,
+                                 bf_svg_result *res)
+{
+    bf_st_caps caps = *bf_st_get_caps(after);
+    const bf_st_caps *cb = bf_st_get_caps(before);
+    if (cb->max_depth > caps.max_depth)
+        caps.max_depth = cb->max_depth;
+    caps.max_stacks = UINT32_MAX - 1;
+    caps.max_bytes = SIZE_MAX / 2;
+    bf_st_stats sa, sb;
+    bf_st_get_stats(after, &sa);
+    bf_st_get_stats(before, &sb);
+    bf_stack_table *m = bf_st_new(&caps);
+    uint32_t na = bf_st_stack_count(after), nb = bf_st_stack_count(before);
+    uint32_t *ida = malloc((na ? na : 1) * sizeof(uint32_t));
+    uint32_t *idb = malloc((nb ? nb : 1) * sizeof(uint32_t));
+    double *delta = NULL;
+    bf_svg_status rc = BF_SVG_NOMEM;
+    if (!m || !ida || !idb || bf_diff_merge(m, after, 1, ida) != 0 ||
+        bf_diff_merge(m, before, 0, idb) != 0)
+        goto done;
+    delta = calloc(bf_st_stack_count(m) ? bf_st_stack_count(m) : 1, sizeof(double));
+    if (!delta)
+        goto done;
+    /* normalised: "before" scaled to the same total as "after", so only shares compare */
+    double scale = (normalize && sb.total_weight) ? (double)sa.total_weight / (double)sb.total_weight
+                                                  : 1.0;
+    for (uint32_t i = 0; i < na; i++) {
+        uint64_t w;
+        bf_st_stack(after, i, NULL, &w);
+        delta[ida[i]] += (double)w;
+    }
+    for (uint32_t i = 0; i < nb; i++) {
+        uint64_t w;
+        bf_st_stack(before, i, NULL, &w);
+        delta[idb[i]] -= (double)w * scale;
+    }
+    rc = html ? bf_html_doc(m, o, out, res, delta) : bf_svg_render_doc(m, o, out, res, 0, delta);
+done:
+    free(delta);
+    free(ida);
+    free(idb);
+    bf_st_free(m);
+    return rc;
+}
+
+static bf_svg_status bf_html_doc(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
+                                 bf_svg_result *res, const double *delta)
 {
     size_t start = out->len;
     bf_buf_puts(out, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -421,7 +534,7 @@ bf_svg_status bf_html_render(const bf_stack_table *st, const bf_svg_opts *o, bf_
     bf_xml_escape(out, o->title ? o->title : "", o->title ? strlen(o->title) : 0, 0);
     bf_buf_puts(out, "</title><style>body{margin:0;background:#fff}svg{display:block;"
                      "max-width:100%;height:auto}</style></head><body>\n");
-    bf_svg_status rc = bf_svg_render_doc(st, o, out, res, 1);
+    bf_svg_status rc = bf_svg_render_doc(st, o, out, res, 1, delta);
     if (rc != BF_SVG_OK) {
         if (!out->sink)
             out->len = start; /* nothing half-written into a buffer */

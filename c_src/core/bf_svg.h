@@ -78,6 +78,17 @@ bf_svg_status bf_svg_render(const bf_stack_table *st, const bf_svg_opts *o, bf_b
 bf_svg_status bf_html_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out,
                              bf_svg_result *res);
 
+/* A differential flame graph, like difffolded.pl + flamegraph.pl in one step: widths are
+ * the `after' counts; each frame is coloured by its inclusive change (the sum over its
+ * subtree of after - before), red where it grew, blue where it shrank, white unchanged,
+ * scaled to the largest change drawn; tooltips add the change in percent of the total.
+ * normalize: scale `before' to `after''s total first, so shares are compared rather than
+ * raw counts (for runs of different lengths). html: the page instead of the bare SVG.
+ * `reverse' is ignored for diffs. */
+bf_svg_status bf_svg_render_diff(const bf_stack_table *before, const bf_stack_table *after,
+                                 int normalize, int html, const bf_svg_opts *o, bf_buf *out,
+                                 bf_svg_result *res);
+
 /* The embedded script (generated from bf_svg_script.js at build time). */
 extern const char bf_svg_script[];
 

@@ -41,7 +41,7 @@ static ERL_NIF_TERM am_ok, am_error, am_undefined, am_dropped, am_enomem, am_emp
     am_width, am_min_width, am_count_name, am_frame_height, am_font_size, am_lines,
     am_malformed, am_errors, am_frames_drawn, am_frames_pruned, am_min_width_pct,
     am_palette, am_hot, am_beam, am_inverted, am_reverse, am_flamechart, am_interactive,
-    am_format, am_svg, am_html, am_speedscope, am_true, am_false;
+    am_format, am_svg, am_html, am_speedscope, am_true, am_false, am_normalize;
 
 static void bf_profile_dtor(ErlNifEnv *env, void *obj)
 {
@@ -80,7 +80,7 @@ static int bf_load_atoms(ErlNifEnv *env)
     A(am_beam, "beam"); A(am_inverted, "inverted"); A(am_reverse, "reverse");
     A(am_flamechart, "flamechart"); A(am_interactive, "interactive"); A(am_format, "format");
     A(am_svg, "svg"); A(am_html, "html"); A(am_speedscope, "speedscope");
-    A(am_true, "true"); A(am_false, "false");
+    A(am_true, "true"); A(am_false, "false"); A(am_normalize, "normalize");
 #undef A
     return 0;
 }
@@ -644,6 +644,69 @@ static ERL_NIF_TERM bf_nif_svg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     return r;
 }
 
+/* render_diff(Before, After, Opts) -> {ok, Binary} | {error, _}: a differential graph.
+ * Opts: the SVG options, `normalize' (boolean), `format' svg | html. The two profiles are
+ * locked one after the other (never both at once, so two diffs cannot deadlock). */
+static ERL_NIF_TERM bf_nif_render_diff(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *before, *after;
+    bf_svg_opts o;
+    static _Thread_local bf_svg_texts texts;
+    int normalize = 0;
+    ERL_NIF_TERM format = am_svg;
+    if (!bf_get_profile(env, argv[0], &before) || !bf_get_profile(env, argv[1], &after) ||
+        !bf_get_svg_opts(env, argv[2], &o, &texts) ||
+        !bf_map_bool(env, argv[2], am_normalize, &normalize))
+        return enif_make_badarg(env);
+    (void)enif_get_map_value(env, argv[2], am_format, &format);
+    if (!enif_is_identical(format, am_svg) && !enif_is_identical(format, am_html))
+        return enif_make_badarg(env);
+    const char *bad = bf_svg_check_opts(&o);
+    if (bad) {
+        ERL_NIF_TERM msg;
+        size_t len = strlen(bad);
+        unsigned char *d = enif_make_new_binary(env, len, &msg);
+        if (!d)
+            return bf_error(env, am_enomem);
+        memcpy(d, bad, len);
+        return bf_error(env, enif_make_tuple2(env, am_badopts, msg));
+    }
+    /* Work on a private copy of "before", so only one profile lock is held at a time. */
+    bf_buf copy;
+    bf_buf_init(&copy, NULL);
+    enif_mutex_lock(before->lock);
+    int rc = bf_folded_write(before->st, &copy);
+    enif_mutex_unlock(before->lock);
+    bf_stack_table *b = rc == 0 ? bf_st_new(bf_st_get_caps(before->st)) : NULL;
+    ERL_NIF_TERM r = bf_error(env, am_enomem);
+    if (b) {
+        bf_folded_reader rd;
+        bf_folded_reader_init(&rd, b);
+        if (bf_folded_feed(&rd, copy.data ? copy.data : "", copy.len) == 0 &&
+            bf_folded_finish(&rd) == 0) {
+            bf_buf out;
+            bf_buf_init(&out, NULL);
+            enif_mutex_lock(after->lock);
+            bf_svg_status s = bf_svg_render_diff(b, after->st, normalize,
+                                                 enif_is_identical(format, am_html), &o, &out,
+                                                 NULL);
+            enif_mutex_unlock(after->lock);
+            if (s == BF_SVG_OK) {
+                ERL_NIF_TERM t = bf_buf_to_binary(env, &out);
+                r = t ? enif_make_tuple2(env, am_ok, t) : bf_error(env, am_enomem);
+            } else if (s == BF_SVG_EMPTY) {
+                r = bf_error(env, am_empty);
+            }
+            bf_buf_free(&out);
+        }
+        bf_folded_reader_free(&rd);
+        bf_st_free(b);
+    }
+    bf_buf_free(&copy);
+    return r;
+}
+
 /* set_meta(Profile, Map) -> ok. The map shows in info/1. */
 static ERL_NIF_TERM bf_nif_set_meta(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
@@ -705,6 +768,7 @@ static ErlNifFunc bf_funcs[] = {
     {"folded_dirty", 1, bf_nif_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"render", 2, bf_nif_svg, 0},
     {"render_dirty", 2, bf_nif_svg, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"render_diff_dirty", 3, bf_nif_render_diff, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"parse_folded", 2, bf_nif_parse_folded, 0},
     {"parse_folded_dirty", 2, bf_nif_parse_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},
 };

@@ -82,6 +82,26 @@ Test(cli_args, format_and_renderer_options)
     cr_assert_eq(parse(&cli, err, 4, argv4), BF_EXIT_USAGE);
 }
 
+Test(cli_args, diff_takes_two_inputs)
+{
+    char *ok[] = {"beamflame", "diff", "a.folded", "b.folded", "--normalize", "-o", "d.html"};
+    bf_cli cli;
+    char err[256];
+    cr_assert_eq(parse(&cli, err, 7, ok), BF_EXIT_OK, "%s", err);
+    cr_assert_eq(cli.verb, BF_VERB_DIFF);
+    cr_assert_str_eq(cli.input, "a.folded");
+    cr_assert_str_eq(cli.input2, "b.folded");
+    cr_assert(cli.normalize);
+    cr_assert_eq(cli.format, BF_FORMAT_HTML);
+    char *one[] = {"beamflame", "diff", "a.folded"};
+    cr_assert_eq(parse(&cli, err, 3, one), BF_EXIT_USAGE);
+    cr_assert_not_null(strstr(err, "two folded files"));
+    char *json[] = {"beamflame", "diff", "a", "b", "-o", "x.json"};
+    cr_assert_eq(parse(&cli, err, 6, json), BF_EXIT_USAGE);
+    char *norm[] = {"beamflame", "svg", "a", "--normalize"};
+    cr_assert_eq(parse(&cli, err, 4, norm), BF_EXIT_USAGE, "--normalize is for diff only");
+}
+
 Test(cli_args, help_and_version)
 {
     char *h[] = {"beamflame", "--help"};

@@ -204,3 +204,48 @@ Test(outputs, beam_palette_draws_a_legend)
     free(svg);
     bf_st_free(st);
 }
+
+Test(diff, colours_and_deltas_follow_the_change)
+{
+    bf_stack_table *before = table_from("main;a 50\nmain;b 50\n");
+    bf_stack_table *after = table_from("main;a 80\nmain;b 20\nmain;c 10\n");
+    bf_svg_opts o;
+    bf_svg_default_opts(&o);
+    o.min_width = 0;
+    bf_buf b;
+    bf_buf_init(&b, NULL);
+    cr_assert_eq(bf_svg_render_diff(before, after, 0, 0, &o, &b, NULL), BF_SVG_OK);
+    bf_buf_putc(&b, '\0');
+    /* a grew most: full red; b shrank as much: full blue; main's change is the sum */
+    cr_assert_not_null(strstr(b.data, "<title>a (80 samples, 72.73%; +27.27%)</title><rect"));
+    cr_assert_not_null(strstr(strstr(b.data, "<title>a ("), "fill=\"rgb(255,0,0)\""));
+    const char *bb = strstr(b.data, "<title>b (");
+    cr_assert_not_null(strstr(bb, "fill=\"rgb(0,0,255)\""));
+    cr_assert_not_null(strstr(b.data, "<title>main (110 samples, 100.00%; +9.09%)</title>"));
+    b.len = 0;
+    cr_assert_eq(bf_svg_render_diff(before, after, 1, 0, &o, &b, NULL), BF_SVG_OK);
+    bf_buf_putc(&b, '\0');
+    /* normalised: before scaled to 110, so main did not change */
+    cr_assert_not_null(strstr(b.data, "<title>main (110 samples, 100.00%; +0.00%)</title>"));
+    cr_assert_not_null(strstr(b.data, "<title>b (20 samples, 18.18%; -31.82%)</title>"));
+    bf_buf_free(&b);
+    bf_st_free(before);
+    bf_st_free(after);
+}
+
+Test(diff, a_frame_gone_from_after_has_no_width)
+{
+    bf_stack_table *before = table_from("main;old 5\nmain;kept 5\n");
+    bf_stack_table *after = table_from("main;kept 5\n");
+    bf_svg_opts o;
+    bf_svg_default_opts(&o);
+    bf_buf b;
+    bf_buf_init(&b, NULL);
+    cr_assert_eq(bf_svg_render_diff(before, after, 0, 0, &o, &b, NULL), BF_SVG_OK);
+    bf_buf_putc(&b, '\0');
+    cr_assert_null(strstr(b.data, "<title>old ("), "widths come from after");
+    cr_assert_not_null(strstr(b.data, "<title>main (5 samples, 100.00%; -100.00%)</title>"));
+    bf_buf_free(&b);
+    bf_st_free(before);
+    bf_st_free(after);
+}
