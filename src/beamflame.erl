@@ -25,7 +25,8 @@
                       min_width => number() | {percent, number()},
                       frame_height => number(), font_size => number(),
                       palette => hot | beam, inverted => boolean(), reverse => boolean(),
-                      flamechart => boolean(), interactive => boolean()}.
+                      flamechart => boolean(), interactive => boolean(),
+                      max_frames => non_neg_integer()}.
 -type sample_opts() :: beamflame_sampler:opts().
 -export_type([profile/0, svg_opts/0, sample_opts/0]).
 
@@ -109,7 +110,9 @@ svg(ProfileOrFolded) ->
 %% or `{percent, P}' of the width: narrower frames are pruned, their weight stays in their
 %% parent), `palette' (`hot', or `beam': colour by what a frame is, with a legend),
 %% `inverted' (icicle), `reverse' (leaf functions at the root), `flamechart' (keep the
-%% order stacks were added in), `interactive' (default true). Returns `{error, empty}'
+%% order stacks were added in), `interactive' (default true), `max_frames' (default
+%% 30000, 0 for no limit: above it the minimum width is raised until the frames fit, and
+%% the graph says how many were left out). Returns `{error, empty}'
 %% when there is nothing to draw, and `{error, {bad_option, ...}}' for a bad option.
 -spec svg(profile() | iodata(), svg_opts()) -> binary() | {error, term()}.
 svg(ProfileOrFolded, Opts) ->
@@ -222,6 +225,8 @@ svg_opt(K, V, Acc) when (K =:= frame_height orelse K =:= font_size), is_number(V
     Acc#{K => V};
 svg_opt(K, V, _) when K =:= frame_height; K =:= font_size ->
     throw({bad_option, {K, V}, "pixels, 1..1000"});
+svg_opt(max_frames, V, Acc) when is_integer(V), V >= 0 -> Acc#{max_frames => V};
+svg_opt(max_frames, V, _) -> throw({bad_option, {max_frames, V}, "a whole number, 0 for no limit"});
 svg_opt(palette, V, Acc) when V =:= hot; V =:= beam -> Acc#{palette => V};
 svg_opt(palette, V, _) -> throw({bad_option, {palette, V}, "hot or beam"});
 svg_opt(K, V, Acc) when (K =:= inverted orelse K =:= reverse orelse K =:= flamechart
@@ -232,7 +237,7 @@ svg_opt(K, V, _) when K =:= inverted; K =:= reverse; K =:= flamechart; K =:= int
 svg_opt(K, V, _) ->
     throw({bad_option, {K, V}, "unknown option; known: title, subtitle, count_name, width, "
                                "min_width, frame_height, font_size, palette, inverted, "
-                               "reverse, flamechart, interactive"}).
+                               "reverse, flamechart, interactive, max_frames"}).
 
 %% @equiv write(Profile, Path, #{})
 -spec write(profile(), file:filename_all()) -> ok | {error, term()}.

@@ -32,6 +32,8 @@ const char *bf_cli_usage(void)
            "    --inverted        icicle graph: root at the top\n"
            "    --flamechart      keep the input's order (time order) instead of sorting\n"
            "    --static          no script (no hover, zoom or search)\n"
+           "    --maxframes N     draw at most N frames, raising the minimum width to fit\n"
+           "                      (default: 30000; 0: no limit)\n"
            "  diff BEFORE AFTER   differential flame graph of two folded files: widths from\n"
            "                      AFTER, red where a frame grew, blue where it shrank (its\n"
            "                      whole subtree); the svg options apply (format svg or html)\n"
@@ -170,6 +172,13 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
             if (!v || bf_parse_px(v, 1, 200, &cli->svg.font_size))
                 return bf_fail(err, errlen, "--fontsize needs 1 to 200 pixels (got %s)",
                                v ? v : "nothing");
+        } else if (bf_opt_value(argc, argv, &i, "--maxframes", &v)) {
+            char *end;
+            unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+            if (!v || !*v || *end || v[0] == '-')
+                return bf_fail(err, errlen, "--maxframes needs a whole number, 0 for no limit "
+                                            "(got %s)", v ? v : "nothing");
+            cli->svg.max_frames = n;
         } else if (bf_opt_value(argc, argv, &i, "--palette", &v)) {
             int p = v ? bf_palette_parse(v) : -1;
             if (p < 0)

@@ -2,6 +2,7 @@
  * dirty scheduler for large NIF renders); it only reads the table. */
 #include "bf_svg.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ void bf_svg_default_opts(bf_svg_opts *o)
     o->reverse = 0;
     o->flamechart = 0;
     o->interactive = 1;
+    o->max_frames = BF_SVG_DEFAULT_MAX_FRAMES;
 }
 
 const char *bf_svg_check_opts(const bf_svg_opts *o)
@@ -151,7 +153,27 @@ typedef struct bf_svg_ctx {
     int inline_svg; /* inside an HTML page: no XML declaration */
     const double *delta; /* differential: change per stack id, or NULL */
     double max_delta;    /* largest |change| of a drawn frame */
+    uint64_t *hist;      /* frame budget: frames per width bucket (BF_SVG_BUCKETS) */
 } bf_svg_ctx;
+
+/* Width histogram for the frame budget: 16 buckets per doubling of the width in weight
+ * units, so a raised threshold lands within 5% of the exact one. */
+#define BF_SVG_BUCKETS_PER_DOUBLING 16
+#define BF_SVG_BUCKETS (64 * BF_SVG_BUCKETS_PER_DOUBLING)
+
+static size_t bf_svg_bucket(uint64_t w)
+{
+    if (w == 0)
+        return 0;
+    double b = log2((double)w) * BF_SVG_BUCKETS_PER_DOUBLING + 1;
+    return b >= BF_SVG_BUCKETS ? BF_SVG_BUCKETS - 1 : (size_t)b;
+}
+
+/* Smallest width (in weight units) of bucket k. */
+static double bf_svg_bucket_floor(size_t k)
+{
+    return k == 0 ? 0 : exp2((double)(k - 1) / BF_SVG_BUCKETS_PER_DOUBLING);
+}
 
 static int bf_svg_pruned(const bf_svg_ctx *c, const bf_flame_node *n)
 {
@@ -166,6 +188,8 @@ static int bf_svg_measure(const bf_flame_node *n, void *ctx)
         return 0;
     }
     c->res->frames_drawn++;
+    if (c->hist && n->depth > 0)
+        c->hist[bf_svg_bucket(n->end - n->start)]++;
     if (n->depth > c->res->depth_max)
         c->res->depth_max = n->depth;
     double a = n->delta < 0 ? -n->delta : n->delta;
@@ -314,11 +338,19 @@ static void bf_svg_header(bf_svg_ctx *c)
                       "<text id=\"bf-case\" x=\"%.2f\" y=\"%.2f\" style=\"cursor:pointer\">"
                       "ic</text>\n"
                       "<text id=\"bf-matched\" x=\"%.2f\" y=\"%.2f\" "
-                      "style=\"text-anchor:end\"></text>\n"
+                      "style=\"text-anchor:end;fill:rgb(200,0,200)\"></text>\n"
                       "<text id=\"bf-details\" x=\"%.2f\" y=\"%.2f\"> </text>\n",
                       BF_SVG_XPAD, o->font_size * 2, o->width - BF_SVG_XPAD - 100,
                       o->font_size * 2, o->width - BF_SVG_XPAD - 20, o->font_size * 2,
-                      o->width - BF_SVG_XPAD, bottom, BF_SVG_XPAD, bottom);
+                      o->width - BF_SVG_XPAD - 110, o->font_size * 2, BF_SVG_XPAD, bottom);
+    }
+    if (c->res->frames_pruned) {
+        bf_buf_printf(out, "<text id=\"bf-pruned\" x=\"%.2f\" y=\"%.2f\" "
+                           "style=\"text-anchor:end;fill:rgb(120,120,120)\">",
+                      o->width - BF_SVG_XPAD, c->image_height - c->ypad2 / 2);
+        bf_buf_put_u64_grouped(out, c->res->frames_pruned);
+        bf_buf_printf(out, " frames narrower than %.2f px not drawn</text>\n",
+                      c->res->min_width_px);
     }
     if (o->palette == BF_PALETTE_BEAM)
         bf_svg_legend(c);
@@ -414,8 +446,27 @@ static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_o
     c.ypad1 = o->font_size * ((o->subtitle ? 5 : 3) + (o->palette == BF_PALETTE_BEAM ? 2 : 0));
     c.ypad2 = o->font_size * 2 + 10;
     bf_svg_status rc = BF_SVG_NOMEM;
+    if (o->max_frames && !(c.hist = calloc(BF_SVG_BUCKETS, sizeof(uint64_t))))
+        goto done;
     if (bf_flame_walk_delta(st, order, delta, bf_svg_measure, &c) != 0)
         goto done;
+    if (o->max_frames && res->frames_drawn > o->max_frames) {
+        /* Over budget: keep the widest buckets that fit, and measure again. */
+        uint64_t kept = 1; /* the root */
+        size_t k = BF_SVG_BUCKETS;
+        while (k > 0 && kept + c.hist[k - 1] <= o->max_frames)
+            kept += c.hist[--k];
+        double floor_units = bf_svg_bucket_floor(k);
+        if (floor_units > c.min_units)
+            c.min_units = floor_units;
+        free(c.hist);
+        c.hist = NULL;
+        memset(res, 0, sizeof(*res));
+        c.max_delta = 0;
+        if (bf_flame_walk_delta(st, order, delta, bf_svg_measure, &c) != 0)
+            goto done;
+    }
+    res->min_width_px = c.min_units * c.width_per_unit;
     c.image_height = (res->depth_max + 1) * o->frame_height + c.ypad1 + c.ypad2;
     bf_svg_header(&c);
     if (bf_flame_walk_delta(st, order, delta, bf_svg_draw, &c) != 0)
@@ -423,6 +474,7 @@ static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_o
     bf_svg_footer(&c);
     rc = out->failed ? BF_SVG_NOMEM : BF_SVG_OK;
 done:
+    free(c.hist);
     free(order);
     bf_st_free(rev);
     return rc;

@@ -35,6 +35,9 @@
 /* Option ranges, checked by bf_svg_check_opts. */
 #define BF_SVG_MAX_WIDTH 100000.0
 #define BF_SVG_MAX_TITLE 4096
+/* Frames drawn at most by default: a page with a few tens of thousands of frames still
+ * hovers and zooms smoothly in a browser; beyond, the minimum width is raised. */
+#define BF_SVG_DEFAULT_MAX_FRAMES 30000
 
 typedef struct bf_svg_opts {
     const char *title;      /* default "Flame Graph" */
@@ -53,12 +56,16 @@ typedef struct bf_svg_opts {
     int flamechart;         /* no sorting: stacks in the order they were added (time order
                                for traced profiles) */
     int interactive;        /* embed the script: hover, zoom, search (default 1) */
+    uint64_t max_frames;    /* frame budget (default BF_SVG_DEFAULT_MAX_FRAMES; 0: none):
+                               above it the minimum width is raised until it fits, and the
+                               SVG says how many frames were left out */
 } bf_svg_opts;
 
 typedef struct bf_svg_result {
     uint64_t frames_drawn;  /* including the root */
-    uint64_t frames_pruned; /* narrower than min_width */
+    uint64_t frames_pruned; /* narrower than the minimum width */
     uint32_t depth_max;     /* deepest frame drawn */
+    double min_width_px;    /* the minimum width applied (raised by the frame budget) */
 } bf_svg_result;
 
 typedef enum bf_svg_status {

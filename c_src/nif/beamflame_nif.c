@@ -41,7 +41,7 @@ static ERL_NIF_TERM am_ok, am_error, am_undefined, am_dropped, am_enomem, am_emp
     am_width, am_min_width, am_count_name, am_frame_height, am_font_size, am_lines,
     am_malformed, am_errors, am_frames_drawn, am_frames_pruned, am_min_width_pct,
     am_palette, am_hot, am_beam, am_inverted, am_reverse, am_flamechart, am_interactive,
-    am_format, am_svg, am_html, am_speedscope, am_true, am_false, am_normalize;
+    am_format, am_svg, am_html, am_speedscope, am_true, am_false, am_normalize, am_max_frames;
 
 static void bf_profile_dtor(ErlNifEnv *env, void *obj)
 {
@@ -81,6 +81,7 @@ static int bf_load_atoms(ErlNifEnv *env)
     A(am_flamechart, "flamechart"); A(am_interactive, "interactive"); A(am_format, "format");
     A(am_svg, "svg"); A(am_html, "html"); A(am_speedscope, "speedscope");
     A(am_true, "true"); A(am_false, "false"); A(am_normalize, "normalize");
+    A(am_max_frames, "max_frames");
 #undef A
     return 0;
 }
@@ -534,6 +535,7 @@ static int bf_get_svg_opts(ErlNifEnv *env, ERL_NIF_TERM map, bf_svg_opts *o, bf_
            bf_map_bool(env, map, am_flamechart, &o->flamechart) &&
            bf_map_bool(env, map, am_interactive, &o->interactive) &&
            bf_map_double(env, map, am_min_width_pct, &o->min_width_pct) &&
+           bf_map_u64(env, map, am_max_frames, 0, UINT64_MAX, &o->max_frames) &&
            bf_map_text(env, map, am_title, t->title, sizeof(t->title), &o->title) &&
            bf_map_text(env, map, am_subtitle, t->subtitle, sizeof(t->subtitle), &o->subtitle) &&
            bf_map_text(env, map, am_count_name, t->count_name, sizeof(t->count_name),

@@ -249,3 +249,42 @@ Test(diff, a_frame_gone_from_after_has_no_width)
     bf_st_free(before);
     bf_st_free(after);
 }
+
+Test(outputs, frame_budget_raises_the_minimum_width_and_says_so)
+{
+    bf_stack_table *st = bf_st_new(NULL);
+    char name[32];
+    for (int i = 0; i < 5000; i++) {
+        uint32_t ids[3];
+        ids[0] = (uint32_t)bf_st_intern(st, "root", 4);
+        snprintf(name, sizeof(name), "mid%d", i % 50);
+        ids[1] = (uint32_t)bf_st_intern(st, name, strlen(name));
+        snprintf(name, sizeof(name), "leaf%d", i);
+        ids[2] = (uint32_t)bf_st_intern(st, name, strlen(name));
+        bf_st_add(st, ids, 3, 1 + (uint64_t)(i % 97), NULL);
+    }
+    bf_svg_opts o;
+    bf_svg_default_opts(&o);
+    o.min_width = 0;
+    o.max_frames = 0; /* no budget: everything */
+    bf_buf b;
+    bf_buf_init(&b, NULL);
+    bf_svg_result all;
+    cr_assert_eq(bf_svg_render(st, &o, &b, &all), BF_SVG_OK);
+    cr_assert_eq(all.frames_drawn, 1 + 1 + 50 + 5000);
+    o.max_frames = 1000;
+    b.len = 0;
+    bf_svg_result res;
+    cr_assert_eq(bf_svg_render(st, &o, &b, &res), BF_SVG_OK);
+    bf_buf_putc(&b, '\0');
+    cr_assert_leq(res.frames_drawn, 1000);
+    cr_assert_gt(res.frames_drawn, 500, "the budget is used, not wasted: %llu",
+                 (unsigned long long)res.frames_drawn);
+    cr_assert_eq(res.frames_drawn + res.frames_pruned, all.frames_drawn);
+    cr_assert_gt(res.min_width_px, 0);
+    cr_assert_not_null(strstr(b.data, "<text id=\"bf-pruned\""));
+    cr_assert_not_null(strstr(b.data, " frames narrower than "));
+    cr_assert_not_null(strstr(b.data, "<title>root (")); /* wide frames always stay */
+    bf_buf_free(&b);
+    bf_st_free(st);
+}
