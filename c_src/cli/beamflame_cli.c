@@ -164,7 +164,8 @@ static int bf_cli_svg(const bf_cli *cli)
                             !strcmp(cli->svg.count_name, "microseconds"))
                                ? "microseconds"
                                : "none";
-        int r = bf_speedscope_write(st, cli->svg.title, unit, &out);
+        int r = cli->svg.flamechart ? bf_speedscope_write_evented(st, cli->svg.title, unit, &out)
+                                    : bf_speedscope_write(st, cli->svg.title, unit, &out);
         s = r == 0 ? BF_SVG_OK : r > 0 ? BF_SVG_EMPTY : BF_SVG_NOMEM;
         break;
     }

@@ -1,8 +1,9 @@
-/* bf_speedscope: a stack table as speedscope's JSON file format (a "sampled" profile:
- * one sample per distinct stack, weighted by its count). Frame names become JSON strings:
- * quotes, backslashes and control characters escaped, invalid UTF-8 as U+FFFD, so the
- * output is valid JSON for any name. Evented (time-ordered) profiles for traced runs
- * come with the tracer. */
+/* bf_speedscope: a stack table as speedscope's JSON file format. Sampled: one sample per
+ * distinct stack, weighted by its count, in flamegraph.pl's order. Evented: the stacks in
+ * the order they were added (time order, for traced runs) as open/close events, each
+ * stack lasting its weight. Frame names become JSON strings: quotes, backslashes and
+ * control characters escaped, invalid UTF-8 as U+FFFD, so the output is valid JSON for
+ * any name. */
 #ifndef BF_SPEEDSCOPE_H
 #define BF_SPEEDSCOPE_H
 
@@ -13,6 +14,9 @@
  * weights. Returns 0, 1 for an empty table (nothing written), -1 on allocation failure. */
 int bf_speedscope_write(const bf_stack_table *st, const char *name, const char *unit,
                         bf_buf *out);
+/* The evented form; same return values. */
+int bf_speedscope_write_evented(const bf_stack_table *st, const char *name, const char *unit,
+                                bf_buf *out);
 /* Appends s[0..n) as a JSON string literal, quotes included. */
 void bf_json_string(bf_buf *out, const char *s, size_t n);
 

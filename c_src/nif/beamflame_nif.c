@@ -629,7 +629,8 @@ static ERL_NIF_TERM bf_nif_svg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
                             !strcmp(o.count_name, "microseconds"))
                                ? "microseconds"
                                : "none";
-        int r = bf_speedscope_write(p->st, o.title, unit, &b);
+        int r = o.flamechart ? bf_speedscope_write_evented(p->st, o.title, unit, &b)
+                             : bf_speedscope_write(p->st, o.title, unit, &b);
         s = r == 0 ? BF_SVG_OK : r > 0 ? BF_SVG_EMPTY : BF_SVG_NOMEM;
     } else {
         s = bf_svg_render(p->st, &o, &b, NULL);

@@ -52,6 +52,19 @@ test("hostile and non-UTF-8 names stay valid JSON and valid against the schema",
   assert.ok(names.includes("\u0001ctl"));
 });
 
+test("flamechart order gives an evented profile that matches the schema", () => {
+  const doc = speedscope("main;a 2\nmain;b 3\nmain;a;c 1\n", ["--flamechart"]);
+  assert.ok(validate(doc), JSON.stringify(validate.errors));
+  const p = doc.profiles[0];
+  assert.equal(p.type, "evented");
+  assert.equal(p.endValue, 6);
+  const names = doc.shared.frames.map((f) => f.name);
+  const ev = p.events.map((e) => `${e.type}${e.at}:${names[e.frame]}`);
+  // time order kept: a, then b, then a again (with c under it); main stays open
+  assert.deepEqual(ev, ["O0:main", "O0:a", "C2:a", "O2:b", "C5:b", "O5:a", "O5:c",
+                        "C6:c", "C6:a", "C6:main"]);
+});
+
 test("a check that can fail: a broken document is rejected", () => {
   const doc = speedscope("a 1\n");
   doc.profiles[0].type = "nonsense";
