@@ -7,13 +7,15 @@ set -euo pipefail
 
 # Build and run: compiler, Erlang/OTP with headers and erl_interface, rebar3, libunwind
 # (native mode), Criterion (C unit tests), Elixir (facade). Browser tests: Debian's
-# Chromium (driven by playwright-core from npm; no browser is downloaded).
+# Chromium (driven by playwright-core from npm; no browser is downloaded). Fuzzing:
+# clang with its libFuzzer runtime.
 PACKAGES=(
   build-essential pkg-config
   erlang-nox erlang-dev rebar3
   libunwind-dev libcriterion-dev
   elixir
   chromium
+  clang libclang-rt-14-dev
 )
 
 missing=()
