@@ -16,8 +16,13 @@
 %% not on any process heap and is freed when the handle is garbage collected. It is only
 %% usable on the node that made it: remote callers ask for binaries (folded, SVG).
 -module(beamflame).
+-export([attach/1, detach/1, sample/2, remote_sample/2, sample_cluster/2]).
 -export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2, diff/3,
          write/2, write/3, info/1, read_folded/1]).
+
+%% A run ends itself at its deadline; this margin covers its last sweep and slow
+%% schedulers. Past it, the run is stopped and the call says so (no bare timeout crash).
+-define(AWAIT_MARGIN_MS, 10000).
 
 -type profile() :: beamflame_nif:profile().
 -type svg_opts() :: #{title => unicode:chardata(), subtitle => unicode:chardata(),
@@ -29,6 +34,117 @@
                       max_frames => non_neg_integer()}.
 -type sample_opts() :: beamflame_sampler:opts().
 -export_type([profile/0, svg_opts/0, sample_opts/0]).
+
+%% Remote results are capped: folded text above this is cut at a line boundary and the
+%% result says `truncated => true' (SVG and HTML are bounded by the frame budget).
+-define(MAX_REMOTE_FOLDED, 32 * 1024 * 1024).
+
+%% @doc Loads beamflame into `Node' if it lacks it (hidden connection; code and NIF
+%% pushed; see {@link beamflame_attach}). Idempotent.
+-spec attach(node()) -> ok | {error, term()}.
+attach(Node) ->
+    beamflame_attach:attach(Node).
+
+%% @doc Removes from `Node' what {@link attach/1} loaded there.
+-spec detach(node()) -> ok | {error, term()}.
+detach(Node) ->
+    beamflame_attach:detach(Node).
+
+%% @doc Samples `Node' (attaching first if needed) and returns what can cross nodes:
+%% `#{folded, svg, html, info, truncated}'. The run on the target is owned by the caller:
+%% if the caller dies or the connection drops, the target stops it and undoes everything.
+-spec sample(node(), sample_opts()) -> {ok, map()} | {error, term()}.
+sample(Node, Opts) when is_atom(Node) ->
+    case beamflame_sampler:validate(Opts) of
+        {ok, #{duration := Duration}} ->
+            case attach(Node) of
+                ok ->
+                    try
+                        erpc:call(Node, ?MODULE, remote_sample, [self(), Opts],
+                                  Duration + ?AWAIT_MARGIN_MS + 5000)
+                    catch
+                        error:{erpc, Reason} -> {error, {badrpc, Node, Reason}};
+                        Class:Reason -> {error, {badrpc, Node, {Class, Reason}}}
+                    end;
+                {error, _} = E ->
+                    E
+            end;
+        {error, _} = E ->
+            E
+    end.
+
+%% @doc The entry point a remote caller (another node, a notebook's runtime through
+%% `erpc') runs on the target: samples this node for `Owner' and returns binaries and a
+%% map. A guard stops the run if `Owner' dies or its node disconnects.
+-spec remote_sample(pid(), sample_opts()) -> {ok, map()} | {error, term()}.
+remote_sample(Owner, Opts) when is_pid(Owner) ->
+    Self = self(),
+    Guard = spawn(fun() -> guard(Owner, Self) end),
+    try
+        case sample(Opts) of
+            {ok, P} -> {ok, results(P)};
+            {error, _} = E -> E
+        end
+    after
+        Guard ! {stop, Self}
+    end.
+
+%% Kills the session process if its owner goes (death or lost connection: both give a
+%% 'DOWN'); ends with the session either way.
+guard(Owner, Session) ->
+    O = erlang:monitor(process, Owner),
+    S = erlang:monitor(process, Session),
+    receive
+        {'DOWN', O, process, _, _} -> exit(Session, kill);
+        {'DOWN', S, process, _, _} -> ok;
+        {stop, Session} -> ok
+    end.
+
+results(P) ->
+    Folded0 = folded(P),
+    {Folded, Truncated} = cap(Folded0),
+    Title = "beamflame: " ++ atom_to_list(node()),
+    #{folded => Folded, truncated => Truncated, info => info(P),
+      svg => svg(P, #{title => Title}), html => html(P, #{title => Title})}.
+
+cap(Bin) when byte_size(Bin) =< ?MAX_REMOTE_FOLDED ->
+    {Bin, false};
+cap(Bin) ->
+    Head = binary:part(Bin, 0, ?MAX_REMOTE_FOLDED),
+    case binary:matches(Head, <<"\n">>) of
+        [] -> {<<>>, true};
+        Ms -> {Last, 1} = lists:last(Ms), {binary:part(Head, 0, Last + 1), true}
+    end.
+
+%% @doc Samples several nodes at once and merges them into one profile whose root frames
+%% are the node names. A node that fails does not lose the others: its error is in the
+%% second element.
+-spec sample_cluster([node()], sample_opts()) ->
+          {ok, profile(), #{node() => ok | {error, term()}}} | {error, term()}.
+sample_cluster(Nodes, Opts) when is_list(Nodes) ->
+    Self = self(),
+    Pending = [{N, spawn_monitor(fun() -> Self ! {beamflame_cluster, self(), sample(N, Opts)} end)}
+               || N <- Nodes],
+    Results = [{N, receive
+                       {beamflame_cluster, Pid, R} -> erlang:demonitor(Ref, [flush]), R;
+                       {'DOWN', Ref, process, Pid, Reason} -> {error, Reason}
+                   end} || {N, {Pid, Ref}} <- Pending],
+    Status = maps:from_list([{N, case R of {ok, _} -> ok; E -> E end} || {N, R} <- Results]),
+    Merged = [prefix(N, F) || {N, {ok, #{folded := F}}} <- Results],
+    case iolist_size(Merged) of
+        0 ->
+            {error, {no_samples, Status}};
+        _ ->
+            case read_folded(Merged) of
+                {ok, P, _} -> {ok, P, Status};
+                {error, _} = E -> E
+            end
+    end.
+
+%% Every line of a node's folded text, under a root frame named after the node.
+prefix(Node, Folded) ->
+    Root = atom_to_binary(Node, utf8),
+    [[Root, $;, L, $\n] || L <- binary:split(Folded, <<"\n">>, [global, trim_all])].
 
 %% @doc Samples the stacks of the node's processes.
 %%
@@ -64,9 +180,6 @@ run(Mod, Opts) ->
             {error, {cannot_start, Reason}}
     end.
 
-%% The run ends itself at its deadline; the margin covers its last sweep and slow
-%% schedulers. Past it, the run is stopped and the call says so (no bare timeout crash).
--define(AWAIT_MARGIN_MS, 10000).
 
 await(Pid, Ref, Duration) ->
     Mon = erlang:monitor(process, Pid),

@@ -19,7 +19,13 @@
 
 -spec init() -> ok | {error, term()}.
 init() ->
-    erlang:load_nif(filename:join(priv_dir(), "beamflame_nif"), 0).
+    %% beamflame_attach pushes the library to nodes that lack beamflame and names the
+    %% (temporary) file here before loading this module.
+    Path = case persistent_term:get({?MODULE, path}, undefined) of
+               undefined -> filename:join(priv_dir(), "beamflame_nif");
+               Pushed -> Pushed
+           end,
+    erlang:load_nif(Path, 0).
 
 priv_dir() ->
     case code:priv_dir(beamflame) of

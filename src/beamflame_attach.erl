@@ -1,0 +1,200 @@
+%% @doc Loading beamflame into a running node that lacks it, and removing it again.
+%%
+%% {@link attach/1} connects hidden (a hidden connection never joins the target's
+%% cluster), checks that this build can run there (OTP release, NIF version, architecture,
+%% word size: each mismatch is its own error), and pushes the object code of every
+%% beamflame module and the NIF library: the library is written to a private (0700)
+%% temporary directory on the target, loaded, and deleted. Only modules the target
+%% already has are called remotely (erlang, code, file, application, persistent_term).
+%% A node that already runs the same beamflame version is left alone; a different
+%% version is refused, never replaced under a running session. {@link detach/1} removes
+%% what attach pushed (and only that).
+-module(beamflame_attach).
+-export([attach/1, detach/1, facts/0]).
+
+-define(CALL_TIMEOUT, 15000).
+-define(PUSHED, {beamflame_attach, pushed}).  % marker on the target: we loaded it
+
+%% @doc What a node must match to run this build.
+-spec facts() -> #{atom() => term()}.
+facts() ->
+    #{otp_release => erlang:system_info(otp_release),
+      nif_version => erlang:system_info(nif_version),
+      system_architecture => erlang:system_info(system_architecture),
+      wordsize => erlang:system_info({wordsize, external})}.
+
+-spec attach(node()) -> ok | {error, term()}.
+attach(Node) when is_atom(Node) ->
+    case connect(Node) of
+        ok ->
+            case compatible(Node) of
+                ok -> ensure_loaded(Node);
+                {error, _} = E -> E
+            end;
+        {error, _} = E ->
+            E
+    end.
+
+-spec detach(node()) -> ok | {error, term()}.
+detach(Node) when is_atom(Node) ->
+    case connect(Node) of
+        ok ->
+            case rpc(Node, persistent_term, get, [?PUSHED, false]) of
+                true -> unload(Node);
+                false -> {error, {not_attached, Node, "beamflame was not loaded there by attach/1"}};
+                {badrpc, R} -> {error, {badrpc, Node, R}}
+            end;
+        {error, _} = E ->
+            E
+    end.
+
+connect(Node) when Node =:= node() ->
+    ok;
+connect(Node) ->
+    case node() of
+        nonode@nohost ->
+            {error, {not_distributed, "this node is not distributed: start it with -sname or "
+                                      "-name (or net_kernel:start/2)"}};
+        _ ->
+            case net_kernel:hidden_connect_node(Node) of
+                true -> ok;
+                _ -> {error, {unreachable, Node,
+                              "cannot connect: check the node name, that epmd runs on its host, "
+                              "and the cookie (erlang:set_cookie(Node, Cookie))"}}
+            end
+    end.
+
+compatible(Node) ->
+    Local = facts(),
+    check(maps:to_list(Local), Node).
+
+check([], _Node) ->
+    ok;
+check([{Key, Mine} | Rest], Node) ->
+    Item = case Key of
+               wordsize -> {wordsize, external};
+               _ -> Key
+           end,
+    case rpc(Node, erlang, system_info, [Item]) of
+        Mine -> check(Rest, Node);
+        {badrpc, R} -> {error, {badrpc, Node, R}};
+        Theirs -> {error, {mismatch, Key, Mine, Theirs, hint(Key)}}
+    end.
+
+hint(otp_release) -> "this beamflame was built for another OTP release: build it with the target's OTP";
+hint(nif_version) -> "the target's NIF API differs: build beamflame with the target's OTP";
+hint(system_architecture) -> "the target runs on another architecture: build beamflame there";
+hint(wordsize) -> "the target's word size differs: build beamflame for it".
+
+ensure_loaded(Node) ->
+    {ok, Vsn} = local_vsn(),
+    case rpc(Node, application, get_key, [beamflame, vsn]) of
+        {ok, Vsn} ->
+            start(Node);
+        {ok, Other} ->
+            {error, {version_mismatch, Vsn, Other,
+                     "the node runs another beamflame version; it is not replaced under a "
+                     "running session (detach it first if attach/1 loaded it)"}};
+        undefined ->
+            case rpc(Node, code, is_loaded, [beamflame]) of
+                false -> push(Node);
+                {file, _} -> start(Node);
+                {badrpc, R} -> {error, {badrpc, Node, R}}
+            end;
+        {badrpc, R} ->
+            {error, {badrpc, Node, R}}
+    end.
+
+local_vsn() ->
+    _ = application:load(beamflame),
+    application:get_key(beamflame, vsn).
+
+start(Node) ->
+    case rpc(Node, application, ensure_all_started, [beamflame]) of
+        {ok, _} -> ok;
+        Other -> {error, {cannot_start, Node, Other}}
+    end.
+
+push(Node) ->
+    {ok, Mods} = application:get_key(beamflame, modules),
+    case push_nif(Node) of
+        {ok, Dir, Path} ->
+            Result = (catch load_all(Node, Mods, Path)),
+            _ = rpc(Node, file, delete, [Path ++ ".so"]),
+            _ = rpc(Node, file, del_dir, [Dir]),
+            case Result of
+                ok ->
+                    _ = rpc(Node, persistent_term, put, [?PUSHED, true]),
+                    start(Node);
+                Error ->
+                    _ = unload(Node),
+                    {error, {push_failed, Node, Error}}
+            end;
+        {error, _} = E ->
+            E
+    end.
+
+%% The library into a fresh private directory on the target: {ok, Dir, PathWithoutExt}.
+push_nif(Node) ->
+    Local = filename:join(code:priv_dir(beamflame), "beamflame_nif.so"),
+    {ok, So} = file:read_file(Local),
+    Tmp = case rpc(Node, os, getenv, ["TMPDIR"]) of
+              T when is_list(T), T =/= "" -> T;
+              _ -> "/tmp"
+          end,
+    Dir = filename:join(Tmp, "beamflame-" ++ integer_to_list(erlang:unique_integer([positive]))
+                             ++ "-" ++ integer_to_list(rand:uniform(1 bsl 30))),
+    Path = filename:join(Dir, "beamflame_nif"),
+    case rpc(Node, file, make_dir, [Dir]) of
+        ok ->
+            case {rpc(Node, file, change_mode, [Dir, 8#700]),
+                  rpc(Node, file, write_file, [Path ++ ".so", So])} of
+                {ok, ok} ->
+                    _ = rpc(Node, persistent_term, put, [{beamflame_nif, path}, Path]),
+                    {ok, Dir, Path};
+                Other ->
+                    _ = rpc(Node, file, delete, [Path ++ ".so"]),
+                    _ = rpc(Node, file, del_dir, [Dir]),
+                    {error, {cannot_write_library, Node, Dir, Other}}
+            end;
+        Other ->
+            {error, {cannot_write_library, Node, Dir, Other}}
+    end.
+
+load_all(Node, Mods, _Path) ->
+    lists:foreach(
+      fun(M) ->
+              {M, Bin, File} = code:get_object_code(M),
+              case rpc(Node, code, load_binary, [M, File, Bin]) of
+                  {module, M} -> ok;
+                  Error -> throw({cannot_load, M, Error})
+              end
+      end, Mods),
+    {ok, Keys} = application:get_all_key(beamflame),
+    Spec = {application, beamflame, [{K, V} || {K, V} <- Keys, K =/= included_applications]},
+    case rpc(Node, application, load, [Spec]) of
+        ok -> ok;
+        {error, {already_loaded, beamflame}} -> ok;
+        Error -> throw({cannot_load_application, Error})
+    end.
+
+unload(Node) ->
+    _ = rpc(Node, application, stop, [beamflame]),
+    _ = rpc(Node, application, unload, [beamflame]),
+    {ok, Mods} = application:get_key(beamflame, modules),
+    _ = [begin
+         _ = rpc(Node, code, purge, [M]),
+         _ = rpc(Node, code, delete, [M]),
+         _ = rpc(Node, code, purge, [M])
+     end || M <- Mods],
+    _ = rpc(Node, persistent_term, erase, [{beamflame_nif, path}]),
+    _ = rpc(Node, persistent_term, erase, [?PUSHED]),
+    ok.
+
+rpc(Node, M, F, A) ->
+    try
+        erpc:call(Node, M, F, A, ?CALL_TIMEOUT)
+    catch
+        error:{erpc, Reason} -> {badrpc, Reason};
+        Class:Reason -> {badrpc, {Class, Reason}}
+    end.

@@ -1,0 +1,163 @@
+%% Attaching to nodes that never loaded beamflame, remote runs and their guard, and the
+%% cluster view, with real distributed peer nodes (real cookies, hidden connections).
+-module(beamflame_attach_SUITE).
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+-export([all/0, init_per_suite/1, end_per_suite/1, init_per_testcase/2, end_per_testcase/2]).
+-export([attach_pushes_code_and_nif_and_is_idempotent/1, connection_is_hidden/1,
+         remote_sample_returns_binaries/1, notebook_style_erpc_gets_an_svg/1,
+         caller_death_stops_the_remote_run/1, other_version_is_refused/1,
+         detach_removes_everything/1, unreachable_node_fails_fast/1,
+         cluster_of_three_merges_and_survives_a_bad_node/1]).
+%% run on the notebook-style node
+-export([notebook_call/2]).
+
+all() ->
+    [attach_pushes_code_and_nif_and_is_idempotent, connection_is_hidden,
+     remote_sample_returns_binaries, notebook_style_erpc_gets_an_svg,
+     caller_death_stops_the_remote_run, other_version_is_refused, detach_removes_everything,
+     unreachable_node_fails_fast, cluster_of_three_merges_and_survives_a_bad_node].
+
+init_per_suite(Config) ->
+    _ = os:cmd("epmd -daemon"),
+    case node() of
+        nonode@nohost ->
+            {ok, _} = net_kernel:start([list_to_atom("bf_ct_" ++ os:getpid()), shortnames]);
+        _ ->
+            ok
+    end,
+    Cookie = list_to_atom("bfcookie" ++ integer_to_list(rand:uniform(1000000))),
+    erlang:set_cookie(Cookie),
+    [{cookie, Cookie} | Config].
+
+end_per_suite(_Config) ->
+    ok.
+
+%% A peer without beamflame on its code path.
+start_bare(Config) ->
+    Cookie = atom_to_list(?config(cookie, Config)),
+    {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_bare),
+                                         args => ["-setcookie", Cookie, "-hidden"]}),
+    {Peer, Node}.
+
+init_per_testcase(Case, Config) ->
+    N = case Case of
+            cluster_of_three_merges_and_survives_a_bad_node -> 3;
+            _ -> 1
+        end,
+    Peers = [start_bare(Config) || _ <- lists:seq(1, N)],
+    [{peers, Peers}, {node, element(2, hd(Peers))} | Config].
+
+end_per_testcase(_Case, Config) ->
+    [catch peer:stop(P) || {P, _} <- ?config(peers, Config)],
+    ok.
+
+push_workload(Node) ->
+    {M, Bin, File} = code:get_object_code(bf_workload),
+    {module, M} = erpc:call(Node, code, load_binary, [M, File, Bin]).
+
+attach_pushes_code_and_nif_and_is_idempotent(Config) ->
+    Node = ?config(node, Config),
+    ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])),
+    ?assertEqual(ok, beamflame:attach(Node)),
+    ?assertMatch({file, _}, erpc:call(Node, code, is_loaded, [beamflame_nif])),
+    ?assertMatch({ok, "0.1.0"}, erpc:call(Node, application, get_key, [beamflame, vsn])),
+    ?assert(is_pid(erpc:call(Node, erlang, whereis, [beamflame_sup]))),
+    %% the library was written to a private directory and deleted after loading
+    ?assertEqual([], erpc:call(Node, filelib, wildcard, ["/tmp/beamflame-*"])),
+    ?assertEqual(ok, beamflame:attach(Node)).
+
+connection_is_hidden(Config) ->
+    Node = ?config(node, Config),
+    ok = beamflame:attach(Node),
+    ?assert(lists:member(Node, nodes(hidden))),
+    ?assertNot(lists:member(Node, nodes())).
+
+remote_sample_returns_binaries(Config) ->
+    Node = ?config(node, Config),
+    ok = beamflame:attach(Node),
+    push_workload(Node),
+    W = erpc:call(Node, bf_workload, start_split, [3, 1]),
+    {ok, R} = beamflame:sample(Node, #{duration => 1500}),
+    erpc:call(Node, erlang, exit, [W, kill]),
+    #{folded := Folded, svg := Svg, html := Html, info := Info, truncated := false} = R,
+    ?assertMatch({_, _}, binary:match(Folded, <<"bf_workload:hot_a/1">>)),
+    ?assertMatch(<<"<?xml", _/binary>>, Svg),
+    ?assertMatch({_, _}, binary:match(Svg, <<"bf_workload:hot_a/1">>)),
+    ?assertMatch(<<"<!DOCTYPE html>", _/binary>>, Html),
+    ?assertMatch(#{mode := sample, node := Node}, Info),
+    ?assertMatch({error, {bad_option, _, _}}, beamflame:sample(Node, #{bogus => 1})).
+
+%% On the notebook-style node: exactly what a Livebook cell would do with :erpc.
+notebook_call(Node, Opts) ->
+    erpc:call(Node, beamflame, remote_sample, [self(), Opts], 30000).
+
+notebook_style_erpc_gets_an_svg(Config) ->
+    Node = ?config(node, Config),
+    ok = beamflame:attach(Node),
+    push_workload(Node),
+    _ = erpc:call(Node, bf_workload, start_busy, [1]),
+    %% a separate hidden node that has this suite's code but not beamflame's
+    Cookie = atom_to_list(?config(cookie, Config)),
+    {ok, NbPeer, Nb} = peer:start_link(#{name => peer:random_name(bf_notebook),
+                                         args => ["-setcookie", Cookie, "-hidden"]}),
+    {M, Bin, File} = code:get_object_code(?MODULE),
+    {module, M} = erpc:call(Nb, code, load_binary, [M, File, Bin]),
+    {ok, #{svg := Svg}} = erpc:call(Nb, ?MODULE, notebook_call, [Node, #{duration => 800}]),
+    ?assertMatch(<<"<?xml", _/binary>>, Svg),
+    ?assertMatch({_, _}, binary:match(Svg, <<"bf_workload:hot_a/1">>)),
+    peer:stop(NbPeer).
+
+caller_death_stops_the_remote_run(Config) ->
+    Node = ?config(node, Config),
+    ok = beamflame:attach(Node),
+    Caller = spawn(fun() -> beamflame:sample(Node, #{duration => 60000}) end),
+    wait_until(fun() -> erpc:call(Node, beamflame_flags, holders, []) =/= [] end),
+    exit(Caller, kill),
+    %% the guard on the target stops the run; the flags owner restores backtrace_depth
+    wait_until(fun() -> erpc:call(Node, beamflame_flags, holders, []) =:= [] end),
+    ?assertEqual([], [Id || {Id, _, _, _} <- erpc:call(Node, supervisor, which_children, [beamflame_sup]),
+                            Id =/= beamflame_flags]).
+
+other_version_is_refused(Config) ->
+    Node = ?config(node, Config),
+    ok = erpc:call(Node, application, load, [{application, beamflame, [{vsn, "0.0.1"}, {modules, []}]}]),
+    ?assertMatch({error, {version_mismatch, "0.1.0", "0.0.1", _}}, beamflame:attach(Node)),
+    ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])).
+
+detach_removes_everything(Config) ->
+    Node = ?config(node, Config),
+    Before = lists:sort(erpc:call(Node, erlang, registered, [])),
+    ok = beamflame:attach(Node),
+    ok = beamflame:detach(Node),
+    ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])),
+    ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame_nif])),
+    ?assertEqual(false, lists:keymember(beamflame, 1, erpc:call(Node, application, loaded_applications, []))),
+    ?assertEqual(Before, lists:sort(erpc:call(Node, erlang, registered, []))),
+    ?assertMatch({error, {not_attached, Node, _}}, beamflame:detach(Node)).
+
+unreachable_node_fails_fast(_Config) ->
+    T0 = erlang:monotonic_time(millisecond),
+    ?assertMatch({error, {unreachable, 'nosuch@localhost', _}}, beamflame:attach('nosuch@localhost')),
+    ?assertMatch({error, {unreachable, _, _}}, beamflame:sample('nosuch@localhost', #{duration => 100})),
+    ?assert(erlang:monotonic_time(millisecond) - T0 < 5000).
+
+cluster_of_three_merges_and_survives_a_bad_node(Config) ->
+    Nodes = [N || {_, N} <- ?config(peers, Config)],
+    [begin ok = beamflame:attach(N), push_workload(N), erpc:call(N, bf_workload, start_busy, [1]) end
+     || N <- Nodes],
+    {ok, P, Status} = beamflame:sample_cluster(Nodes ++ ['nosuch@localhost'], #{duration => 800}),
+    [?assertEqual(ok, maps:get(N, Status)) || N <- Nodes],
+    ?assertMatch({error, {unreachable, _, _}}, maps:get('nosuch@localhost', Status)),
+    Roots = lists:usort([hd(binary:split(L, <<";">>)) || L <- binary:split(beamflame:folded(P), <<"\n">>, [global, trim_all])]),
+    ?assertEqual(lists:sort([atom_to_binary(N, utf8) || N <- Nodes]), Roots).
+
+wait_until(F) ->
+    wait_until(F, 100).
+wait_until(F, 0) ->
+    ?assert(F());
+wait_until(F, N) ->
+    case F() of
+        true -> ok;
+        false -> timer:sleep(50), wait_until(F, N - 1)
+    end.
