@@ -7,6 +7,8 @@
 #                    the same window unsampled (VM with scheduler busy-waiting off).
 #   sample_throughput: a fully loaded node with 10,000 idle processes, work per second
 #                    with and without sampling, alternating windows (ratio and spread).
+#   attach_time:     from asking to record on a node to the recording having started, on a
+#                    node without beamflame (push) and on one that has it.
 # Set FLAMEGRAPH_PL=/path/to/flamegraph.pl to also time flamegraph.pl on the same input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,4 +47,6 @@ line() { # name, then the command
       -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run sample_overhead main cost 10000
   erl +S 2 -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" \
       -run sample_overhead main throughput 10000
+  erlc -o "$OUT" bench/attach_time.erl
+  erl -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run attach_time main
 } | tee "$OUT/results.txt"
