@@ -153,11 +153,4 @@ cluster_of_three_merges_and_survives_a_bad_node(Config) ->
     ?assertEqual(lists:sort([atom_to_binary(N, utf8) || N <- Nodes]), Roots).
 
 wait_until(F) ->
-    wait_until(F, 100).
-wait_until(F, 0) ->
-    ?assert(F());
-wait_until(F, N) ->
-    case F() of
-        true -> ok;
-        false -> timer:sleep(50), wait_until(F, N - 1)
-    end.
+    bf_test_util:wait_until(F).

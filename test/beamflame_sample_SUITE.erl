@@ -217,11 +217,4 @@ runs(Peer) ->
     end.
 
 wait_until(F) ->
-    wait_until(F, 100).
-wait_until(F, 0) ->
-    ?assert(F());
-wait_until(F, N) ->
-    case F() of
-        true -> ok;
-        false -> timer:sleep(50), wait_until(F, N - 1)
-    end.
+    bf_test_util:wait_until(F).

@@ -4,42 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bf_utf8.h"
+
 #ifndef BF_VERSION
 #define BF_VERSION "0.1.0"
 #endif
-
-/* Length of the valid UTF-8 sequence at s, or 0 (same rules as the SVG escaper). */
-static size_t bf_json_utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return len;
-}
 
 void bf_json_string(bf_buf *out, const char *str, size_t n)
 {
@@ -48,7 +17,8 @@ void bf_json_string(bf_buf *out, const char *str, size_t n)
     bf_buf_putc(out, '"');
     size_t i = 0, run = 0;
     while (i < n) {
-        size_t l = bf_json_utf8_len(s + i, n - i);
+        uint32_t cp;
+        size_t l = bf_utf8_len(s + i, n - i, &cp);
         if (l > 1 || (l == 1 && s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')) {
             i += l;
             continue;

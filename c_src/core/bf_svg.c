@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bf_flame.h"
+#include "bf_utf8.h"
 
 #define BF_UTF8_REPLACEMENT "\xEF\xBF\xBD"
 
@@ -54,47 +55,20 @@ const char *bf_svg_check_opts(const bf_svg_opts *o)
     return NULL;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
-static size_t bf_utf8_len(const unsigned char *s, size_t n)
+/* Length of the UTF-8 sequence at s that XML accepts as a character, or 0: well-formed,
+ * and not U+FFFE or U+FFFF. */
+static size_t bf_xml_char_len(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
     uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    /* U+FFFE and U+FFFF are not XML characters. */
-    if (cp == 0xFFFE || cp == 0xFFFF)
-        return 0;
-    return len;
+    size_t len = bf_utf8_len(s, n, &cp);
+    return (cp == 0xFFFE || cp == 0xFFFF) ? 0 : len;
 }
 
 static size_t bf_utf8_count(const unsigned char *s, size_t n)
 {
     size_t cps = 0;
     for (size_t i = 0; i < n; cps++) {
-        size_t l = bf_utf8_len(s + i, n - i);
+        size_t l = bf_xml_char_len(s + i, n - i);
         i += l ? l : 1;
     }
     return cps;
@@ -108,7 +82,7 @@ void bf_xml_escape(bf_buf *out, const char *str, size_t n, size_t max_chars)
         keep = max_chars >= 2 ? max_chars - 2 : 0;
     size_t i = 0, chars = 0, run = 0;
     while (i < n && chars < keep) {
-        size_t l = bf_utf8_len(s + i, n - i);
+        size_t l = bf_xml_char_len(s + i, n - i);
         const char *rep = NULL;
         if (l == 0)
             rep = BF_UTF8_REPLACEMENT;

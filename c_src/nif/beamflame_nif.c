@@ -593,6 +593,18 @@ static ERL_NIF_TERM bf_nif_parse_folded(ErlNifEnv *env, int argc, const ERL_NIF_
     return enif_make_tuple3(env, am_ok, t, report);
 }
 
+/* {error, {badopts, Message}} for an option the renderer rejects. */
+static ERL_NIF_TERM bf_badopts(ErlNifEnv *env, const char *why)
+{
+    ERL_NIF_TERM msg;
+    size_t len = strlen(why);
+    unsigned char *d = enif_make_new_binary(env, len, &msg);
+    if (!d)
+        return bf_error(env, am_enomem);
+    memcpy(d, why, len);
+    return bf_error(env, enif_make_tuple2(env, am_badopts, msg));
+}
+
 /* render(Profile, Opts) -> {ok, Binary} | {error, empty | enomem | {badopts, Msg}}.
  * Opts' `format' is svg (default), html or speedscope. */
 static ERL_NIF_TERM bf_nif_svg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -604,15 +616,8 @@ static ERL_NIF_TERM bf_nif_svg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     if (!bf_get_profile(env, argv[0], &p) || !bf_get_svg_opts(env, argv[1], &o, &texts))
         return enif_make_badarg(env);
     const char *bad = bf_svg_check_opts(&o);
-    if (bad) {
-        ERL_NIF_TERM msg;
-        size_t len = strlen(bad);
-        unsigned char *d = enif_make_new_binary(env, len, &msg);
-        if (!d)
-            return bf_error(env, am_enomem);
-        memcpy(d, bad, len);
-        return bf_error(env, enif_make_tuple2(env, am_badopts, msg));
-    }
+    if (bad)
+        return bf_badopts(env, bad);
     ERL_NIF_TERM format = am_svg;
     (void)enif_get_map_value(env, argv[1], am_format, &format);
     if (!enif_is_identical(format, am_svg) && !enif_is_identical(format, am_html) &&
@@ -666,15 +671,8 @@ static ERL_NIF_TERM bf_nif_render_diff(ErlNifEnv *env, int argc, const ERL_NIF_T
     if (!enif_is_identical(format, am_svg) && !enif_is_identical(format, am_html))
         return enif_make_badarg(env);
     const char *bad = bf_svg_check_opts(&o);
-    if (bad) {
-        ERL_NIF_TERM msg;
-        size_t len = strlen(bad);
-        unsigned char *d = enif_make_new_binary(env, len, &msg);
-        if (!d)
-            return bf_error(env, am_enomem);
-        memcpy(d, bad, len);
-        return bf_error(env, enif_make_tuple2(env, am_badopts, msg));
-    }
+    if (bad)
+        return bf_badopts(env, bad);
     /* Work on a private copy of "before", so only one profile lock is held at a time. */
     bf_buf copy;
     bf_buf_init(&copy, NULL);

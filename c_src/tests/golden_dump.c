@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "bf_stages.h"
+#include "bf_test_util.h"
 
 int main(int argc, char **argv)
 {
@@ -11,23 +12,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: golden_dump merged|frames|pruned|svg FILE\n");
         return 2;
     }
-    FILE *f = fopen(argv[2], "rb");
-    if (!f) {
+    size_t len;
+    char *in = bf_test_read_file(argv[2], &len);
+    if (!in) {
         perror(argv[2]);
         return 1;
     }
-    bf_buf in;
-    bf_buf_init(&in, NULL);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        bf_buf_put(&in, chunk, n);
-    fclose(f);
     bf_buf out;
     bf_buf_init(&out, stdout);
-    int rc = bf_stage(argv[1], in.data ? in.data : "", in.len, &out);
+    int rc = bf_stage(argv[1], in, len, &out);
     bf_buf_flush(&out);
     bf_buf_free(&out);
-    bf_buf_free(&in);
+    free(in);
     return rc == 0 ? 0 : 1;
 }

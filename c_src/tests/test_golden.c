@@ -7,21 +7,13 @@
 #include <string.h>
 
 #include "bf_stages.h"
+#include "bf_test_util.h"
 
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "missing golden file %s (run scripts/regen-stage-goldens.sh)", path);
-    bf_buf b;
-    bf_buf_init(&b, NULL);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        bf_buf_put(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    bf_buf_putc(&b, '\0');
-    return b.data;
+    char *data = bf_test_read_file(path, len);
+    cr_assert_not_null(data, "missing golden file %s (run scripts/regen-stage-goldens.sh)", path);
+    return data;
 }
 
 static void check(const char *base)

@@ -8,17 +8,9 @@
 #include "../core/bf_palette.h"
 #include "../core/bf_speedscope.h"
 #include "../core/bf_svg.h"
+#include "bf_test_util.h"
 
-static bf_stack_table *table_from(const char *text)
-{
-    bf_stack_table *st = bf_st_new(NULL);
-    bf_folded_reader r;
-    bf_folded_reader_init(&r, st);
-    bf_folded_feed(&r, text, strlen(text));
-    bf_folded_finish(&r);
-    bf_folded_reader_free(&r);
-    return st;
-}
+#define table_from bf_test_table
 
 static char *render_with(bf_stack_table *st, const bf_svg_opts *o, int html)
 {

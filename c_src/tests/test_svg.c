@@ -8,17 +8,9 @@
 #include "../core/bf_flame.h"
 #include "../core/bf_folded.h"
 #include "../core/bf_svg.h"
+#include "bf_test_util.h"
 
-static bf_stack_table *table_from(const char *text)
-{
-    bf_stack_table *st = bf_st_new(NULL);
-    bf_folded_reader r;
-    bf_folded_reader_init(&r, st);
-    bf_folded_feed(&r, text, strlen(text));
-    bf_folded_finish(&r);
-    bf_folded_reader_free(&r);
-    return st;
-}
+#define table_from bf_test_table
 
 static char *render_opts(bf_stack_table *st, double min_width, int interactive,
                          bf_svg_result *res)
@@ -49,18 +41,9 @@ static size_t count(const char *hay, const char *needle)
 
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s (tests run from c_src/tests)", path);
-    bf_buf b;
-    bf_buf_init(&b, NULL);
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        bf_buf_put(&b, chunk, n);
-    fclose(f);
-    *len = b.len;
-    bf_buf_putc(&b, '\0');
-    return b.data;
+    char *data = bf_test_read_file(path, len);
+    cr_assert_not_null(data, "cannot open %s (tests run from c_src/tests)", path);
+    return data;
 }
 
 /* Frames as flamegraph.pl draws them ("depth\tsamples\tname"), pruned the same way. */
