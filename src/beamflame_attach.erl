@@ -119,7 +119,7 @@ push(Node) ->
     {ok, Mods} = application:get_key(beamflame, modules),
     case push_nif(Node) of
         {ok, Dir, Path} ->
-            Result = (catch load_all(Node, Mods, Path)),
+            Result = (catch load_all(Node, Mods)),
             _ = rpc(Node, file, delete, [Path ++ ".so"]),
             _ = rpc(Node, file, del_dir, [Dir]),
             case Result of
@@ -161,7 +161,7 @@ push_nif(Node) ->
             {error, {cannot_write_library, Node, Dir, Other}}
     end.
 
-load_all(Node, Mods, _Path) ->
+load_all(Node, Mods) ->
     lists:foreach(
       fun(M) ->
               {M, Bin, File} = code:get_object_code(M),

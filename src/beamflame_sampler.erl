@@ -276,9 +276,11 @@ sweep_tick(Now, S0) ->
     {Due, S1} = due(Now, S),
     Scan = [{P, maps:get(P, S1#s.reds, new)} || P <- Due],
     Phase = max(2 * S1#s.interval_us, ?PHASE_MIN_US),
-    {Report, S2} = sweep(Scan, Now + Phase, Now + 2 * Phase, S1),
+    S2 = sweep(Scan, Now + Phase, Now + 2 * Phase, S1),
     flush_stale(),
-    merge_report(Now, Report, S2).
+    Took = now_us() - Now,
+    bump(sweep_us_total, Took,
+         S2#s{stats = maps:update_with(sweep_us_max, fun(M) -> max(M, Took) end, S2#s.stats)}).
 
 %% The universe of processes: processes() or the pids/names given, re-read when due.
 refresh(Now, S = #s{refresh_us = At}) when Now < At ->
@@ -321,19 +323,6 @@ take(N, [P | Rest], Acc) -> take(N - 1, Rest, [P | Acc]).
 own(S) ->
     [self(), S#s.scanner | S#s.stackers] ++ maps:keys(S#s.lingering).
 
-merge_report(Started, Report, S00) ->
-    Took = now_us() - Started,
-    S0 = bump(sweep_us_total, Took,
-              S00#s{stats = maps:update_with(sweep_us_max, fun(M) -> max(M, Took) end,
-                                             S00#s.stats)}),
-    #{reds := Reds, stacks := Stacks, roots := Roots, late := Late,
-      samples := Samples, dropped := Dropped} = Report,
-    S1 = update_reds(Reds, S0),
-    S2 = lists:foldl(fun update_wall/2, S1, Stacks),
-    S3 = S2#s{roots = maps:merge(S2#s.roots, maps:from_list(Roots))},
-    S4 = adopt_late(Late, S3),
-    bump(samples, Samples, bump(dropped, Dropped, S4)).
-
 %% Folds the scan results into the bookkeeping maps in one pass (this runs for every
 %% process checked, so it touches plain maps, not the state record).
 update_reds(Results, S = #s{reds = R0, hot = H0, suspects = Sus0}) ->
@@ -344,7 +333,7 @@ update_reds(Results, S = #s{reds = R0, hot = H0, suspects = Sus0}) ->
         _ -> lists:foldl(fun forget/2, S1, Dead)
     end.
 
-reds_entry({P, dead}, {R, H, Sus, Dead}) ->
+reds_entry({P, dead, _}, {R, H, Sus, Dead}) ->
     {R, H, Sus, [P | Dead]};
 reds_entry({P, Reds, Changed}, {R, H, Sus, Dead}) ->
     H1 = case Changed of
@@ -414,12 +403,13 @@ chunks(L, N) -> {A, B} = lists:split(N, L), [A | chunks(B, N)].
 flush_stale() ->
     receive {chunk, _, _, _} -> flush_stale() after 0 -> ok end.
 
-%% One tick. Scan entries are {Pid, LastReductions | new}.
-sweep(Scan, ScanDeadline, Deadline, S) ->
+%% One tick, folded into the state as it goes. Scan entries are
+%% {Pid, LastReductions | new}.
+sweep(Scan, ScanDeadline, Deadline, S0) ->
     #s{opts = #{states := States, group := Group, max_depth := Depth}, profile = Profile,
-       roots = Roots, wall = Wall, suspects = Suspects} = S,
+       roots = Roots, wall = Wall, suspects = Suspects} = S0,
     {Reds, LateScan, [Scanner]} =
-        run_jobs(scan, Scan, ?SCAN_CHUNK, Suspects, [S#s.scanner], ScanDeadline),
+        run_jobs(scan, Scan, ?SCAN_CHUNK, Suspects, [S0#s.scanner], ScanDeadline),
     %% Which processes need a stack: those that ran since their last check; in wall mode
     %% also those never observed.
     Want = [P || {P, R, Changed} <- Reds, R =/= dead,
@@ -428,22 +418,21 @@ sweep(Scan, ScanDeadline, Deadline, S) ->
     Items = [{P, NeedRoot andalso not is_map_key(P, Roots)}
              || P <- lists:sublist(Want, ?MAX_STACKS_PER_TICK)],
     {Answers, LateStacks, Stackers} =
-        run_jobs(stack, Items, ?STACK_CHUNK, Suspects, S#s.stackers, Deadline),
+        run_jobs(stack, Items, ?STACK_CHUNK, Suspects, S0#s.stackers, Deadline),
     Kept = [X || A <- Answers, (X = sample(A, States, Roots, Depth)) =/= skip],
     {Ids, Dropped} = add(Profile, Kept),
-    Report = #{reds => [fold_dead(X) || X <- Reds],
-               stacks => case States of
-                             wall -> [{P, Id} || {P, Id} <- Ids, is_integer(Id)];
-                             cpu -> []
-                         end,
-               roots => [{P, Root} || {P, _, _, Root} <- Kept, NeedRoot],
-               late => [{H, [P || {P, _} <- Chunk]} || {H, Chunk} <- LateScan ++ LateStacks],
-               dropped => Dropped,
-               samples => length(Kept) - Dropped},
-    {Report, S#s{scanner = Scanner, stackers = Stackers}}.
-
-fold_dead({P, dead, _}) -> {P, dead};
-fold_dead(X) -> X.
+    S1 = update_reds(Reds, S0#s{scanner = Scanner, stackers = Stackers}),
+    S2 = case States of
+             wall -> lists:foldl(fun update_wall/2, S1, [{P, Id} || {P, Id} <- Ids, is_integer(Id)]);
+             cpu -> S1
+         end,
+    S3 = case NeedRoot of
+             true -> S2#s{roots = maps:merge(S2#s.roots,
+                                             maps:from_list([{P, R} || {P, _, _, R} <- Kept]))};
+             false -> S2
+         end,
+    Late = [{H, [P || {P, _} <- Chunk]} || {H, Chunk} <- LateScan ++ LateStacks],
+    bump(samples, length(Kept) - Dropped, bump(dropped, Dropped, adopt_late(Late, S3))).
 
 %% Gives the items to the helpers in chunks (suspects alone), round robin; each helper
 %% answers its chunks in order. Returns the results that came by the deadline, the late
@@ -464,48 +453,49 @@ assign([], _Helpers, Acc) ->
 assign([C | Cs], [H | Hs], Acc) ->
     assign(Cs, Hs ++ [H], maps:update_with(H, fun(L) -> [C | L] end, [C], Acc)).
 
+%% Pending: each helper with the chunks it has not answered yet (helpers that answered all
+%% are removed).
+gather(_Ref, Pending, _Deadline, Acc, Helpers) when map_size(Pending) =:= 0 ->
+    {Acc, [], Helpers};
 gather(Ref, Pending, Deadline, Acc, Helpers) ->
-    case maps:size(maps:filter(fun(_, Cs) -> Cs =/= [] end, Pending)) of
-        0 ->
-            {Acc, [], Helpers};
-        _ ->
-            Left = max(0, (Deadline - now_us()) div 1000),
-            receive
-                {chunk, H, Ref, Results} ->
-                    [_ | More] = maps:get(H, Pending),
-                    gather(Ref, Pending#{H => More}, Deadline,
-                           [R || R <- Results, R =/= skip] ++ Acc, Helpers)
-            after Left ->
-                Late = [{H, First} || {H, [First | _]} <- maps:to_list(Pending)],
-                %% a late helper stops after the job it is stuck on
-                _ = [H ! {retire, self()} || {H, _} <- Late],
-                Fresh = [case lists:keymember(H, 1, Late) of
-                             true -> new_helper();
-                             false -> H
-                         end || H <- Helpers],
-                {Acc, Late, Fresh}
-            end
+    Left = max(0, (Deadline - now_us()) div 1000),
+    receive
+        {chunk, H, Ref, Results} ->
+            Pending1 = case maps:get(H, Pending) of
+                           [_] -> maps:remove(H, Pending);
+                           [_ | More] -> Pending#{H => More}
+                       end,
+            gather(Ref, Pending1, Deadline, [R || R <- Results, R =/= skip] ++ Acc, Helpers)
+    after Left ->
+        Late = [{H, First} || {H, [First | _]} <- maps:to_list(Pending)],
+        %% a late helper stops after the job it is stuck on
+        _ = [H ! {retire, self()} || {H, _} <- Late],
+        Fresh = [case lists:keymember(H, 1, Late) of
+                     true -> new_helper();
+                     false -> H
+                 end || H <- Helpers],
+        {Acc, Late, Fresh}
     end.
 
 new_helper() ->
     proc_lib:spawn_link(?MODULE, helper_init, [self()]).
 
-%% @private A helper: reads processes, one chunk per job, in the order given; once told
-%% to retire (it was late), it stops after the job at hand.
+%% @private A helper of the run's controller: reads processes, one chunk per job, in the
+%% order given; once told to retire (it was late), it stops after the job at hand.
 -spec helper_init(pid()) -> ok.
-helper_init(Worker) ->
+helper_init(Controller) ->
     receive
-        {job, Worker, Ref, Kind, Chunk} ->
-            Worker ! {chunk, self(), Ref, [read(Kind, I) || I <- Chunk]},
+        {job, Controller, Ref, Kind, Chunk} ->
+            Controller ! {chunk, self(), Ref, [read(Kind, I) || I <- Chunk]},
             receive
-                {retire, Worker} -> ok
+                {retire, Controller} -> ok
             after 0 ->
-                helper_init(Worker)
+                helper_init(Controller)
             end;
-        {retire, Worker} ->
+        {retire, Controller} ->
             ok;
         _Other ->
-            helper_init(Worker)
+            helper_init(Controller)
     end.
 
 read(scan, {P, Old}) ->

@@ -158,17 +158,9 @@ static int bf_cli_svg(const bf_cli *cli)
     case BF_FORMAT_HTML:
         s = bf_html_render(st, &cli->svg, &out, &res);
         break;
-    case BF_FORMAT_SPEEDSCOPE: {
-        const char *unit = (!strcmp(cli->svg.count_name, "us") ||
-                            !strcmp(cli->svg.count_name, "\xc2\xb5s") ||
-                            !strcmp(cli->svg.count_name, "microseconds"))
-                               ? "microseconds"
-                               : "none";
-        int r = cli->svg.flamechart ? bf_speedscope_write_evented(st, cli->svg.title, unit, &out)
-                                    : bf_speedscope_write(st, cli->svg.title, unit, &out);
-        s = r == 0 ? BF_SVG_OK : r > 0 ? BF_SVG_EMPTY : BF_SVG_NOMEM;
+    case BF_FORMAT_SPEEDSCOPE:
+        s = bf_speedscope_render(st, &cli->svg, &out);
         break;
-    }
     case BF_FORMAT_FOLDED:
         s = bf_folded_write(st, &out) == 0 ? BF_SVG_OK : BF_SVG_NOMEM;
         break;

@@ -152,3 +152,15 @@ int bf_speedscope_write(const bf_stack_table *st, const char *name, const char *
     free(order);
     return out->failed ? -1 : 0;
 }
+
+bf_svg_status bf_speedscope_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out)
+{
+    const char *c = o->count_name;
+    const char *unit =
+        (!strcmp(c, "us") || !strcmp(c, "\xc2\xb5s") || !strcmp(c, "microseconds"))
+            ? "microseconds"
+            : "none";
+    int r = o->flamechart ? bf_speedscope_write_evented(st, o->title, unit, out)
+                          : bf_speedscope_write(st, o->title, unit, out);
+    return r == 0 ? BF_SVG_OK : r > 0 ? BF_SVG_EMPTY : BF_SVG_NOMEM;
+}

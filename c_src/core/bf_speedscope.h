@@ -9,6 +9,7 @@
 
 #include "bf_buf.h"
 #include "bf_stack_table.h"
+#include "bf_svg.h"
 
 /* name: the profile's name (UTF-8). unit: "none" for samples, "microseconds" for traced
  * weights. Returns 0, 1 for an empty table (nothing written), -1 on allocation failure. */
@@ -17,6 +18,12 @@ int bf_speedscope_write(const bf_stack_table *st, const char *name, const char *
 /* The evented form; same return values. */
 int bf_speedscope_write_evented(const bf_stack_table *st, const char *name, const char *unit,
                                 bf_buf *out);
+/* The speedscope output for the renderers' options: named by the title, evented when
+ * `flamechart' is set (time order), sampled otherwise; the unit is "microseconds" when
+ * the count name says so ("us", "µs", "microseconds"), else "none". Returns BF_SVG_OK,
+ * BF_SVG_EMPTY or BF_SVG_NOMEM, like the other renderers. */
+bf_svg_status bf_speedscope_render(const bf_stack_table *st, const bf_svg_opts *o, bf_buf *out);
+
 /* Appends s[0..n) as a JSON string literal, quotes included. */
 void bf_json_string(bf_buf *out, const char *s, size_t n);
 

@@ -630,13 +630,7 @@ static ERL_NIF_TERM bf_nif_svg(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     if (enif_is_identical(format, am_html)) {
         s = bf_html_render(p->st, &o, &b, NULL);
     } else if (enif_is_identical(format, am_speedscope)) {
-        const char *unit = (!strcmp(o.count_name, "us") || !strcmp(o.count_name, "\xc2\xb5s") ||
-                            !strcmp(o.count_name, "microseconds"))
-                               ? "microseconds"
-                               : "none";
-        int r = o.flamechart ? bf_speedscope_write_evented(p->st, o.title, unit, &b)
-                             : bf_speedscope_write(p->st, o.title, unit, &b);
-        s = r == 0 ? BF_SVG_OK : r > 0 ? BF_SVG_EMPTY : BF_SVG_NOMEM;
+        s = bf_speedscope_render(p->st, &o, &b);
     } else {
         s = bf_svg_render(p->st, &o, &b, NULL);
     }
