@@ -17,6 +17,7 @@
 %% usable on the node that made it: remote callers ask for binaries (folded, SVG).
 -module(beamflame).
 -export([attach/1, detach/1, sample/2, remote_sample/2, sample_cluster/2]).
+-export([cap_folded/1]).
 -export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2, diff/3,
          write/2, write/3, info/1, read_folded/1]).
 
@@ -102,14 +103,17 @@ guard(Owner, Session) ->
 
 results(P) ->
     Folded0 = folded(P),
-    {Folded, Truncated} = cap(Folded0),
+    {Folded, Truncated} = cap_folded(Folded0),
     Title = "beamflame: " ++ atom_to_list(node()),
     #{folded => Folded, truncated => Truncated, info => info(P),
       svg => svg(P, #{title => Title}), html => html(P, #{title => Title})}.
 
-cap(Bin) when byte_size(Bin) =< ?MAX_REMOTE_FOLDED ->
+%% @doc Folded text cut at a line boundary to the size a remote result may have, and
+%% whether it was cut.
+-spec cap_folded(binary()) -> {binary(), boolean()}.
+cap_folded(Bin) when byte_size(Bin) =< ?MAX_REMOTE_FOLDED ->
     {Bin, false};
-cap(Bin) ->
+cap_folded(Bin) ->
     Head = binary:part(Bin, 0, ?MAX_REMOTE_FOLDED),
     case binary:matches(Head, <<"\n">>) of
         [] -> {<<>>, true};

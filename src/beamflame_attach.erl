@@ -10,7 +10,7 @@
 %% version is refused, never replaced under a running session. {@link detach/1} removes
 %% what attach pushed (and only that).
 -module(beamflame_attach).
--export([attach/1, detach/1, facts/0]).
+-export([attach/1, detach/1, facts/0, install/3]).
 
 -define(CALL_TIMEOUT, 15000).
 -define(PUSHED, {beamflame_attach, pushed}).  % marker on the target: we loaded it
@@ -115,64 +115,86 @@ start(Node) ->
         Other -> {error, {cannot_start, Node, Other}}
     end.
 
+%% Pushes this module alone, then has it install the rest on the target (the same path the
+%% command line takes): one remote call carries the code, the library and the app file.
 push(Node) ->
     {ok, Mods} = application:get_key(beamflame, modules),
-    case push_nif(Node) of
-        {ok, Dir, Path} ->
-            Result = (catch load_all(Node, Mods)),
-            _ = rpc(Node, file, delete, [Path ++ ".so"]),
-            _ = rpc(Node, file, del_dir, [Dir]),
-            case Result of
-                ok ->
-                    _ = rpc(Node, persistent_term, put, [?PUSHED, true]),
-                    start(Node);
-                Error ->
-                    _ = unload(Node),
-                    {error, {push_failed, Node, Error}}
+    Beams = [begin {M, Bin, _} = code:get_object_code(M), {M, Bin} end || M <- Mods],
+    {ok, So} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_nif.so")),
+    {ok, App} = file:read_file(filename:join(code:lib_dir(beamflame, ebin), "beamflame.app")),
+    {?MODULE, Self, File} = code:get_object_code(?MODULE),
+    case rpc(Node, code, load_binary, [?MODULE, File, Self]) of
+        {module, ?MODULE} ->
+            case rpc(Node, ?MODULE, install, [App, Beams, So]) of
+                ok -> start(Node);
+                {error, _} = E -> _ = unload(Node), E;
+                {badrpc, R} -> _ = unload(Node), {error, {push_failed, Node, R}}
             end;
-        {error, _} = E ->
-            E
+        Error ->
+            {error, {push_failed, Node, Error}}
     end.
 
-%% The library into a fresh private directory on the target: {ok, Dir, PathWithoutExt}.
-push_nif(Node) ->
-    Local = filename:join(code:priv_dir(beamflame), "beamflame_nif.so"),
-    {ok, So} = file:read_file(Local),
-    Tmp = case rpc(Node, os, getenv, ["TMPDIR"]) of
+%% @doc Runs on the target (pushed there first): writes the NIF library into a fresh
+%% private (0700) directory, loads the modules (the stub loads the library from there),
+%% deletes the library and its directory, and loads the application from the `.app' file's
+%% text. On any failure, what was loaded is removed again.
+-spec install(binary(), [{module(), binary()}], binary()) -> ok | {error, term()}.
+install(AppFile, Beams, So) ->
+    Tmp = case os:getenv("TMPDIR") of
               T when is_list(T), T =/= "" -> T;
               _ -> "/tmp"
           end,
-    Dir = filename:join(Tmp, "beamflame-" ++ integer_to_list(erlang:unique_integer([positive]))
-                             ++ "-" ++ integer_to_list(rand:uniform(1 bsl 30))),
+    Dir = filename:join(Tmp, "beamflame-" ++ os:getpid() ++ "-"
+                             ++ integer_to_list(erlang:unique_integer([positive])) ++ "-"
+                             ++ integer_to_list(rand:uniform(1 bsl 30))),
     Path = filename:join(Dir, "beamflame_nif"),
-    case rpc(Node, file, make_dir, [Dir]) of
+    Result =
+        case file:make_dir(Dir) of
+            ok ->
+                try
+                    ok = ok_or_throw(file:change_mode(Dir, 8#700), {cannot_write_library, Dir}),
+                    ok = ok_or_throw(file:write_file(Path ++ ".so", So, [exclusive]),
+                                     {cannot_write_library, Dir}),
+                    persistent_term:put({beamflame_nif, path}, Path),
+                    lists:foreach(fun load_one/1, [B || {M, _} = B <- Beams, M =/= ?MODULE]),
+                    load_app(AppFile)
+                catch
+                    throw:Reason -> {error, Reason}
+                after
+                    _ = file:delete(Path ++ ".so"),
+                    _ = file:del_dir(Dir)
+                end;
+            {error, R} ->
+                {error, {cannot_write_library, Dir, R}}
+        end,
+    case Result of
         ok ->
-            case {rpc(Node, file, change_mode, [Dir, 8#700]),
-                  rpc(Node, file, write_file, [Path ++ ".so", So])} of
-                {ok, ok} ->
-                    _ = rpc(Node, persistent_term, put, [{beamflame_nif, path}, Path]),
-                    {ok, Dir, Path};
-                Other ->
-                    _ = rpc(Node, file, delete, [Path ++ ".so"]),
-                    _ = rpc(Node, file, del_dir, [Dir]),
-                    {error, {cannot_write_library, Node, Dir, Other}}
-            end;
-        Other ->
-            {error, {cannot_write_library, Node, Dir, Other}}
+            persistent_term:put(?PUSHED, true);
+        _ ->
+            _ = [begin _ = code:purge(M), _ = code:delete(M) end
+                 || {M, _} <- Beams, M =/= ?MODULE],
+            _ = persistent_term:erase({beamflame_nif, path}),
+            Result
     end.
 
-load_all(Node, Mods) ->
-    lists:foreach(
-      fun(M) ->
-              {M, Bin, File} = code:get_object_code(M),
-              case rpc(Node, code, load_binary, [M, File, Bin]) of
-                  {module, M} -> ok;
-                  Error -> throw({cannot_load, M, Error})
-              end
-      end, Mods),
-    {ok, Keys} = application:get_all_key(beamflame),
-    Spec = {application, beamflame, [{K, V} || {K, V} <- Keys, K =/= included_applications]},
-    case rpc(Node, application, load, [Spec]) of
+ok_or_throw(ok, _) -> ok;
+ok_or_throw({error, R}, What) -> throw(erlang:append_element(What, R)).
+
+load_one({M, Bin}) ->
+    case code:load_binary(M, "beamflame-pushed/" ++ atom_to_list(M) ++ ".beam", Bin) of
+        {module, M} -> ok;
+        Error -> throw({cannot_load, M, Error})
+    end.
+
+load_app(Text) ->
+    Spec = try
+               {ok, Toks, _} = erl_scan:string(unicode:characters_to_list(Text)),
+               {ok, {application, beamflame, _} = S} = erl_parse:parse_term(Toks),
+               S
+           catch
+               _:_ -> throw({bad_app_file, "the beamflame.app sent is not an application spec"})
+           end,
+    case application:load(Spec) of
         ok -> ok;
         {error, {already_loaded, beamflame}} -> ok;
         Error -> throw({cannot_load_application, Error})

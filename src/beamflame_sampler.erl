@@ -196,6 +196,10 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
             exit(normal);
         finish ->
             finish(S);
+        {progress, From, Tag} when is_pid(From) ->
+            From ! {Tag, #{elapsed_ms => (now_us() - S#s.start_us) div 1000,
+                           samples => maps:get(samples, S#s.stats)}},
+            loop(S);
         _Other ->
             loop(S)
     end.

@@ -1,6 +1,7 @@
-/* beamflame: the command line. Today it renders folded stacks as SVG (`beamflame svg`);
- * it grows into the ei C node that records from live nodes. Single-threaded; memory is
- * the stack table (bounded by its caps) plus one read chunk and one output buffer.
+/* beamflame: the command line. Verbs: svg and diff render folded files (here); record
+ * attaches to a live node as an ei C node and records it (bf_record.c). Single-threaded;
+ * memory is the stack table (bounded by its caps) plus one read chunk and one output
+ * buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,8 @@
 #include "../core/bf_speedscope.h"
 #include "../core/bf_svg.h"
 #include "bf_cli_args.h"
+#include "bf_output.h"
+#include "bf_record.h"
 
 #ifndef BF_VERSION
 #define BF_VERSION "0.1.0"
@@ -127,77 +130,8 @@ static int bf_cli_svg(const bf_cli *cli)
         if (rc != BF_EXIT_OK)
             goto done;
     }
-    /* Write next to the target and rename, so a failure never leaves half a file. */
-    char tmp[4096];
-    FILE *f = stdout;
-    if (cli->output) {
-        if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", cli->output, (long)getpid()) >=
-            (int)sizeof(tmp)) {
-            fprintf(stderr, "beamflame: output path too long\n");
-            rc = BF_EXIT_IO;
-            goto done;
-        }
-        f = fopen(tmp, "w");
-        if (!f) {
-            fprintf(stderr, "beamflame: cannot write %s: %s\n", cli->output, strerror(errno));
-            rc = BF_EXIT_IO;
-            goto done;
-        }
-    }
-    bf_buf out;
-    bf_buf_init(&out, f);
-    bf_svg_result res;
-    memset(&res, 0, sizeof(res));
-    bf_svg_status s;
-    if (before) {
-        s = bf_svg_render_diff(before, st, cli->normalize, cli->format == BF_FORMAT_HTML,
-                               &cli->svg, &out, &res);
-        goto rendered;
-    }
-    switch (cli->format) {
-    case BF_FORMAT_HTML:
-        s = bf_html_render(st, &cli->svg, &out, &res);
-        break;
-    case BF_FORMAT_SPEEDSCOPE:
-        s = bf_speedscope_render(st, &cli->svg, &out);
-        break;
-    case BF_FORMAT_FOLDED:
-        s = bf_folded_write(st, &out) == 0 ? BF_SVG_OK : BF_SVG_NOMEM;
-        break;
-    default:
-        s = bf_svg_render(st, &cli->svg, &out, &res);
-        break;
-    }
-rendered:;
-    int flushed = bf_buf_flush(&out);
-    bf_buf_free(&out);
-    int closed = (f != stdout) ? fclose(f) : fflush(f);
-    if (s == BF_SVG_EMPTY) {
-        fprintf(stderr, "beamflame: %s: all stacks have a count of 0: nothing to draw\n",
-                bf_input_name(cli->verb == BF_VERB_DIFF ? cli->input2 : cli->input));
-        rc = BF_EXIT_NO_STACKS;
-    } else if (s != BF_SVG_OK) {
-        fprintf(stderr, "beamflame: out of memory while rendering\n");
-        rc = BF_EXIT_NOMEM;
-    } else if (flushed != 0 || closed != 0) {
-        fprintf(stderr, "beamflame: cannot write %s: %s\n",
-                cli->output ? cli->output : "<stdout>", strerror(errno));
-        rc = BF_EXIT_IO;
-    }
-    if (cli->output) {
-        if (rc == BF_EXIT_OK && rename(tmp, cli->output) != 0) {
-            fprintf(stderr, "beamflame: cannot write %s: %s\n", cli->output, strerror(errno));
-            rc = BF_EXIT_IO;
-        }
-        if (rc != BF_EXIT_OK)
-            unlink(tmp);
-        else if (cli->format == BF_FORMAT_SVG || cli->format == BF_FORMAT_HTML)
-            fprintf(stderr, "beamflame: wrote %s (%llu frames, %llu pruned)\n", cli->output,
-                    (unsigned long long)res.frames_drawn, (unsigned long long)res.frames_pruned);
-        else
-            fprintf(stderr, "beamflame: wrote %s (%u distinct stacks)\n", cli->output,
-                    bf_st_stack_count(st));
-    }
+    rc = bf_output_write(cli, &cli->svg, before, st,
+                         bf_input_name(cli->verb == BF_VERB_DIFF ? cli->input2 : cli->input));
 done:
     bf_st_free(before);
     bf_st_free(st);
@@ -223,6 +157,8 @@ int main(int argc, char **argv)
     case BF_VERB_SVG:
     case BF_VERB_DIFF:
         return bf_cli_svg(&cli);
+    case BF_VERB_RECORD:
+        return bf_record_run(&cli);
     default:
         return BF_EXIT_USAGE;
     }

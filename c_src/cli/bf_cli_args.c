@@ -39,11 +39,31 @@ const char *bf_cli_usage(void)
            "                      AFTER, red where a frame grew, blue where it shrank (its\n"
            "                      whole subtree); the svg options apply (format svg or html)\n"
            "    --normalize       compare shares: scale BEFORE to AFTER's total first\n"
+           "  record NODE         attach to a running node (NAME or NAME@HOST) as a hidden\n"
+           "                      node, load beamflame there if it lacks it, record, write\n"
+           "                      the flame graph; the svg options above apply\n"
+           "    --mode M          sample (default): stacks of the node's processes\n"
+           "    --duration S      seconds to record (default: 10; Ctrl-C ends earlier and\n"
+           "                      still writes what was recorded)\n"
+           "    --rate HZ         samples per second (default: 99)\n"
+           "    -o, --output OUT  default: beamflame-NAME-YYYYMMDD-HHMMSS.svg here\n"
+           "    --cookie-file F   the node's cookie, from a file; otherwise the environment\n"
+           "                      variable BEAMFLAME_COOKIE, otherwise ~/.erlang.cookie\n"
+           "    --cookie C        accepted, but other users can read it in the process list\n"
+           "    --sname NAME      this program's own node name, short (default: beamflame_PID,\n"
+           "    --name NAME[@H]   short or long like the target's name)\n"
+           "    --timeout S       give up on connecting or on a silent node after S seconds\n"
+           "                      (default: 10)\n"
+           "    --quiet           no progress line (there is none when stderr is not a tty)\n"
            "  help                this text\n"
            "  version             print the version\n"
            "\n"
            "exit codes: 0 ok, 2 bad command line, 3 no valid stack in the input,\n"
-           "            4 cannot read the input or write the output, 5 out of memory\n";
+           "            4 cannot read the input or write the output, 5 out of memory,\n"
+           "            6 node not reachable, 7 epmd not running, 8 cookie missing or\n"
+           "            rejected, 9 OTP/architecture/version mismatch, 10 ptrace not\n"
+           "            permitted, 11 timeout, 12 the recording failed on the node or the\n"
+           "            connection dropped, 130 interrupted twice (nothing written)\n";
 }
 
 static int bf_fail(char *err, size_t errlen, const char *fmt, const char *arg)
@@ -117,6 +137,67 @@ static int bf_flag(const char *a, const char *name, int *out)
     return 1;
 }
 
+/* Seconds (decimals allowed) within [lo, hi] seconds -> milliseconds. */
+static int bf_parse_seconds(const char *s, double lo, double hi, unsigned *ms)
+{
+    double v;
+    if (!s || bf_parse_px(s, lo, hi, &v))
+        return -1;
+    *ms = (unsigned)(v * 1000.0 + 0.5);
+    return 0;
+}
+
+/* One `record` option at argv[*i]: 1 if taken, 0 if not a record option, -1 on error. */
+static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r, char *err,
+                               size_t errlen)
+{
+    const char *a = argv[*i], *v;
+    if (bf_flag(a, "--quiet", &r->quiet))
+        return 1;
+    if (bf_opt_value(argc, argv, i, "--mode", &v)) {
+        if (v && !strcmp(v, "sample"))
+            r->mode = BF_MODE_SAMPLE;
+        else if (v && (!strcmp(v, "trace") || !strcmp(v, "native")))
+            return bf_fail(err, errlen, "--mode %s is not available in this build yet; "
+                                        "use --mode sample", v), -1;
+        else
+            return bf_fail(err, errlen, "--mode is sample (got %s)", v ? v : "nothing"), -1;
+    } else if (bf_opt_value(argc, argv, i, "--duration", &v)) {
+        if (bf_parse_seconds(v, 0.001, BF_RECORD_MAX_DURATION_MS / 1000.0, &r->duration_ms))
+            return bf_fail(err, errlen, "--duration needs seconds, 0.001 to 3600 (got %s)",
+                           v ? v : "nothing"), -1;
+    } else if (bf_opt_value(argc, argv, i, "--rate", &v)) {
+        double hz;
+        if (!v || bf_parse_px(v, 1, 1000, &hz) || hz != (unsigned)hz)
+            return bf_fail(err, errlen, "--rate needs a whole number of Hz, 1 to 1000 (got %s)",
+                           v ? v : "nothing"), -1;
+        r->rate = (unsigned)hz;
+    } else if (bf_opt_value(argc, argv, i, "--timeout", &v)) {
+        if (bf_parse_seconds(v, 0.1, 3600, &r->timeout_ms))
+            return bf_fail(err, errlen, "--timeout needs seconds, 0.1 to 3600 (got %s)",
+                           v ? v : "nothing"), -1;
+    } else if (bf_opt_value(argc, argv, i, "--cookie-file", &v)) {
+        if (!v || !*v)
+            return bf_fail(err, errlen, "%s needs a file name", a), -1;
+        r->cookie_file = v;
+    } else if (bf_opt_value(argc, argv, i, "--cookie", &v)) {
+        if (!v || !*v)
+            return bf_fail(err, errlen, "%s needs a value", a), -1;
+        r->cookie = v;
+    } else if (bf_opt_value(argc, argv, i, "--sname", &v) ||
+               bf_opt_value(argc, argv, i, "--name", &v)) {
+        if (!v || !*v)
+            return bf_fail(err, errlen, "%s needs a node name", a), -1;
+        if (r->own_name)
+            return bf_fail(err, errlen, "%s", "give one of --name and --sname"), -1;
+        r->own_name = v;
+        r->names = !strncmp(a, "--sname", 7) ? BF_NAMES_SHORT : BF_NAMES_LONG;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, size_t errlen)
 {
     int format = -1, interactive_off = 0;
@@ -129,6 +210,13 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
             bf_flag(a, "--flamechart", &cli->svg.flamechart) ||
             bf_flag(a, "--static", &interactive_off))
             continue;
+        if (cli->verb == BF_VERB_RECORD) {
+            int took = bf_parse_record_opt(argc, argv, &i, &cli->rec, err, errlen);
+            if (took < 0)
+                return BF_EXIT_USAGE;
+            if (took)
+                continue;
+        }
         if (bf_opt_value(argc, argv, &i, "--output", &v) ||
             bf_opt_value(argc, argv, &i, "-o", &v)) {
             if (!v)
@@ -190,6 +278,10 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
             if (format < 0)
                 return bf_fail(err, errlen, "--format is svg, html, speedscope or folded (got %s)",
                                v ? v : "nothing");
+        } else if (cli->verb == BF_VERB_RECORD && a[0] != '-') {
+            if (cli->rec.node)
+                return bf_fail(err, errlen, "record takes one node (extra: %s)", a);
+            cli->rec.node = a;
         } else if (strcmp(a, "-") == 0 || a[0] != '-') {
             if (!cli->input)
                 cli->input = a;
@@ -202,9 +294,7 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
                                a);
         } else {
             return bf_fail(err, errlen,
-                           diff ? "unknown option for diff: %s (see `beamflame help`)"
-                                : "unknown option for svg: %s (see `beamflame help`)",
-                           a);
+                           "unknown option: %s (see `beamflame help`)", a);
         }
     }
     if (cli->svg.min_width > cli->svg.width)
@@ -213,6 +303,8 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
     if (format < 0 && cli->output)
         format = bf_format_from_path(cli->output);
     cli->format = format < 0 ? BF_FORMAT_SVG : (bf_format)format;
+    if (cli->verb == BF_VERB_RECORD && !cli->rec.node)
+        return bf_fail(err, errlen, "%s", "record needs a node: beamflame record NAME[@HOST]");
     if (diff) {
         if (!cli->input || !cli->input2)
             return bf_fail(err, errlen, "%s", "diff needs two folded files: BEFORE AFTER");
@@ -243,6 +335,13 @@ int bf_cli_parse(int argc, char **argv, bf_cli *cli, char *err, size_t errlen)
     }
     if (!strcmp(verb, "svg")) {
         cli->verb = BF_VERB_SVG;
+        return bf_parse_svg(argc, argv, 2, cli, err, errlen);
+    }
+    if (!strcmp(verb, "record")) {
+        cli->verb = BF_VERB_RECORD;
+        cli->rec.duration_ms = BF_RECORD_DEFAULT_DURATION_MS;
+        cli->rec.rate = BF_RECORD_DEFAULT_RATE;
+        cli->rec.timeout_ms = BF_RECORD_DEFAULT_TIMEOUT_MS;
         return bf_parse_svg(argc, argv, 2, cli, err, errlen);
     }
     if (!strcmp(verb, "diff")) {

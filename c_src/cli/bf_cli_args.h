@@ -16,6 +16,16 @@ enum bf_exit {
     BF_EXIT_NO_STACKS = 3, /* input held no valid stack */
     BF_EXIT_IO = 4,        /* cannot read input or write output */
     BF_EXIT_NOMEM = 5,     /* out of memory (or a cap refused everything) */
+    /* record: each failure to reach or use a node has its own code */
+    BF_EXIT_UNREACHABLE = 6, /* no such node registered, unknown host, connection refused */
+    BF_EXIT_NO_EPMD = 7,     /* epmd is not running on the node's host */
+    BF_EXIT_COOKIE = 8,      /* no cookie found, or the node rejected ours */
+    BF_EXIT_MISMATCH = 9,    /* OTP release, NIF version, architecture, word size or
+                                beamflame version differ from this build */
+    BF_EXIT_PTRACE = 10,     /* native mode: ptrace not permitted (reserved) */
+    BF_EXIT_TIMEOUT = 11,    /* the node stopped answering within --timeout */
+    BF_EXIT_REMOTE = 12,     /* the recording failed on the node, or the connection dropped */
+    BF_EXIT_INTERRUPTED = 130 /* a second Ctrl-C: left at once, nothing written */
 };
 
 typedef enum bf_verb {
@@ -23,8 +33,28 @@ typedef enum bf_verb {
     BF_VERB_HELP,
     BF_VERB_VERSION,
     BF_VERB_SVG,
-    BF_VERB_DIFF
+    BF_VERB_DIFF,
+    BF_VERB_RECORD
 } bf_verb;
+
+typedef enum bf_mode { BF_MODE_SAMPLE = 0, BF_MODE_TRACE, BF_MODE_NATIVE } bf_mode;
+
+/* Which kind of node name the command line's own node takes (erl's -sname / -name). */
+typedef enum bf_names { BF_NAMES_AUTO = 0, BF_NAMES_SHORT, BF_NAMES_LONG } bf_names;
+
+/* `record`'s options; defaults in bf_cli_usage(). */
+typedef struct bf_record_opts {
+    const char *node;        /* target, NAME or NAME@HOST (NAME: this host) */
+    bf_mode mode;
+    unsigned duration_ms;    /* --duration, seconds on the command line */
+    unsigned rate;           /* --rate, Hz */
+    const char *cookie_file; /* --cookie-file */
+    const char *cookie;      /* --cookie (warned: visible in the process list) */
+    const char *own_name;    /* --name / --sname value, NULL: beamflame_<pid> */
+    bf_names names;
+    unsigned timeout_ms;     /* --timeout: connecting, and each call to the node */
+    int quiet;               /* --quiet: no progress line */
+} bf_record_opts;
 
 typedef enum bf_format {
     BF_FORMAT_SVG = 0,
@@ -41,7 +71,13 @@ typedef struct bf_cli {
     const char *output; /* NULL: standard output */
     bf_format format;   /* --format, else from the output's extension, else svg */
     bf_svg_opts svg;
+    bf_record_opts rec; /* record only */
 } bf_cli;
+
+#define BF_RECORD_DEFAULT_DURATION_MS 10000u
+#define BF_RECORD_MAX_DURATION_MS 3600000u /* the sampler's own limit (1 h) */
+#define BF_RECORD_DEFAULT_RATE 99u
+#define BF_RECORD_DEFAULT_TIMEOUT_MS 10000u
 
 /* "svg", "html", "speedscope", "folded" -> format; -1 if unknown. */
 int bf_format_parse(const char *s);

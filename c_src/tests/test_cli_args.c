@@ -42,7 +42,7 @@ Test(cli_args, errors_name_the_problem)
     struct { int argc; char *argv[5]; const char *needle; } cases[] = {
         {1, {"beamflame"}, "no command"},
         {2, {"beamflame", "flame"}, "unknown command: flame"},
-        {3, {"beamflame", "svg", "--bogus"}, "unknown option for svg: --bogus"},
+        {3, {"beamflame", "svg", "--bogus"}, "unknown option: --bogus"},
         {4, {"beamflame", "svg", "--width", "abc"}, "--width needs a number"},
         {4, {"beamflame", "svg", "--width", "5"}, "from 21 to 100000"},
         {4, {"beamflame", "svg", "--minwidth", "-1"}, "--minwidth needs"},

@@ -1,0 +1,17 @@
+/* bf_output: writes a stack table (or a before/after pair) in the format the command line
+ * asks for, to a file (written next to it and renamed, so a failure never leaves half a
+ * file) or to standard output. Shared by svg, diff and record. */
+#ifndef BF_OUTPUT_H
+#define BF_OUTPUT_H
+
+#include "../core/bf_stack_table.h"
+#include "../core/bf_svg.h"
+#include "bf_cli_args.h"
+
+/* Renders st (a diff when before is not NULL) with svg options to cli->output (NULL:
+ * stdout) in cli->format; says on stderr what it wrote. input_name names the input in
+ * messages. Returns an exit code. */
+int bf_output_write(const bf_cli *cli, const bf_svg_opts *svg, bf_stack_table *before,
+                    bf_stack_table *st, const char *input_name);
+
+#endif

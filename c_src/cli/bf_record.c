@@ -1,0 +1,622 @@
+/* bf_record: the record verb. What it does to the target, in order:
+ *   1. checks that this build can run there: OTP release, NIF version, architecture and
+ *      word size (read with erlang:system_info/1; this build's values are baked in at
+ *      build time, bf_build_facts.h), then beamflame's version if the node has one;
+ *   2. if the node lacks beamflame: loads beamflame_attach from ebin/ and calls
+ *      beamflame_attach:install/3 with the other modules, the .app file and the NIF
+ *      library (which the node writes to a private 0700 directory, loads and deletes);
+ *   3. starts a session (beamflame_remote:start/3) owned by this C node's pid: if this
+ *      program dies or the connection drops, the node stops the run and undoes it;
+ *   4. polls it (progress line on a terminal), stops it early on Ctrl-C, fetches the
+ *      folded stacks and renders them here, so the node does no rendering.
+ * The modules stay loaded afterwards (inert: no process runs; the session stops the
+ * application it started), so the next record starts at once.
+ */
+#include "bf_record.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/bf_folded.h"
+#include "bf_build_facts.h"
+#include "bf_names.h"
+#include "bf_node.h"
+#include "bf_output.h"
+
+#define BF_POLL_MS 250                  /* status poll period while recording */
+#define BF_MAX_FILE ((size_t)64 << 20)  /* a .beam, .app or .so we push: far below */
+#define BF_ERR 1024
+
+static volatile sig_atomic_t bf_interrupts; /* Ctrl-C / SIGTERM count */
+
+static void bf_on_interrupt(int sig)
+{
+    (void)sig;
+    if (++bf_interrupts >= 2) {
+        static const char msg[] = "\nbeamflame: interrupted again: leaving without writing "
+                                  "(the node undoes the recording itself)\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+        (void)w;
+        _exit(BF_EXIT_INTERRUPTED);
+    }
+}
+
+static long long bf_ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000LL + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static double bf_ms_since_f(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Arguments: an encoded list of n elements, without a version byte (ei_rpc_to puts the
+ * list inside its own term). */
+static void bf_args(ei_x_buff *x, int n)
+{
+    ei_x_free(x);
+    ei_x_new(x);
+    if (n > 0)
+        ei_x_encode_list_header(x, n);
+}
+
+static void bf_args_end(ei_x_buff *x)
+{
+    ei_x_encode_empty_list(x);
+}
+
+/* Reads a whole file (at most BF_MAX_FILE). Returns a malloc'd buffer or NULL. */
+static char *bf_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    for (;;) {
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 65536;
+            char *nb = ncap <= BF_MAX_FILE ? realloc(buf, ncap) : NULL;
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+            cap = ncap;
+        }
+        size_t r = fread(buf + n, 1, cap - n, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return NULL;
+    }
+    *len = n;
+    return buf;
+}
+
+/* Where this program's Erlang side lives: BEAMFLAME_EBIN, else next to priv/ (an install)
+ * or in rebar3's build tree (a checkout). priv is this executable's directory. */
+static int bf_find_dirs(char *ebin, size_t ebinlen, char *priv, size_t privlen)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0)
+        return -1;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return -1;
+    *slash = '\0';
+    snprintf(priv, privlen, "%s", exe);
+    const char *env = getenv("BEAMFLAME_EBIN");
+    char cand[3][PATH_MAX + 64];
+    int k = 0;
+    if (env && *env)
+        snprintf(cand[k++], sizeof(cand[0]), "%s", env);
+    snprintf(cand[k++], sizeof(cand[0]), "%s/../ebin", exe);
+    snprintf(cand[k++], sizeof(cand[0]), "%s/../_build/default/lib/beamflame/ebin", exe);
+    for (int i = 0; i < k; i++) {
+        char app[PATH_MAX + 80];
+        snprintf(app, sizeof(app), "%s/beamflame.app", cand[i]);
+        if (access(app, R_OK) == 0) {
+            snprintf(ebin, ebinlen, "%s", cand[i]);
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* A string-valued reply (a charlist) into out. */
+static int bf_reply_string(const ei_x_buff *r, int idx, char *out, size_t len)
+{
+    int type, size;
+    if (ei_get_type(r->buff, &idx, &type, &size) || (size_t)size >= len)
+        return -1;
+    if (type == ERL_NIL_EXT) {
+        out[0] = '\0';
+        return 0;
+    }
+    return ei_decode_string(r->buff, &idx, out);
+}
+
+/* The node's value of a system_info item must equal ours. */
+static int bf_check_fact(bf_node *n, const char *item, const char *mine, const char *why,
+                         char *err, size_t errlen)
+{
+    ei_x_buff a, r;
+    ei_x_new(&a);
+    ei_x_new(&r);
+    bf_args(&a, 1);
+    if (!strcmp(item, "wordsize")) {
+        ei_x_encode_tuple_header(&a, 2);
+        ei_x_encode_atom(&a, "wordsize");
+        ei_x_encode_atom(&a, "external");
+    } else {
+        ei_x_encode_atom(&a, item);
+    }
+    bf_args_end(&a);
+    int idx, rc = bf_node_call(n, "erlang", "system_info", &a, &r, &idx, err, errlen);
+    if (rc == BF_EXIT_OK) {
+        char theirs[256];
+        long w;
+        if (!strcmp(item, "wordsize")) {
+            if (ei_decode_long(r.buff, &idx, &w))
+                w = -1;
+            snprintf(theirs, sizeof(theirs), "%ld", w);
+        } else if (bf_reply_string(&r, idx, theirs, sizeof(theirs))) {
+            snprintf(theirs, sizeof(theirs), "?");
+        }
+        if (strcmp(theirs, mine)) {
+            snprintf(err, errlen, "%s has %s %s, this beamflame was built for %s: %s", n->name,
+                     item, theirs, mine, why);
+            rc = BF_EXIT_MISMATCH;
+        }
+    }
+    ei_x_free(&a);
+    ei_x_free(&r);
+    return rc;
+}
+
+static int bf_check_compatible(bf_node *n, char *err, size_t errlen)
+{
+    static const struct { const char *item, *mine, *why; } facts[] = {
+        {"otp_release", BF_BUILD_OTP_RELEASE, "build beamflame with the node's OTP release"},
+        {"nif_version", BF_BUILD_NIF_VERSION, "build beamflame with the node's OTP release"},
+        {"system_architecture", BF_BUILD_ARCH, "build beamflame on the node's architecture"},
+        {"wordsize", BF_BUILD_WORDSIZE, "build beamflame for the node's word size"},
+    };
+    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
+        int rc = bf_check_fact(n, facts[i].item, facts[i].mine, facts[i].why, err, errlen);
+        if (rc != BF_EXIT_OK)
+            return rc;
+    }
+    return BF_EXIT_OK;
+}
+
+/* The node's beamflame: 1 present (our version), 0 absent; or an exit code < 0 negated. */
+static int bf_node_has_beamflame(bf_node *n, char *err, size_t errlen)
+{
+    ei_x_buff a, r;
+    ei_x_new(&a);
+    ei_x_new(&r);
+    bf_args(&a, 2);
+    ei_x_encode_atom(&a, "beamflame");
+    ei_x_encode_atom(&a, "vsn");
+    bf_args_end(&a);
+    int idx, result = 0;
+    int rc = bf_node_call(n, "application", "get_key", &a, &r, &idx, err, errlen);
+    if (rc != BF_EXIT_OK) {
+        result = -rc;
+        goto done;
+    }
+    int arity, i = idx;
+    char atom[MAXATOMLEN], vsn[256];
+    if (ei_decode_tuple_header(r.buff, &i, &arity) == 0 && arity == 2 &&
+        ei_decode_atom(r.buff, &i, atom) == 0 && !strcmp(atom, "ok") &&
+        bf_reply_string(&r, i, vsn, sizeof(vsn)) == 0) {
+        if (strcmp(vsn, BF_BUILD_VSN)) {
+            snprintf(err, errlen, "%s runs beamflame %s, this is %s: it is not replaced under "
+                                  "a running session (use the node's own beamflame, or remove "
+                                  "it from the node first)", n->name, vsn, BF_BUILD_VSN);
+            result = -BF_EXIT_MISMATCH;
+        } else {
+            result = 1;
+        }
+        goto done;
+    }
+    /* Not loaded as an application: a module loaded by hand counts as present. */
+    bf_args(&a, 1);
+    ei_x_encode_atom(&a, "beamflame_remote");
+    bf_args_end(&a);
+    rc = bf_node_call(n, "code", "is_loaded", &a, &r, &idx, err, errlen);
+    if (rc != BF_EXIT_OK) {
+        result = -rc;
+        goto done;
+    }
+    result = ei_decode_atom(r.buff, &idx, atom) == 0 && !strcmp(atom, "false") ? 0 : 1;
+done:
+    ei_x_free(&a);
+    ei_x_free(&r);
+    return result;
+}
+
+/* Encodes {Module, Binary} for each .beam in ebin but beamflame_attach; *count set. */
+static int bf_encode_beams(const char *ebin, ei_x_buff *x, char *err, size_t errlen)
+{
+    DIR *d = opendir(ebin);
+    if (!d) {
+        snprintf(err, errlen, "cannot read %s: %s", ebin, strerror(errno));
+        return -1;
+    }
+    struct dirent *e;
+    int rc = 0;
+    while ((e = readdir(d))) {
+        size_t nl = strlen(e->d_name);
+        if (nl < 6 || strcmp(e->d_name + nl - 5, ".beam") ||
+            !strcmp(e->d_name, "beamflame_attach.beam"))
+            continue;
+        char path[PATH_MAX + 300], mod[MAXATOMLEN];
+        snprintf(path, sizeof(path), "%s/%s", ebin, e->d_name);
+        snprintf(mod, sizeof(mod), "%.*s", (int)(nl - 5), e->d_name);
+        size_t len;
+        char *bin = bf_slurp(path, &len);
+        if (!bin) {
+            snprintf(err, errlen, "cannot read %s", path);
+            rc = -1;
+            break;
+        }
+        ei_x_encode_list_header(x, 1);
+        ei_x_encode_tuple_header(x, 2);
+        ei_x_encode_atom(x, mod);
+        ei_x_encode_binary(x, bin, (long)len);
+        free(bin);
+    }
+    closedir(d);
+    return rc;
+}
+
+/* Loads beamflame into the node: beamflame_attach first, then install/3 does the rest. */
+static int bf_push(bf_node *n, char *err, size_t errlen)
+{
+    char ebin[PATH_MAX], priv[PATH_MAX], path[PATH_MAX + 64];
+    if (bf_find_dirs(ebin, sizeof(ebin), priv, sizeof(priv)) != 0) {
+        snprintf(err, errlen, "cannot find beamflame's compiled Erlang modules (ebin with "
+                              "beamflame.app); set BEAMFLAME_EBIN to that directory");
+        return BF_EXIT_IO;
+    }
+    size_t alen = 0, blen = 0, slen = 0;
+    snprintf(path, sizeof(path), "%s/beamflame.app", ebin);
+    char *app = bf_slurp(path, &alen);
+    snprintf(path, sizeof(path), "%s/beamflame_attach.beam", ebin);
+    char *attach = bf_slurp(path, &blen);
+    snprintf(path, sizeof(path), "%s/beamflame_nif.so", priv);
+    char *so = bf_slurp(path, &slen);
+    ei_x_buff a, r;
+    ei_x_new(&a);
+    ei_x_new(&r);
+    int idx, rc = BF_EXIT_OK;
+    if (!app || !attach || !so) {
+        snprintf(err, errlen, "cannot read beamflame's files in %s and %s (rebuild: make build)",
+                 ebin, priv);
+        rc = BF_EXIT_IO;
+        goto done;
+    }
+    bf_args(&a, 3);
+    ei_x_encode_atom(&a, "beamflame_attach");
+    ei_x_encode_string(&a, "beamflame-pushed/beamflame_attach.beam");
+    ei_x_encode_binary(&a, attach, (long)blen);
+    bf_args_end(&a);
+    rc = bf_node_call(n, "code", "load_binary", &a, &r, &idx, err, errlen);
+    if (rc != BF_EXIT_OK)
+        goto done;
+    int i = idx, arity;
+    char atom[MAXATOMLEN];
+    if (ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 ||
+        ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "module")) {
+        char text[512];
+        bf_node_term_text(&r, idx, text, sizeof(text));
+        snprintf(err, errlen, "%s refused beamflame's code: %s", n->name, text);
+        rc = BF_EXIT_REMOTE;
+        goto done;
+    }
+    bf_args(&a, 3);
+    ei_x_encode_binary(&a, app, (long)alen);
+    if (bf_encode_beams(ebin, &a, err, errlen) != 0) {
+        rc = BF_EXIT_IO;
+        goto done;
+    }
+    ei_x_encode_empty_list(&a);
+    ei_x_encode_binary(&a, so, (long)slen);
+    bf_args_end(&a);
+    rc = bf_node_call(n, "beamflame_attach", "install", &a, &r, &idx, err, errlen);
+    if (rc == BF_EXIT_OK) {
+        i = idx;
+        if (ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "ok")) {
+            char text[768];
+            bf_node_term_text(&r, idx, text, sizeof(text));
+            snprintf(err, errlen, "loading beamflame into %s failed: %s", n->name, text);
+            rc = BF_EXIT_REMOTE;
+        }
+    }
+done:
+    free(app);
+    free(attach);
+    free(so);
+    ei_x_free(&a);
+    ei_x_free(&r);
+    return rc;
+}
+
+/* A {failed, Text} / {error, Text} reply as a message. 1 if it was one. */
+static int bf_failure(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen)
+{
+    int i = idx, arity, type, size;
+    char atom[MAXATOMLEN];
+    if (ei_decode_tuple_header(r->buff, &i, &arity) || arity != 2 ||
+        ei_decode_atom(r->buff, &i, atom) || (strcmp(atom, "failed") && strcmp(atom, "error")))
+        return 0;
+    char text[768];
+    if (ei_get_type(r->buff, &i, &type, &size) == 0 && type == ERL_BINARY_EXT &&
+        (size_t)size < sizeof(text)) {
+        long len;
+        ei_decode_binary(r->buff, &i, text, &len);
+        text[len] = '\0';
+    } else {
+        bf_node_term_text(r, i, text, sizeof(text));
+    }
+    snprintf(err, errlen, "the recording on %s failed: %s", n->name, text);
+    return 1;
+}
+
+/* A session call with the session pid as the only argument. */
+static int bf_session_call(bf_node *n, const char *fun, const erlang_pid *session,
+                           ei_x_buff *r, int *idx, char *err, size_t errlen)
+{
+    ei_x_buff a;
+    ei_x_new(&a);
+    bf_args(&a, 1);
+    ei_x_encode_pid(&a, session);
+    bf_args_end(&a);
+    int rc = bf_node_call(n, "beamflame_remote", fun, &a, r, idx, err, errlen);
+    ei_x_free(&a);
+    if (rc == BF_EXIT_OK && bf_failure(n, r, *idx, err, errlen))
+        rc = BF_EXIT_REMOTE;
+    return rc;
+}
+
+static int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *session,
+                            char *err, size_t errlen)
+{
+    ei_x_buff a, r;
+    ei_x_new(&a);
+    ei_x_new(&r);
+    bf_args(&a, 3);
+    ei_x_encode_pid(&a, ei_self(&n->ec));
+    ei_x_encode_atom(&a, "sample");
+    ei_x_encode_map_header(&a, 2);
+    ei_x_encode_atom(&a, "duration");
+    ei_x_encode_ulong(&a, o->duration_ms);
+    ei_x_encode_atom(&a, "rate");
+    ei_x_encode_ulong(&a, o->rate);
+    bf_args_end(&a);
+    int idx, rc = bf_node_call(n, "beamflame_remote", "start", &a, &r, &idx, err, errlen);
+    if (rc == BF_EXIT_OK) {
+        int i = idx, arity;
+        char atom[MAXATOMLEN];
+        if (bf_failure(n, &r, idx, err, errlen))
+            rc = BF_EXIT_REMOTE;
+        else if (ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 ||
+                 ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "ok") ||
+                 ei_decode_pid(r.buff, &i, session)) {
+            char text[512];
+            bf_node_term_text(&r, idx, text, sizeof(text));
+            snprintf(err, errlen, "unexpected answer from %s: %s", n->name, text);
+            rc = BF_EXIT_REMOTE;
+        }
+    }
+    ei_x_free(&a);
+    ei_x_free(&r);
+    return rc;
+}
+
+/* Polls until the run is done: {running|done, ElapsedMs, Samples}. Ctrl-C stops it. */
+static int bf_session_wait(bf_node *n, const bf_record_opts *o, const erlang_pid *session,
+                           int progress, char *err, size_t errlen)
+{
+    ei_x_buff r;
+    ei_x_new(&r);
+    int rc, stopped = 0;
+    for (;;) {
+        if (bf_interrupts && !stopped) {
+            int idx;
+            rc = bf_session_call(n, "stop", session, &r, &idx, err, errlen);
+            if (rc != BF_EXIT_OK)
+                break;
+            stopped = 1;
+        }
+        int idx, arity;
+        long elapsed = 0, samples = 0;
+        char atom[MAXATOMLEN];
+        rc = bf_session_call(n, "status", session, &r, &idx, err, errlen);
+        if (rc != BF_EXIT_OK)
+            break;
+        if (ei_decode_tuple_header(r.buff, &idx, &arity) || arity != 3 ||
+            ei_decode_atom(r.buff, &idx, atom) || ei_decode_long(r.buff, &idx, &elapsed) ||
+            ei_decode_long(r.buff, &idx, &samples)) {
+            snprintf(err, errlen, "unexpected status from %s", n->name);
+            rc = BF_EXIT_REMOTE;
+            break;
+        }
+        int done = !strcmp(atom, "done");
+        if (progress)
+            fprintf(stderr, "\r\033[Krecording %s: %.1f s of %.1f s, %ld samples%s", n->name,
+                    elapsed / 1000.0, o->duration_ms / 1000.0, samples,
+                    done ? "\n" : stopped ? " (stopping)" : " (Ctrl-C stops early)");
+        if (done)
+            break;
+        rc = bf_node_idle(n, BF_POLL_MS, err, errlen);
+        if (rc != BF_EXIT_OK)
+            break;
+    }
+    if (rc != BF_EXIT_OK && progress)
+        fputc('\n', stderr);
+    ei_x_free(&r);
+    return rc;
+}
+
+/* Fetches the folded text into st; *samples set. */
+static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_table *st,
+                            long *samples, char *err, size_t errlen)
+{
+    ei_x_buff r;
+    ei_x_new(&r);
+    int idx, arity, type, size;
+    long stacks;
+    char atom[MAXATOMLEN], trunc[MAXATOMLEN];
+    int rc = bf_session_call(n, "fetch", session, &r, &idx, err, errlen);
+    if (rc != BF_EXIT_OK)
+        goto done;
+    if (ei_decode_tuple_header(r.buff, &idx, &arity) || arity != 5 ||
+        ei_decode_atom(r.buff, &idx, atom) || ei_get_type(r.buff, &idx, &type, &size) ||
+        type != ERL_BINARY_EXT) {
+        snprintf(err, errlen, "unexpected result from %s", n->name);
+        rc = BF_EXIT_REMOTE;
+        goto done;
+    }
+    const char *folded = r.buff + idx + 5; /* BINARY_EXT: tag, 4-byte length, bytes */
+    long len = size;
+    if (ei_skip_term(r.buff, &idx) || ei_decode_long(r.buff, &idx, samples) ||
+        ei_decode_long(r.buff, &idx, &stacks) || ei_decode_atom(r.buff, &idx, trunc)) {
+        snprintf(err, errlen, "unexpected result from %s", n->name);
+        rc = BF_EXIT_REMOTE;
+        goto done;
+    }
+    if (!strcmp(trunc, "true"))
+        fprintf(stderr, "beamflame: the result was larger than the remote size cap and was "
+                        "cut at a line boundary\n");
+    bf_folded_reader rd;
+    bf_folded_reader_init(&rd, st);
+    if (bf_folded_feed(&rd, folded, (size_t)len) != 0 || bf_folded_finish(&rd) != 0)
+        rc = BF_EXIT_NOMEM;
+    bf_folded_reader_free(&rd);
+done:
+    ei_x_free(&r);
+    return rc;
+}
+
+static void bf_default_output(const char *node, bf_format fmt, char *out, size_t len)
+{
+    static const char *const ext[] = {"svg", "html", "json", "folded"};
+    char alive[MAXATOMLEN];
+    snprintf(alive, sizeof(alive), "%.*s", (int)(strcspn(node, "@")), node);
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    char stamp[32];
+    strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+    snprintf(out, len, "beamflame-%s-%s.%s", alive, stamp, ext[fmt]);
+}
+
+int bf_record_run(const bf_cli *cli_in)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bf_cli cli = *cli_in;
+    const bf_record_opts *o = &cli.rec;
+    char err[BF_ERR] = "";
+    bf_node n;
+    memset(&n, 0, sizeof(n));
+    n.fd = -1;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = bf_on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    bf_stack_table *st = NULL;
+    int rc = bf_node_connect(&n, o, err, sizeof(err));
+    if (rc != BF_EXIT_OK)
+        goto done;
+    double connected_ms = bf_ms_since_f(&t0);
+    rc = bf_check_compatible(&n, err, sizeof(err));
+    if (rc != BF_EXIT_OK)
+        goto done;
+    int has = bf_node_has_beamflame(&n, err, sizeof(err));
+    if (has < 0) {
+        rc = -has;
+        goto done;
+    }
+    if (!has && (rc = bf_push(&n, err, sizeof(err))) != BF_EXIT_OK)
+        goto done;
+    erlang_pid session;
+    rc = bf_session_start(&n, o, &session, err, sizeof(err));
+    if (rc != BF_EXIT_OK)
+        goto done;
+    double started_ms = bf_ms_since_f(&t0);
+    fprintf(stderr, "beamflame: recording %s as hidden node %s (%s; connected after %.1f ms, "
+                    "recording started after %.1f ms)\n", n.name, ei_thisnodename(&n.ec),
+            has ? "beamflame was already loaded" : "beamflame loaded", connected_ms, started_ms);
+    int progress = !o->quiet && isatty(STDERR_FILENO);
+    rc = bf_session_wait(&n, o, &session, progress, err, sizeof(err));
+    if (rc != BF_EXIT_OK)
+        goto done;
+
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    caps.max_bytes = (size_t)1 << 30;
+    st = bf_st_new(&caps);
+    if (!st) {
+        rc = BF_EXIT_NOMEM;
+        snprintf(err, sizeof(err), "out of memory");
+        goto done;
+    }
+    long samples = 0;
+    rc = bf_session_fetch(&n, &session, st, &samples, err, sizeof(err));
+    bf_node_close(&n);
+    if (rc != BF_EXIT_OK)
+        goto done;
+    if (bf_st_stack_count(st) == 0) {
+        snprintf(err, sizeof(err), "%s: no samples: nothing ran on the node during the "
+                                   "recording (try a longer --duration)", n.name);
+        rc = BF_EXIT_NO_STACKS;
+        goto done;
+    }
+    char out[PATH_MAX], title[MAXNODELEN + 64];
+    if (!cli.output) {
+        bf_default_output(n.name, cli.format, out, sizeof(out));
+        cli.output = out;
+    }
+    if (!strcmp(cli.svg.title, "Flame Graph")) {
+        snprintf(title, sizeof(title), "beamflame: %s", n.name);
+        cli.svg.title = title;
+    }
+    fprintf(stderr, "beamflame: %ld samples, %u distinct stacks, in %lld ms in all\n", samples,
+            bf_st_stack_count(st), bf_ms_since(&t0));
+    rc = bf_output_write(&cli, &cli.svg, NULL, st, n.name);
+done:
+    if (rc != BF_EXIT_OK && err[0])
+        fprintf(stderr, "beamflame: %s\n", err);
+    bf_node_close(&n);
+    bf_st_free(st);
+    return rc;
+}

@@ -1,0 +1,211 @@
+%% @doc Sessions for owners that cannot wait in a receive: the `beamflame' command line
+%% (an ei C node) starts a recording, polls it, may stop it early (Ctrl-C), and fetches
+%% the result, each step a short remote call. The session is a process on the target that
+%% owns the run:
+%% <ul>
+%% <li>it monitors the owner (the C node's pid): when the owner dies or its connection
+%%   drops (`kill -9' of the command line), the session ends, which stops the run and
+%%   undoes what the run set;</li>
+%% <li>it starts the `beamflame' application if it was not running, and stops it again as
+%%   soon as the run is over (when no other run uses it), so a node that had no beamflame
+%%   process before has none after;</li>
+%% <li>a result nobody fetches is dropped after ?FETCH_WINDOW_MS.</li>
+%% </ul>
+%% Every reply is a plain term of atoms, integers and binaries, easy to decode in C.
+-module(beamflame_remote).
+-export([start/3, status/1, stop/1, fetch/1]).
+-export([session_init/4]).
+
+-define(FETCH_WINDOW_MS, 60000).   % a finished result waits this long for its owner
+-define(CALL_TIMEOUT_MS, 10000).   % a request to a session (it answers at once)
+-define(RUN_MARGIN_MS, 15000).     % past duration + this, a run is stopped as hung
+
+-type status() :: {running, ElapsedMs :: non_neg_integer(), Samples :: non_neg_integer()}
+                | {done, ElapsedMs :: non_neg_integer(), Samples :: non_neg_integer()}
+                | {failed, binary()}.
+
+%% @doc Starts a recording on this node for `Owner'. `Mode' is `sample' (options as
+%% {@link beamflame:sample/1}).
+-spec start(pid(), sample, map()) -> {ok, pid()} | {error, binary()}.
+start(Owner, sample, Opts) when is_pid(Owner) ->
+    case beamflame_sampler:validate(Opts) of
+        {ok, Valid} -> spawn_session(Owner, beamflame_sampler, Valid);
+        {error, Reason} -> {error, text(Reason)}
+    end;
+start(_Owner, Mode, _Opts) ->
+    {error, text({unsupported_mode, Mode})}.
+
+%% @doc Where the recording is.
+-spec status(pid()) -> status().
+status(Session) ->
+    request(Session, status).
+
+%% @doc Ends the recording now; what was recorded so far is kept for {@link fetch/1}.
+-spec stop(pid()) -> ok | {failed, binary()}.
+stop(Session) ->
+    request(Session, stop).
+
+%% @doc The recorded profile as folded text (capped like {@link beamflame:sample/2}'s),
+%% once the run is done: `{ok, Folded, Samples, Stacks, Truncated}'. Ends the session.
+-spec fetch(pid()) -> {ok, binary(), non_neg_integer(), non_neg_integer(), boolean()}
+                          | {failed, binary()}.
+fetch(Session) ->
+    request(Session, fetch).
+
+request(Session, What) ->
+    Mon = erlang:monitor(process, Session),
+    Session ! {What, self(), Mon},
+    receive
+        {Mon, Reply} ->
+            erlang:demonitor(Mon, [flush]),
+            Reply;
+        {'DOWN', Mon, process, _, Reason} ->
+            {failed, text({session_gone, Reason})}
+    after ?CALL_TIMEOUT_MS ->
+        erlang:demonitor(Mon, [flush]),
+        {failed, <<"the session did not answer within 10 s">>}
+    end.
+
+spawn_session(Owner, Mod, Opts) ->
+    Self = self(),
+    Tag = make_ref(),
+    {Pid, Mon} = spawn_monitor(?MODULE, session_init, [Self, Tag, Owner, {Mod, Opts}]),
+    receive
+        {Tag, ok} -> erlang:demonitor(Mon, [flush]), {ok, Pid};
+        {Tag, {error, Reason}} -> erlang:demonitor(Mon, [flush]), {error, text(Reason)};
+        {'DOWN', Mon, process, Pid, Reason} -> {error, text({session_failed, Reason})}
+    end.
+
+%%% The session process --------------------------------------------------------------------
+
+-record(ss, {owner :: reference(),
+             run :: pid() | undefined,
+             run_mon :: reference() | undefined,
+             ref :: reference(),
+             stop_app :: boolean(),
+             result = none :: none | {ok, reference()} | {failed, binary()},
+             deadline :: integer()}).   % monotonic ms: past it the session gives up
+
+-spec session_init(pid(), reference(), pid(), {module(), map()}) -> ok.
+session_init(Parent, Tag, Owner, {Mod, Opts = #{duration := Duration}}) ->
+    OwnerMon = erlang:monitor(process, Owner),
+    Running = lists:keymember(beamflame, 1, application:which_applications()),
+    case application:ensure_all_started(beamflame) of
+        {ok, _} ->
+            Ref = make_ref(),
+            case beamflame_sup:start_run(Mod, start_link, [Opts, self(), Ref]) of
+                {ok, Run} ->
+                    Parent ! {Tag, ok},
+                    session(#ss{owner = OwnerMon, run = Run, ref = Ref,
+                                run_mon = erlang:monitor(process, Run),
+                                stop_app = not Running,
+                                deadline = now_ms() + Duration + ?RUN_MARGIN_MS});
+                {error, Reason} ->
+                    stop_app(not Running),
+                    Parent ! {Tag, {error, {cannot_start, Reason}}}
+            end;
+        {error, Reason} ->
+            Parent ! {Tag, {error, {cannot_start, Reason}}}
+    end.
+
+session(S = #ss{owner = OwnerMon, run = Run, run_mon = RunMon, ref = Ref}) ->
+    Timeout = max(0, S#ss.deadline - now_ms()),
+    receive
+        {'DOWN', OwnerMon, process, _, _} ->
+            %% the owner died or its connection dropped: nobody wants the result
+            end_run(S),
+            ok;
+        {Ref, Result} ->
+            erlang:demonitor(RunMon, [flush]),
+            S1 = S#ss{run = undefined, run_mon = undefined,
+                      result = case Result of
+                                   {ok, P} -> {ok, P};
+                                   {error, R} -> {failed, text(R)}
+                               end,
+                      deadline = now_ms() + ?FETCH_WINDOW_MS},
+            stop_app(S#ss.stop_app),
+            session(S1#ss{stop_app = false});
+        {'DOWN', RunMon, process, Run, Reason} ->
+            stop_app(S#ss.stop_app),
+            session(S#ss{run = undefined, run_mon = undefined, stop_app = false,
+                         result = {failed, text({run_failed, Reason})},
+                         deadline = now_ms() + ?FETCH_WINDOW_MS});
+        {status, From, Tag} ->
+            From ! {Tag, status_of(S)},
+            session(S);
+        {stop, From, Tag} ->
+            _ = is_pid(Run) andalso (Run ! finish),
+            From ! {Tag, ok},
+            session(S);
+        {fetch, From, Tag} when S#ss.result =/= none ->
+            From ! {Tag, fetched(S#ss.result)},
+            ok;
+        {fetch, From, Tag} ->
+            From ! {Tag, {failed, <<"the recording is still running: stop it or wait">>}},
+            session(S)
+    after Timeout ->
+        end_run(S),
+        ok
+    end.
+
+status_of(#ss{run = Run, result = none}) when is_pid(Run) ->
+    Tag = make_ref(),
+    Run ! {progress, self(), Tag},
+    receive
+        {Tag, #{elapsed_ms := E, samples := N}} -> {running, E, N}
+    after 1000 ->
+        {running, 0, 0}
+    end;
+status_of(#ss{result = {ok, P}}) ->
+    #{duration_ms := E, samples := N} = beamflame:info(P),
+    {done, E, N};
+status_of(#ss{result = {failed, _} = F}) ->
+    F.
+
+fetched({ok, P}) ->
+    #{samples := N, stacks := Stacks} = beamflame:info(P),
+    {Folded, Truncated} = beamflame:cap_folded(beamflame:folded(P)),
+    {ok, Folded, N, Stacks, Truncated};
+fetched({failed, _} = F) ->
+    F.
+
+%% The run monitors this process as its caller: exiting is enough to stop it, but the
+%% application must only be stopped once the run has undone its changes.
+end_run(#ss{run = Run, run_mon = RunMon, stop_app = StopApp}) ->
+    case is_pid(Run) of
+        true ->
+            exit(Run, kill_if_stuck(Run, RunMon));
+        false ->
+            ok
+    end,
+    stop_app(StopApp).
+
+%% Asks the run to stop (it cleans up on its supervisor's shutdown path, like on any
+%% exit of its parent); waits for it to go, killing it if it hangs.
+kill_if_stuck(Run, RunMon) ->
+    Run ! finish,
+    receive
+        {'DOWN', RunMon, process, Run, _} -> normal
+    after 5000 ->
+        kill
+    end.
+
+stop_app(false) ->
+    ok;
+stop_app(true) ->
+    %% Only beamflame_flags left under the supervisor: no other run needs the application.
+    case catch supervisor:count_children(beamflame_sup) of
+        L when is_list(L) ->
+            case proplists:get_value(workers, L, 0) =< 1 of
+                true -> _ = application:stop(beamflame), ok;
+                false -> ok
+            end;
+        _ ->
+            ok
+    end.
+
+now_ms() ->
+    erlang:monotonic_time(millisecond).
+
+text(Bin) when is_binary(Bin) -> Bin;
+text(Term) -> unicode:characters_to_binary(io_lib:format("~0tp", [Term])).

@@ -1,0 +1,276 @@
+%% `beamflame record': the command line (an ei C node) recording real nodes that never
+%% loaded beamflame, with real cookies. Each way of ending (normal, Ctrl-C, kill -9 of the
+%% program) must leave the target with no beamflame process, trace flag or trace pattern;
+%% each way of failing to reach a node must give its message and exit code.
+-module(beamflame_record_SUITE).
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+-export([all/0, init_per_suite/1, end_per_suite/1, init_per_testcase/2, end_per_testcase/2]).
+-export([records_a_bare_node_as_a_hidden_node/1, second_record_finds_beamflame_loaded/1,
+         kill_9_mid_run_leaves_nothing_behind/1, ctrl_c_ends_early_and_still_writes/1,
+         progress_line_only_on_a_terminal/1, cookie_sources/1, wrong_cookie/1,
+         absent_node/1, epmd_not_running/1, other_beamflame_version_is_refused/1,
+         long_names/1]).
+
+all() ->
+    [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
+     kill_9_mid_run_leaves_nothing_behind, ctrl_c_ends_early_and_still_writes,
+     progress_line_only_on_a_terminal, cookie_sources, wrong_cookie, absent_node,
+     epmd_not_running, other_beamflame_version_is_refused, long_names].
+
+init_per_suite(Config) ->
+    _ = os:cmd("epmd -daemon"),
+    case node() of
+        nonode@nohost ->
+            {ok, _} = net_kernel:start([list_to_atom("bf_ct_" ++ os:getpid()), shortnames]);
+        _ ->
+            ok
+    end,
+    Cookie = "bfrec" ++ integer_to_list(rand:uniform(1000000000)),
+    erlang:set_cookie(list_to_atom(Cookie)),
+    Exe = filename:join(code:priv_dir(beamflame), "beamflame"),
+    true = filelib:is_regular(Exe),
+    [{cookie, Cookie}, {exe, Exe} | Config].
+
+end_per_suite(_Config) ->
+    ok.
+
+%% A peer without beamflame on its code path, running a workload whose hot function is
+%% bf_workload:hot_a/1.
+init_per_testcase(long_names, Config) ->
+    Config;
+init_per_testcase(_Case, Config) ->
+    {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_rec),
+                                         args => ["-setcookie", ?config(cookie, Config),
+                                                  "-hidden"]}),
+    ok = bf_probe:push(Node),
+    _ = erpc:call(Node, bf_workload, start_split, [1, 0]),
+    Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
+    [{peer, Peer}, {node, Node}, {depth, Depth} | Config].
+
+end_per_testcase(_Case, Config) ->
+    catch peer:stop(?config(peer, Config)),
+    ok.
+
+%%% Running the program ------------------------------------------------------------------
+
+%% Starts the program; output (stdout and stderr) arrives as port messages.
+start_cli(Config, Args, Env) ->
+    open_port({spawn_executable, ?config(exe, Config)},
+              [{args, Args}, {env, [{"BEAMFLAME_COOKIE", ?config(cookie, Config)} | Env]},
+               binary, exit_status, stderr_to_stdout, use_stdio]).
+
+%% Waits for the program to end: {ExitCode, Output}.
+wait_cli(Port) ->
+    wait_cli(Port, []).
+
+wait_cli(Port, Acc) ->
+    receive
+        {Port, {data, D}} -> wait_cli(Port, [D | Acc]);
+        {Port, {exit_status, S}} -> {S, iolist_to_binary(lists:reverse(Acc))}
+    after 60000 -> error({cli_hangs, iolist_to_binary(lists:reverse(Acc))})
+    end.
+
+run_cli(Config, Args) ->
+    run_cli(Config, Args, []).
+
+run_cli(Config, Args, Env) ->
+    wait_cli(start_cli(Config, Args, Env)).
+
+short(Node) ->
+    hd(string:split(atom_to_list(Node), "@")).
+
+out(Config, Name) ->
+    filename:join(?config(priv_dir, Config), Name).
+
+contains(Bin, Part) ->
+    binary:match(Bin, iolist_to_binary(Part)) =/= nomatch.
+
+%%% What a recording may leave behind -----------------------------------------------------
+
+leftovers(Node, Depth) ->
+    erpc:call(Node, bf_probe, leftovers, [Depth]).
+
+nothing_left(Config) ->
+    Node = ?config(node, Config),
+    Depth = ?config(depth, Config),
+    bf_test_util:wait_until(fun() -> leftovers(Node, Depth) =:= [] end).
+
+%%% Cases -------------------------------------------------------------------------------
+
+records_a_bare_node_as_a_hidden_node(Config) ->
+    Node = ?config(node, Config),
+    ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])),
+    Out = out(Config, "bare.svg"),
+    Port = start_cli(Config, ["record", atom_to_list(Node), "--duration", "2", "-o", Out], []),
+    {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+    Cli = list_to_atom("beamflame_" ++ integer_to_list(OsPid) ++ "@"
+                       ++ lists:last(string:split(atom_to_list(Node), "@"))),
+    %% during the run: a hidden connection only
+    bf_test_util:wait_until(
+      fun() -> lists:member(Cli, erpc:call(Node, erlang, nodes, [hidden])) end),
+    ?assertNot(lists:member(Cli, erpc:call(Node, erlang, nodes, []))),
+    {0, Text} = wait_cli(Port),
+    ct:log("~s", [Text]),
+    ?assert(contains(Text, ["wrote ", Out])),
+    ?assert(contains(Text, "beamflame loaded")),
+    {ok, Svg} = file:read_file(Out),
+    ?assertMatch(<<"<?xml", _/binary>>, Svg),
+    ?assert(contains(Svg, "bf_workload:hot_a/1")),
+    ?assert(contains(Svg, ["beamflame: ", atom_to_list(Node)])),
+    nothing_left(Config),
+    %% the library's private directory is gone
+    ?assertEqual([], erpc:call(Node, filelib, wildcard, ["/tmp/beamflame-*"])).
+
+second_record_finds_beamflame_loaded(Config) ->
+    Node = ?config(node, Config),
+    Out = out(Config, "twice.folded"),
+    {0, _} = run_cli(Config, ["record", atom_to_list(Node), "--duration", "0.3", "-o", Out]),
+    {0, Text} = run_cli(Config, ["record", short(Node), "--duration", "0.5", "-o", Out,
+                                 "--rate", "200"]),
+    ?assert(contains(Text, "beamflame was already loaded")),
+    {ok, Folded} = file:read_file(Out),
+    ?assert(contains(Folded, "bf_workload:hot_a/1")),
+    nothing_left(Config).
+
+kill_9_mid_run_leaves_nothing_behind(Config) ->
+    Node = ?config(node, Config),
+    Depth = ?config(depth, Config),
+    Port = start_cli(Config, ["record", atom_to_list(Node), "--duration", "60",
+                              "-o", out(Config, "killed.svg")], []),
+    {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+    %% the recording runs: the session, the sampler and its helpers exist
+    bf_test_util:wait_until(
+      fun() -> lists:keymember(processes, 1, leftovers(Node, Depth)) end),
+    [] = os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+    {137, _} = wait_cli(Port),
+    nothing_left(Config),
+    ?assertNot(filelib:is_regular(out(Config, "killed.svg"))).
+
+ctrl_c_ends_early_and_still_writes(Config) ->
+    Node = ?config(node, Config),
+    Depth = ?config(depth, Config),
+    Out = out(Config, "early.svg"),
+    Port = start_cli(Config, ["record", atom_to_list(Node), "--duration", "60", "-o", Out], []),
+    {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+    bf_test_util:wait_until(
+      fun() -> lists:keymember(processes, 1, leftovers(Node, Depth)) end),
+    timer:sleep(500),
+    [] = os:cmd("kill -INT " ++ integer_to_list(OsPid)),
+    {0, Text} = wait_cli(Port),
+    ct:log("~s", [Text]),
+    {ok, Svg} = file:read_file(Out),
+    ?assert(contains(Svg, "bf_workload:hot_a/1")),
+    nothing_left(Config).
+
+%% `script' gives the program a terminal: the progress line appears there, and nowhere
+%% else.
+progress_line_only_on_a_terminal(Config) ->
+    Node = ?config(node, Config),
+    Out = out(Config, "tty.svg"),
+    Cmd = lists:flatten(io_lib:format("~s record ~s --duration 1 -o ~s",
+                                      [?config(exe, Config), Node, Out])),
+    {0, Tty} = wait_cli(open_port({spawn_executable, "/usr/bin/script"},
+                                  [{args, ["-qec", Cmd, "/dev/null"]},
+                                   {env, [{"BEAMFLAME_COOKIE", ?config(cookie, Config)}]},
+                                   binary, exit_status, stderr_to_stdout, use_stdio])),
+    ct:log("~s", [Tty]),
+    ?assert(contains(Tty, ["recording ", atom_to_list(Node), ": "])),
+    ?assert(contains(Tty, " samples")),
+    {0, Pipe} = run_cli(Config, ["record", atom_to_list(Node), "--duration", "1", "-o", Out]),
+    ?assertNot(contains(Pipe, "\r")),
+    ?assertNot(contains(Pipe, "Ctrl-C")).
+
+cookie_sources(Config) ->
+    Node = atom_to_list(?config(node, Config)),
+    Cookie = ?config(cookie, Config),
+    Out = out(Config, "c.folded"),
+    Args = ["record", Node, "--duration", "0.2", "-o", Out],
+    %% --cookie-file wins over a wrong environment variable
+    File = out(Config, "cookie"),
+    ok = file:write_file(File, [Cookie, "\n"]),
+    {0, _} = run_cli(Config, Args ++ ["--cookie-file", File], [{"BEAMFLAME_COOKIE", "wrong"}]),
+    %% --cookie works, with a warning
+    {0, T1} = run_cli(Config, Args ++ ["--cookie", Cookie], [{"BEAMFLAME_COOKIE", "wrong"}]),
+    ?assert(contains(T1, "visible to other users")),
+    %% ~/.erlang.cookie when nothing else is given
+    Home = out(Config, "home"),
+    ok = filelib:ensure_dir(filename:join(Home, "x")),
+    ok = file:write_file(filename:join(Home, ".erlang.cookie"), Cookie),
+    {0, _} = run_cli(Config, Args, [{"BEAMFLAME_COOKIE", false}, {"HOME", Home}]),
+    %% no cookie anywhere: exit 8, naming the ways to give one
+    Empty = out(Config, "nohome"),
+    ok = filelib:ensure_dir(filename:join(Empty, "x")),
+    {8, T2} = run_cli(Config, Args, [{"BEAMFLAME_COOKIE", false}, {"HOME", Empty}]),
+    ?assert(contains(T2, "--cookie-file")),
+    nothing_left(Config).
+
+wrong_cookie(Config) ->
+    Node = ?config(node, Config),
+    {8, Text} = run_cli(Config, ["record", atom_to_list(Node), "--duration", "1"],
+                        [{"BEAMFLAME_COOKIE", "not-the-cookie"}]),
+    ct:log("~s", [Text]),
+    ?assert(contains(Text, "rejected the connection")),
+    ?assert(contains(Text, "BEAMFLAME_COOKIE")),
+    ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])).
+
+absent_node(Config) ->
+    {6, Text} = run_cli(Config, ["record", "bf_no_such_node_here", "--duration", "1"]),
+    ?assert(contains(Text, "no node named bf_no_such_node_here is registered")),
+    {6, Text2} = run_cli(Config, ["record", "x@no-such-host.invalid", "--duration", "1"]),
+    ?assert(contains(Text2, "cannot resolve the host")).
+
+%% A stopped epmd, without stopping the machine's epmd: the program asks a port where no
+%% epmd listens (ERL_EPMD_PORT, which ei and erl both honour).
+epmd_not_running(Config) ->
+    {ok, L} = gen_tcp:listen(0, []),
+    {ok, Free} = inet:port(L),
+    ok = gen_tcp:close(L),
+    {7, Text} = run_cli(Config, ["record", atom_to_list(?config(node, Config)),
+                                 "--duration", "1"],
+                        [{"ERL_EPMD_PORT", integer_to_list(Free)}]),
+    ?assert(contains(Text, "epmd is not running")).
+
+other_beamflame_version_is_refused(Config) ->
+    Node = ?config(node, Config),
+    ok = erpc:call(Node, application, load,
+                   [{application, beamflame, [{vsn, "9.9.9"}, {modules, []},
+                                              {applications, [kernel, stdlib]}]}]),
+    {9, Text} = run_cli(Config, ["record", atom_to_list(Node), "--duration", "1"]),
+    ?assert(contains(Text, "runs beamflame 9.9.9")),
+    ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame_remote])).
+
+%% A long-named node (a separate erl -name, since this node uses short names): our own
+%% name is long too, given with --name.
+long_names(Config) ->
+    Name = "bflong" ++ os:getpid(),
+    Erl = os:find_executable("erl"),
+    Port = open_port({spawn_executable, Erl},
+                     [{args, ["-name", Name ++ "@127.0.0.1", "-setcookie", ?config(cookie, Config),
+                              "-noshell", "-eval",
+                              "spawn(fun F() -> lists:seq(1, 1000), F() end)"]},
+                      exit_status]),
+    {os_pid, ErlPid} = erlang:port_info(Port, os_pid),
+    try
+        Node = Name ++ "@127.0.0.1",
+        bf_test_util:wait_until(
+          fun() -> contains(list_to_binary(os:cmd("epmd -names")), Name) end),
+        Out = out(Config, "long.folded"),
+        {0, Text} = run_cli(Config, ["record", Node, "--name", "bfcli@127.0.0.1",
+                                     "--duration", "0.5", "-o", Out]),
+        ?assert(contains(Text, "as hidden node bfcli@127.0.0.1")),
+        {ok, Folded} = file:read_file(Out),
+        ?assert(contains(Folded, "erl_eval")),
+        %% without --name our name is long like the target's: this host's fully qualified
+        %% name if the resolver knows one, else a clear request for --name
+        case run_cli(Config, ["record", Node, "--duration", "0.2", "-o", Out]) of
+            {0, T2} ->
+                {match, [Host]} = re:run(T2, "as hidden node beamflame_[0-9]+@([^ ]+) ",
+                                         [{capture, all_but_first, list}]),
+                ?assert(lists:member($., Host));
+            {2, T2} ->
+                ?assert(contains(T2, "give --name NAME@HOST.DOMAIN"))
+        end
+    after
+        os:cmd("kill " ++ integer_to_list(ErlPid))
+    end.

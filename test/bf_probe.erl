@@ -1,0 +1,39 @@
+%% What a profiling run may leave behind on a node, read on that node (tests push this
+%% module to their targets, since a fun of a module the target lacks is undef there).
+-module(bf_probe).
+-export([leftovers/1, push/1]).
+
+%% Pushes the probe and the workloads to Node.
+push(Node) ->
+    [{module, M} = erpc:call(Node, code, load_binary, [M, F, B])
+     || Mod <- [bf_probe, bf_workload], {M, B, F} <- [code:get_object_code(Mod)]],
+    ok.
+
+%% Everything beamflame could have left here: its processes, trace flags on any process
+%% (or for new ones), trace patterns on any loaded function, a backtrace_depth other than
+%% Depth (read without changing it). [] when nothing is left.
+leftovers(Depth) ->
+    Procs = [P || P <- erlang:processes(), P =/= self(), is_beamflame_process(P)],
+    Flags = [{P, F} || P <- erlang:processes(),
+                       {flags, F} <- [erlang:trace_info(P, flags)], F =/= []],
+    New = [F || {flags, F} <- [erlang:trace_info(new, flags)], F =/= []],
+    Patterns = [MFA || {M, _} <- code:all_loaded(),
+                       {F, A} <- M:module_info(functions),
+                       MFA <- [{M, F, A}],
+                       erlang:trace_info(MFA, traced) =/= {traced, false}],
+    DepthNow = bf_workload:backtrace_depth(),
+    [{processes, Procs} || Procs =/= []] ++ [{trace_flags, Flags} || Flags =/= []]
+        ++ [{new_process_flags, New} || New =/= []] ++ [{patterns, Patterns} || Patterns =/= []]
+        ++ [{backtrace_depth, DepthNow} || DepthNow =/= Depth].
+
+is_beamflame_process(P) ->
+    case erlang:process_info(P, [current_function, initial_call, dictionary]) of
+        undefined ->
+            false;
+        [{current_function, {M1, _, _}}, {initial_call, {M2, _, _}}, {dictionary, D}] ->
+            M3 = case lists:keyfind('$initial_call', 1, D) of
+                     {_, {M, _, _}} -> M;
+                     _ -> none
+                 end,
+            lists:any(fun(M) -> lists:prefix("beamflame", atom_to_list(M)) end, [M1, M2, M3])
+    end.
