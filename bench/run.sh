@@ -8,7 +8,9 @@
 #   sample_throughput: a fully loaded node with 10,000 idle processes, work per second
 #                    with and without sampling, alternating windows (ratio and spread).
 #   attach_time:     from asking to record on a node to the recording having started, on a
-#                    node without beamflame (push) and on one that has it.
+#                    node without beamflame (push) and on one that has it; then the same
+#                    for the command line (`beamflame record`), against starting
+#                    `erl -hidden` just to connect.
 # Set FLAMEGRAPH_PL=/path/to/flamegraph.pl to also time flamegraph.pl on the same input.
 set -euo pipefail
 cd "$(dirname "$0")/.."
