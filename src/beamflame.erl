@@ -18,6 +18,7 @@
 -module(beamflame).
 -export([attach/1, detach/1, sample/2, remote_sample/2, sample_cluster/2]).
 -export([cap_folded/1]).
+-export([trace/2, capture/3, trace_process/2]).
 -export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2, diff/3,
          write/2, write/3, info/1, read_folded/1]).
 
@@ -200,6 +201,53 @@ await(Pid, Ref, Duration) ->
         {error, {timeout, "the run did not finish within its duration + 10 s; it was stopped"}}
     end.
 
+%% @doc Runs `Call' (a fun of arity 0, or `{M, F, Args}') with call tracing and returns
+%% its value and a profile of exact stacks weighted in microseconds of wall time. The
+%% call runs in the calling process (`spawn => true': in a fresh one); an exception from
+%% it is re-raised after the tracing is undone.
+%%
+%% Options: `follow' (trace processes it spawns, default false), `modules' (`all', or
+%% the modules to trace), `timeout' (ms of tracing, default 60000) and `max_events'
+%% (default 10,000,000): past either the tracing stops and the profile holds what was
+%% recorded (`stopped' in {@link info/1}); `sleep' (`auto': a `sleep' frame for time
+%% spent descheduled where the OTP release makes it safe), `names' (`beamflame', or
+%% `eflambe': raw `Module:fun/Arity' as eflambe writes them), `weight' (`time', or
+%% `calls': how many calls entered each stack), caps `max_stacks',
+%% `max_depth' (1024), `max_bytes', `max_procs'. Cost: see {@link beamflame_trace}.
+-spec trace(fun(() -> term()) | {module(), atom(), list()}, map()) ->
+          {ok, term(), profile()} | {error, term()}.
+trace(Call, Opts) when is_function(Call, 0); is_tuple(Call), tuple_size(Call) =:= 3 ->
+    case beamflame_trace:validate(trace, Opts) of
+        {ok, Valid} -> beamflame_trace:trace(Call, Valid);
+        {error, _} = E -> E
+    end;
+trace(Call, _Opts) ->
+    {error, {bad_argument, Call, "a fun of arity 0, or {Module, Function, Args}"}}.
+
+%% @doc Waits for the next `Calls' calls of `{M, F, Arity}' by any process (for up to
+%% `timeout' ms, default 60000) and traces each of them: one profile per call, in the
+%% order they finished. Options as {@link trace/2}.
+-spec capture(mfa(), pos_integer(), map()) -> {ok, [profile()]} | {error, term()}.
+capture({M, F, A} = MFA, Calls, Opts) when is_atom(M), is_atom(F), is_integer(A),
+                                           is_integer(Calls), Calls >= 1, Calls =< 1000 ->
+    case beamflame_trace:validate(capture, Opts) of
+        {ok, Valid} -> beamflame_trace:capture(MFA, Calls, Valid);
+        {error, _} = E -> E
+    end;
+capture(MFA, Calls, _Opts) ->
+    {error, {bad_argument, {MFA, Calls}, "{Module, Function, Arity} and 1..1000 calls"}}.
+
+%% @doc Traces what an existing process does for `duration' ms (default 5000), starting
+%% from the stack it is in. Options as {@link trace/2}.
+-spec trace_process(pid(), map()) -> {ok, profile()} | {error, term()}.
+trace_process(Pid, Opts) when is_pid(Pid), node(Pid) =:= node() ->
+    case beamflame_trace:validate(process, Opts) of
+        {ok, Valid} -> beamflame_trace:trace_process(Pid, Valid);
+        {error, _} = E -> E
+    end;
+trace_process(Pid, _Opts) ->
+    {error, {bad_argument, Pid, "a local pid"}}.
+
 %% @doc The profile as folded stacks, one `frame;frame;frame count' line per distinct
 %% stack, sorted. Frame names containing `;', `\', line breaks or control characters are
 %% escaped (see the README).
@@ -290,7 +338,8 @@ diff(Before, After, Opts0) when is_map(Opts0) ->
 diff(_Before, _After, Opts) ->
     {error, {bad_option, Opts, "options must be a map"}}.
 
-render(Format, ProfileOrFolded, Opts) ->
+render(Format, ProfileOrFolded, Opts0) ->
+    Opts = default_count_name(ProfileOrFolded, Opts0),
     case svg_opts(Opts) of
         {ok, NifOpts} ->
             case as_profile(ProfileOrFolded) of
@@ -305,6 +354,16 @@ render(Format, ProfileOrFolded, Opts) ->
         {error, _} = E ->
             E
     end.
+
+%% A traced profile counts microseconds (or calls), not samples: say so unless told.
+default_count_name(P, Opts) when is_reference(P), is_map(Opts) ->
+    case {maps:is_key(count_name, Opts), catch info(P)} of
+        {false, #{unit := us}} -> Opts#{count_name => <<"us">>};
+        {false, #{unit := calls}} -> Opts#{count_name => <<"calls">>};
+        _ -> Opts
+    end;
+default_count_name(_, Opts) ->
+    Opts.
 
 as_profile(P) when is_reference(P) ->
     {ok, P};

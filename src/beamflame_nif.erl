@@ -6,6 +6,9 @@
          folded/1, folded_dirty/1, render/2, render_dirty/2, render_diff_dirty/3,
          parse_folded/2, parse_folded_dirty/2]).
 -export([render_folded/1, render_graph/2, read_folded/2]).
+%% erl_tracer callbacks (called by ERTS) and the trace session (beamflame_trace)
+-export([enabled/3, trace/5, trace_session/1, trace_control/2, trace_seed/3, trace_status/1,
+         trace_result_dirty/2]).
 -on_load(init/0).
 
 %% Above these sizes the work goes to a dirty scheduler (a 2,000-stack render takes
@@ -15,7 +18,8 @@
 -define(STUB, erlang:nif_error({not_loaded, [{module, ?MODULE}, {line, ?LINE}]})).
 
 -type profile() :: reference().
--export_type([profile/0]).
+-type session() :: reference().
+-export_type([profile/0, session/0]).
 
 -spec init() -> ok | {error, term()}.
 init() ->
@@ -34,6 +38,25 @@ priv_dir() ->
         Dir ->
             Dir
     end.
+
+%% @doc erl_tracer: whether the session wants an event (`trace', `discard'; `remove' for
+%% `trace_status' once it stopped).
+-spec enabled(atom(), term(), pid() | port()) -> trace | discard | remove.
+enabled(_Tag, _State, _Tracee) -> ?STUB.
+%% @doc erl_tracer: one event, folded into the session's stacks in C.
+-spec trace(atom(), term(), pid() | port(), term(), map()) -> ok.
+trace(_Tag, _State, _Tracee, _Term, _Opts) -> ?STUB.
+-spec trace_session(map()) -> {ok, session()} | {error, enomem}.
+trace_session(_Opts) -> ?STUB.
+-spec trace_control(session(), activate | deactivate | stop) -> ok.
+trace_control(_S, _What) -> ?STUB.
+-spec trace_seed(session(), pid(), [mfa()]) -> ok | {error, enomem}.
+trace_seed(_S, _Pid, _Frames) -> ?STUB.
+-spec trace_status(session()) -> map().
+trace_status(_S) -> ?STUB.
+-spec trace_result_dirty(session(), non_neg_integer()) ->
+          {ok, profile()} | {error, no_such_capture | enomem}.
+trace_result_dirty(_S, _Index) -> ?STUB.
 
 -spec new(map()) -> {ok, profile()} | {error, enomem}.
 new(_Caps) -> ?STUB.

@@ -10,16 +10,14 @@
 start_link() ->
     supervisor:start_link({local, ?MODULE}, ?MODULE, []).
 
-%% @doc Starts a run `Mod:start_link(Args...)` as a temporary child.
--spec start_run(module(), atom(), [term()]) -> {ok, pid()} | {error, term()}.
+%% @doc Starts a run `Mod:start_link(Args...)` as a temporary child; `{ok, Pid, Info}'
+%% when the run's start returns extra information.
+-spec start_run(module(), atom(), [term()]) ->
+          {ok, pid()} | {ok, pid(), term()} | {error, term()}.
 start_run(Mod, Fun, Args) ->
     Spec = #{id => make_ref(), start => {Mod, Fun, Args}, restart => temporary,
              shutdown => 2000, type => worker, modules => [Mod]},
-    case supervisor:start_child(?MODULE, Spec) of
-        {ok, Pid} -> {ok, Pid};
-        {ok, Pid, _} -> {ok, Pid};
-        {error, _} = E -> E
-    end.
+    supervisor:start_child(?MODULE, Spec).
 
 -spec init([]) -> {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
 init([]) ->

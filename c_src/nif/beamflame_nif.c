@@ -20,17 +20,10 @@
 #include "../core/bf_speedscope.h"
 #include "../core/bf_stack_table.h"
 #include "../core/bf_svg.h"
+#include "bf_nif.h"
 
 #define BF_NIF_MAX_BATCH 64      /* samples per add_samples call */
-#define BF_NIF_NAME_MAX 4096     /* bytes of one formatted frame name */
 #define BF_NIF_MAX_ERRORS_OUT BF_FOLDED_MAX_REPORTED
-
-typedef struct bf_profile {
-    ErlNifMutex *lock;
-    bf_stack_table *st; /* owned; NULL never (set at creation) */
-    ErlNifEnv *meta_env; /* owns meta */
-    ERL_NIF_TERM meta;   /* a map; #{} until set_meta */
-} bf_profile;
 
 static ErlNifResourceType *bf_profile_type;
 
@@ -92,7 +85,7 @@ static int bf_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info)
     (void)info;
     bf_profile_type = enif_open_resource_type(env, NULL, "beamflame_profile", bf_profile_dtor,
                                               ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER, NULL);
-    if (!bf_profile_type)
+    if (!bf_profile_type || bf_tracer_load(env) != 0)
         return -1;
     return bf_load_atoms(env);
 }
@@ -126,7 +119,7 @@ static int bf_map_u64(ErlNifEnv *env, ERL_NIF_TERM map, ERL_NIF_TERM key, uint64
     return 1;
 }
 
-static int bf_get_caps(ErlNifEnv *env, ERL_NIF_TERM map, bf_st_caps *caps)
+int bf_get_caps(ErlNifEnv *env, ERL_NIF_TERM map, bf_st_caps *caps)
 {
     bf_st_default_caps(caps);
     if (!enif_is_map(env, map))
@@ -142,7 +135,7 @@ static int bf_get_caps(ErlNifEnv *env, ERL_NIF_TERM map, bf_st_caps *caps)
     return 1;
 }
 
-static bf_profile *bf_profile_alloc(const bf_st_caps *caps)
+bf_profile *bf_profile_alloc(const bf_st_caps *caps)
 {
     bf_profile *p = enif_alloc_resource(bf_profile_type, sizeof(bf_profile));
     if (!p)
@@ -176,13 +169,7 @@ static ERL_NIF_TERM bf_nif_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
 
 /* ---- frame names ------------------------------------------------------------------ */
 
-typedef struct bf_name {
-    char buf[BF_NIF_NAME_MAX];
-    size_t len;
-    int overflow;
-} bf_name;
-
-static void bf_name_put(bf_name *n, const char *s, size_t len)
+void bf_name_put(bf_name *n, const char *s, size_t len)
 {
     if (n->len + len > sizeof(n->buf)) {
         n->overflow = 1;
@@ -202,7 +189,7 @@ static void bf_name_put_u64(bf_name *n, uint64_t v)
 /* An atom's text as UTF-8 into out (>= 1024 bytes). Returns its length or -1. Atoms
  * whose characters all fit Latin-1 come from enif_get_atom; others (OTP 25 has no UTF-8
  * enif_get_atom) from the external term format, which carries UTF-8 atoms verbatim. */
-static long bf_atom_text(ErlNifEnv *env, ERL_NIF_TERM atom, char *out, size_t outlen)
+long bf_atom_text(ErlNifEnv *env, ERL_NIF_TERM atom, char *out, size_t outlen)
 {
     char latin1[256];
     int n = enif_get_atom(env, atom, latin1, sizeof(latin1), ERL_NIF_LATIN1);
@@ -251,8 +238,7 @@ static long bf_atom_text(ErlNifEnv *env, ERL_NIF_TERM atom, char *out, size_t ou
 /* Formats {M, F, A} (A an arity or an argument list) as the code reads:
  *   mod:fun/2, Elixir modules without "Elixir." and with a dot (MyApp.Worker.run/1),
  *   anonymous funs after their parent: '-loop/1-fun-0-' -> mod:loop/1-fun-0. */
-static int bf_format_mfa(ErlNifEnv *env, ERL_NIF_TERM m, ERL_NIF_TERM f, ERL_NIF_TERM a,
-                         bf_name *n)
+int bf_format_mfa(ErlNifEnv *env, ERL_NIF_TERM m, ERL_NIF_TERM f, ERL_NIF_TERM a, bf_name *n)
 {
     char text[1024];
     long len = bf_atom_text(env, m, text, sizeof(text));
@@ -766,6 +752,7 @@ static ErlNifFunc bf_funcs[] = {
     {"render_diff_dirty", 3, bf_nif_render_diff, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"parse_folded", 2, bf_nif_parse_folded, 0},
     {"parse_folded_dirty", 2, bf_nif_parse_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    BF_TRACER_FUNCS
 };
 
 ERL_NIF_INIT(beamflame_nif, bf_funcs, bf_load, NULL, bf_upgrade, NULL)

@@ -143,7 +143,7 @@ Test(names, record_arguments)
     cr_assert_eq(cli.rec.rate, 99);
     cr_assert_eq(cli.rec.mode, BF_MODE_SAMPLE);
     cr_assert_null(cli.output);
-    struct { int argc; char *argv[6]; const char *needle; } bad[] = {
+    struct { int argc; char *argv[8]; const char *needle; } bad[] = {
         {2, {"beamflame", "record"}, "record needs a node"},
         {4, {"beamflame", "record", "a", "b"}, "one node"},
         {4, {"beamflame", "record", "a", "--duration"}, "--duration needs seconds"},

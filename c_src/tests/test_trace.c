@@ -1,0 +1,174 @@
+/* bf_trace: shadow stacks from call-trace events (the rules in bf_trace.h). */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../core/bf_buf.h"
+#include "../core/bf_folded.h"
+#include "../core/bf_trace.h"
+#include "bf_test_util.h"
+
+#define P 1 /* the process key */
+
+static bf_trace *tr;
+static bf_trace_weight weight = BF_TRACE_TIME;
+static uint32_t fr(const char *name)
+{
+    uint64_t h = 5381; /* the frame key: a hash of the name (the NIF uses atom terms) */
+    for (const char *c = name; *c; c++)
+        h = h * 33 + (unsigned char)*c;
+    int64_t id = bf_trace_frame_find(tr, h, 0, 0);
+    if (id < 0)
+        id = bf_trace_frame_add(tr, h, 0, 0, name, strlen(name));
+    cr_assert_geq(id, 0);
+    return (uint32_t)id;
+}
+
+/* The result as folded text. */
+static char *folded(void)
+{
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    bf_stack_table *st = bf_trace_result(tr, &caps, weight);
+    cr_assert_not_null(st);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    bf_buf out;
+    bf_buf_init(&out, f);
+    cr_assert_eq(bf_folded_write(st, &out), 0);
+    bf_buf_flush(&out);
+    bf_buf_free(&out);
+    fclose(f);
+    bf_st_free(st);
+    return text;
+}
+
+static void setup(void)
+{
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    tr = bf_trace_new(&caps, 16);
+    cr_assert_not_null(tr);
+}
+
+static void teardown(void)
+{
+    bf_trace_free(tr);
+}
+
+TestSuite(trace, .init = setup, .fini = teardown);
+
+Test(trace, body_recursion_grows_tail_recursion_stays_flat)
+{
+    uint32_t pid = fr("<0.1.0>"), run = fr("t:run/0"), fib = fr("t:fib/1"),
+             loop = fr("t:loop/1"), top = fr("t:wrapper/0");
+    cr_assert_eq(bf_trace_begin(tr, P, pid, NULL, 0, 0), 0);
+    uint64_t t = 0;
+    bf_trace_call(tr, P, run, top, t);             /* run, called from the wrapper */
+    bf_trace_call(tr, P, fib, run, t += 1000);     /* 1 us in run */
+    bf_trace_call(tr, P, fib, fib, t += 2000);     /* 2 us in fib */
+    bf_trace_return_to(tr, P, fib, t += 3000);     /* 3 us in fib;fib */
+    bf_trace_return_to(tr, P, run, t += 4000);     /* 4 us in fib */
+    bf_trace_call(tr, P, loop, run, t += 1000);    /* 1 us in run */
+    bf_trace_call(tr, P, loop, run, t += 5000);    /* tail call: caller is still run */
+    bf_trace_call(tr, P, loop, run, t += 5000);
+    cr_assert_eq(bf_trace_depth(tr, P), 3);        /* pid;run;loop */
+    bf_trace_return_to(tr, P, run, t += 5000);
+    bf_trace_flush(tr, t += 1000);
+    char *text = folded();
+    cr_assert_str_eq(text, "<0.1.0>;t:run/0 3\n"
+                           "<0.1.0>;t:run/0;t:fib/1 6\n"
+                           "<0.1.0>;t:run/0;t:fib/1;t:fib/1 3\n"
+                           "<0.1.0>;t:run/0;t:loop/1 15\n");
+    free(text);
+    weight = BF_TRACE_CALLS; /* the same run counted in calls */
+    text = folded();
+    weight = BF_TRACE_TIME;
+    cr_assert_str_eq(text, "<0.1.0>;t:run/0 1\n"
+                           "<0.1.0>;t:run/0;t:fib/1 1\n"
+                           "<0.1.0>;t:run/0;t:fib/1;t:fib/1 1\n"
+                           "<0.1.0>;t:run/0;t:loop/1 3\n");
+    free(text);
+}
+
+Test(trace, tail_call_at_the_root_replaces_the_root_frame)
+{
+    uint32_t pid = fr("<0.2.0>"), a = fr("m:a/0"), b = fr("m:b/0"), top = fr("m:top/0");
+    bf_trace_begin(tr, P, pid, NULL, 0, 0);
+    bf_trace_call(tr, P, a, top, 0);
+    bf_trace_call(tr, P, b, top, 1000); /* a tail-calls b: b's caller is a's caller */
+    bf_trace_flush(tr, 3000);
+    char *text = folded();
+    cr_assert_str_eq(text, "<0.2.0>;m:a/0 1\n<0.2.0>;m:b/0 2\n");
+    free(text);
+}
+
+Test(trace, unknown_caller_pushes_and_return_above_resets)
+{
+    uint32_t pid = fr("<0.3.0>"), a = fr("m:a/0"), f = fr("m:f/1"), ext = fr("lists:map/2"),
+             up = fr("m:up/0");
+    uint32_t seed[] = {up, a};
+    bf_trace_begin(tr, P, pid, seed, 2, 0);
+    bf_trace_call(tr, P, f, ext, 1000);   /* called by an untraced function: pushed */
+    cr_assert_eq(bf_trace_depth(tr, P), 4);
+    bf_trace_return_to(tr, P, a, 2000);
+    bf_trace_return_to(tr, P, fr("m:outer/0"), 3000); /* above the seed */
+    bf_trace_flush(tr, 4000);
+    char *text = folded();
+    cr_assert_str_eq(text, "<0.3.0>;m:outer/0 1\n<0.3.0>;m:up/0;m:a/0 2\n"
+                           "<0.3.0>;m:up/0;m:a/0;m:f/1 1\n");
+    free(text);
+}
+
+Test(trace, descheduled_time_is_a_sleep_frame)
+{
+    uint32_t pid = fr("<0.4.0>"), a = fr("m:wait/0");
+    bf_trace_begin(tr, P, pid, NULL, 0, 0);
+    bf_trace_call(tr, P, a, BF_TRACE_NONE, 0);
+    bf_trace_out(tr, P, 1000);
+    bf_trace_in(tr, P, 9000);
+    bf_trace_end(tr, P, 10000);
+    cr_assert_not(bf_trace_has_proc(tr, P));
+    char *text = folded();
+    cr_assert_str_eq(text, "<0.4.0>;m:wait/0 2\n<0.4.0>;m:wait/0;sleep 8\n");
+    free(text);
+}
+
+Test(trace, depth_cap_and_process_cap_are_counted)
+{
+    bf_trace_free(tr);
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    caps.max_depth = 4;
+    tr = bf_trace_new(&caps, 1);
+    uint32_t pid = fr("<0.5.0>"), f = fr("m:f/0");
+    bf_trace_begin(tr, P, pid, NULL, 0, 0);
+    for (int i = 0; i < 10; i++)
+        bf_trace_call(tr, P, f, f, (uint64_t)i * 1000);
+    cr_assert_eq(bf_trace_depth(tr, P), 4);
+    cr_assert_eq(bf_trace_begin(tr, 2, pid, NULL, 0, 0), -1); /* max_procs is 1 */
+    bf_trace_stats s;
+    bf_trace_get_stats(tr, &s);
+    cr_assert_eq(s.depth_capped, 7);
+    cr_assert_eq(s.procs_dropped, 1);
+    cr_assert_eq(bf_trace_call(tr, 2, f, f, 0), -1); /* unknown process: ignored */
+}
+
+Test(trace, memory_follows_distinct_stacks_not_events)
+{
+    uint32_t pid = fr("<0.6.0>"), a = fr("m:a/0"), b = fr("m:b/0");
+    bf_trace_begin(tr, P, pid, NULL, 0, 0);
+    bf_trace_call(tr, P, a, BF_TRACE_NONE, 0);
+    bf_trace_call(tr, P, b, a, 1);
+    bf_trace_return_to(tr, P, a, 2);
+    size_t before = bf_trace_bytes(tr);
+    for (uint64_t i = 1; i < 1000000; i++) {
+        bf_trace_call(tr, P, b, a, 2 * i + 1);
+        bf_trace_return_to(tr, P, a, 2 * i + 2);
+    }
+    cr_assert_eq(bf_trace_bytes(tr), before, "memory grew with events");
+    bf_trace_stats s;
+    bf_trace_get_stats(tr, &s);
+    cr_assert_eq(s.events, 2000001);
+}
