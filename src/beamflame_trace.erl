@@ -120,6 +120,7 @@ otp_version() ->
 -spec trace(fun(() -> term()) | {module(), atom(), list()}, opts()) ->
           {ok, term(), reference()} | {error, term()}.
 trace(Call, Opts = #{spawn := false}) ->
+    preload(Call),
     Self = self(),
     case start_guard({call, Self}, Opts) of
         {ok, Guard, S} ->
@@ -128,6 +129,7 @@ trace(Call, Opts = #{spawn := false}) ->
             E
     end;
 trace(Call, Opts = #{spawn := true}) ->
+    preload(Call),
     Self = self(),
     Tag = make_ref(),
     {Worker, Mon} = spawn_monitor(fun() -> worker(Self, Tag, Call) end),
@@ -177,12 +179,17 @@ run_traced(Call, Guard, S) ->
             erlang:raise(C, R, St)
     end.
 
+%% A call's module is loaded before tracing starts, so the profile is not about loading it.
+preload({M, _, _}) when is_atom(M) -> _ = code:ensure_loaded(M), ok;
+preload(_) -> ok.
+
 apply_call(F) when is_function(F, 0) -> F();
 apply_call({M, F, A}) -> erlang:apply(M, F, A).
 
 %% @doc Traces the next `Calls' calls of `MFA' by any process; see beamflame:capture/3.
 -spec capture(mfa(), pos_integer(), opts()) -> {ok, [reference()]} | {error, term()}.
 capture(MFA, Calls, Opts) ->
+    preload(MFA),
     case start_guard({capture, MFA, Calls}, Opts) of
         {ok, Guard, _S} -> finish_guard(Guard, maps:get(timeout, Opts) + 10000);
         {error, _} = E -> E
@@ -210,7 +217,8 @@ start_guard(Job, Opts) ->
             Owner = maps:get(owner, Opts, self()),
             case beamflame_sup:start_run(?MODULE, start_link, [Job, Owner, Opts]) of
                 {ok, Guard, S} -> {ok, Guard, S};
-                {error, {shutdown, Reason}} -> {error, Reason};
+                %% the supervisor adds the child spec to a start error
+                {error, {Reason, Child}} when element(1, Child) =:= child -> {error, Reason};
                 {error, Reason} -> {error, Reason}
             end;
         {error, Reason} ->
@@ -240,6 +248,8 @@ finish_guard(Guard, Timeout) ->
             job :: term(),
             traced = [] :: [pid()],          % processes we set flags on
             modules = [] :: [module()],       % modules we set patterns on
+            on_load = false :: boolean(),     % we set the on_load pattern too
+            loaded = [] :: [module()],        % modules loaded when we started
             skipped = [] :: [module()],       % modules with someone else's patterns
             meta = none :: none | mfa(),      % the capture trigger, while set
             captured = 0 :: non_neg_integer(),
@@ -279,8 +289,9 @@ setup(Job, Opts, G0) ->
     G = G0#g{session = S},
     case free_of_tracers(Job) of
         ok ->
-            {Mods, Skipped} = set_patterns(maps:get(modules, Opts)),
-            G1 = G#g{modules = Mods, skipped = Skipped},
+            Loaded = [M || {M, _} <- code:all_loaded()],
+            {Mods, Skipped, OnLoad} = set_patterns(maps:get(modules, Opts)),
+            G1 = G#g{modules = Mods, skipped = Skipped, on_load = OnLoad, loaded = Loaded},
             start_job(Job, Opts, G1);
         {error, Reason} ->
             {error, Reason, G}
@@ -350,16 +361,23 @@ trace_on(Pid, Flags, G) ->
         error:badarg -> {error, {noproc, Pid}, G}
     end.
 
-%% Patterns on each module that has none of someone else's. Returns {Set, Skipped}.
+%% Patterns on each module that has none of someone else's, and (for `all') on modules
+%% loaded during the run, unless someone else holds on_load. Returns {Set, Skipped, OnLoad}.
 set_patterns(Which) ->
-    Loaded = [M || {M, _} <- code:all_loaded(), not lists:prefix(?OURS, atom_to_list(M))],
     Mods = case Which of
-               all -> Loaded;
-               List -> [M || M <- List, lists:member(M, Loaded)]
+               all ->
+                   [M || {M, _} <- code:all_loaded(), not ours(M)];
+               List ->
+                   [M || M <- List, not ours(M), code:ensure_loaded(M) =:= {module, M}]
            end,
     {Free, Busy} = lists:partition(fun has_no_patterns/1, Mods),
     Set = [M || M <- Free, erlang:trace_pattern({M, '_', '_'}, ?CALLER_MS, [local]) >= 0],
-    {Set, Busy}.
+    OnLoad = Which =:= all andalso erlang:trace_info(on_load, traced) =:= {traced, false}
+        andalso erlang:trace_pattern(on_load, ?CALLER_MS, [local]) >= 0,
+    {Set, Busy, OnLoad}.
+
+ours(M) ->
+    lists:prefix(?OURS, atom_to_list(M)).
 
 has_no_patterns(M) ->
     lists:all(fun({F, A}) -> erlang:trace_info({M, F, A}, traced) =:= {traced, false} end,
@@ -392,7 +410,7 @@ guard_loop(Parent, G = #g{session = S, owner_mon = OMon}) ->
                                    false -> G1
                                end);
         {beamflame_trace, S, {done, Pid, I}} ->
-            catch erlang:trace(Pid, false, all),
+            catch erlang:trace(Pid, false, [all]),
             maybe_reply(Parent, G#g{done = [I | G#g.done]});
         {'DOWN', OMon, process, _, _} ->
             _ = cleanup(G),
@@ -439,8 +457,13 @@ cleanup(G = #g{session = S}) ->
                              erlang:trace_info(P, tracer) =:= {tracer, {beamflame_nif, S}}];
                false -> G#g.traced
            end,
-    [catch erlang:trace(P, false, all) || P <- Ours],
+    [catch erlang:trace(P, false, [all]) || P <- Ours],
     [erlang:trace_pattern({M, '_', '_'}, false, [local]) || M <- G#g.modules],
+    _ = G#g.on_load andalso erlang:trace_pattern(on_load, false, [local]),
+    %% modules loaded during the run got our pattern from on_load
+    _ = G#g.on_load andalso
+        [erlang:trace_pattern({M, '_', '_'}, false, [local])
+         || {M, _} <- code:all_loaded(), not lists:member(M, G#g.loaded), not ours(M)],
     G1#g{clean = true}.
 
 results(G = #g{session = S, job = Job}) ->

@@ -1,7 +1,7 @@
 %% What a profiling run may leave behind on a node, read on that node (tests push this
 %% module to their targets, since a fun of a module the target lacks is undef there).
 -module(bf_probe).
--export([leftovers/1, push/1]).
+-export([leftovers/1, leftovers_but_app/1, push/1]).
 
 %% Pushes the probe and the workloads to Node.
 push(Node) ->
@@ -13,7 +13,16 @@ push(Node) ->
 %% (or for new ones), trace patterns on any loaded function, a backtrace_depth other than
 %% Depth (read without changing it). [] when nothing is left.
 leftovers(Depth) ->
-    Procs = [P || P <- erlang:processes(), P =/= self(), is_beamflame_process(P)],
+    leftovers(Depth, []).
+
+%% The same, for a node that runs the beamflame application on purpose: its supervisor
+%% and flags owner are expected; anything else of beamflame's is not.
+leftovers_but_app(Depth) ->
+    leftovers(Depth, [whereis(beamflame_sup), whereis(beamflame_flags)]).
+
+leftovers(Depth, Expected) ->
+    Procs = [P || P <- erlang:processes(), P =/= self(), not lists:member(P, Expected),
+                  is_beamflame_process(P)],
     Flags = [{P, F} || P <- erlang:processes(),
                        {flags, F} <- [erlang:trace_info(P, flags)], F =/= []],
     New = [F || {flags, F} <- [erlang:trace_info(new, flags)], F =/= []],

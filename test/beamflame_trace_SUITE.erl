@@ -1,0 +1,243 @@
+%% Trace mode (beamflame:trace/2, capture/3, trace_process/2) on real peer nodes: exact
+%% stacks of known call trees, tail calls, exceptions, children followed or not, calls
+%% captured from other processes, and after every way of ending (success, exception,
+%% timeout, event limit, caller death) no trace flag or pattern left. Dirty-scheduler work
+%% is traced and untraced repeatedly: the node must survive (erlang/otp#6448).
+-module(beamflame_trace_SUITE).
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+-export([all/0, init_per_suite/1, end_per_suite/1, init_per_testcase/2, end_per_testcase/2]).
+-export([call_tree_is_exact/1, tail_recursion_stays_flat/1, time_is_wall_time/1,
+         exception_is_reraised_after_cleanup/1, children_followed_or_not/1,
+         spawn_option_runs_in_a_fresh_process/1, capture_calls_of_other_processes/1,
+         capture_times_out_cleanly/1, trace_process_starts_from_its_stack/1,
+         event_limit_stops_and_cleans/1, timeout_stops_and_cleans/1,
+         caller_death_cleans/1, another_tracer_is_refused/1, dirty_work_is_safe/1,
+         eflambe_names/1, bad_options/1]).
+%% run on the peer
+-export([on_peer/2]).
+
+all() ->
+    [call_tree_is_exact, tail_recursion_stays_flat, time_is_wall_time,
+     exception_is_reraised_after_cleanup, children_followed_or_not,
+     spawn_option_runs_in_a_fresh_process, capture_calls_of_other_processes,
+     capture_times_out_cleanly, trace_process_starts_from_its_stack,
+     event_limit_stops_and_cleans, timeout_stops_and_cleans, caller_death_cleans,
+     another_tracer_is_refused, dirty_work_is_safe, eflambe_names, bad_options].
+
+init_per_suite(Config) ->
+    _ = os:cmd("epmd -daemon"),
+    case node() of
+        nonode@nohost ->
+            {ok, _} = net_kernel:start([list_to_atom("bf_ct_" ++ os:getpid()), shortnames]);
+        _ ->
+            ok
+    end,
+    Config.
+
+end_per_suite(_Config) ->
+    ok.
+
+init_per_testcase(_Case, Config) ->
+    Ebin = filename:dirname(code:which(beamflame)),
+    Test = filename:dirname(code:which(bf_tracework)),
+    {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_tr),
+                                         args => ["-pa", Ebin, "-pa", Test]}),
+    Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
+    {module, _} = erpc:call(Node, code, ensure_loaded, [bf_tracework]),
+    {module, _} = erpc:call(Node, code, ensure_loaded, [bf_probe]),
+    [{peer, Peer}, {node, Node}, {depth, Depth} | Config].
+
+end_per_testcase(_Case, Config) ->
+    catch peer:stop(?config(peer, Config)),
+    ok.
+
+%% Runs F(Args) on the peer (this module is on its code path).
+peer(Config, F, Args) ->
+    erpc:call(?config(node, Config), ?MODULE, on_peer, [F, Args], 60000).
+
+%% On the peer: the folded text of a trace, without the root (pid) frame.
+on_peer(trace, [Call, Opts]) ->
+    case beamflame:trace(Call, Opts) of
+        {ok, V, P} -> {ok, V, strip(beamflame:folded(P)), beamflame:info(P)};
+        Other -> Other
+    end;
+on_peer(trace_raw, [Call, Opts]) ->
+    {ok, V, P} = beamflame:trace(Call, Opts),
+    {ok, V, beamflame:folded(P), beamflame:info(P)};
+on_peer(capture, [MFA, N, Opts]) ->
+    case beamflame:capture(MFA, N, Opts) of
+        {ok, Ps} -> {ok, [{strip(beamflame:folded(P)), beamflame:info(P)} || P <- Ps]};
+        Other -> Other
+    end;
+on_peer(trace_process, [Pid, Opts]) ->
+    case beamflame:trace_process(Pid, Opts) of
+        {ok, P} -> {ok, strip(beamflame:folded(P)), beamflame:info(P)};
+        Other -> Other
+    end;
+on_peer(leftovers, [Depth]) ->
+    bf_probe:leftovers_but_app(Depth).
+
+strip(Folded) ->
+    Lines = binary:split(Folded, <<"\n">>, [global, trim_all]),
+    lists:sort([begin [_Root, Rest] = binary:split(L, <<";">>), Rest end
+                || L <- Lines, binary:match(L, <<";">>) =/= nomatch]).
+
+nothing_left(Config) ->
+    bf_test_util:wait_until(fun() -> peer(Config, leftovers, [?config(depth, Config)]) =:= [] end).
+
+lines(Folded) ->
+    [list_to_tuple(binary:split(L, <<" ">>)) || L <- Folded].
+
+%%% Cases ---------------------------------------------------------------------------------
+
+call_tree_is_exact(Config) ->
+    {ok, 16, Folded, Info} = peer(Config, trace, [{bf_tracework, tree, [3]}, #{weight => calls}]),
+    T = <<"bf_tracework:tree/1">>,
+    L = <<"bf_tracework:leaf/0">>,
+    J = fun(Fs) -> iolist_to_binary(lists:join(<<";">>, Fs)) end,
+    ?assertEqual(lists:sort([{J([T]), <<"1">>}, {J([T, T]), <<"2">>}, {J([T, T, T]), <<"4">>},
+                             {J([T, T, T, T]), <<"8">>}, {J([T, T, T, T, L]), <<"8">>}]),
+                 lists:sort(lines(Folded))),
+    ?assertMatch(#{mode := trace, unit := calls, stopped := none}, Info),
+    nothing_left(Config).
+
+tail_recursion_stays_flat(Config) ->
+    {ok, done, Folded, _} = peer(Config, trace, [{bf_tracework, loop, [100000]}, #{weight => calls}]),
+    ?assertEqual([{<<"bf_tracework:loop/1">>, <<"100001">>}], lines(Folded)),
+    nothing_left(Config).
+
+time_is_wall_time(Config) ->
+    {ok, 1, Folded, Info} = peer(Config, trace, [{bf_tracework, sleeper, [200]}, #{}]),
+    ?assertMatch(#{unit := us, sleep := false}, Info),
+    %% the 200 ms wait is in timer:sleep/1 (wall time: no running flag on OTP 25.2)
+    Sleep = [binary_to_integer(W) || {S, W} <- lines(Folded),
+                                     binary:match(S, <<"timer:sleep/1">>) =/= nomatch],
+    ?assert(lists:sum(Sleep) >= 190000),
+    ?assert(lists:sum(Sleep) =< 2000000),
+    nothing_left(Config).
+
+exception_is_reraised_after_cleanup(Config) ->
+    ?assertMatch({error, boom_inside},
+                 erpc:call(?config(node, Config), fun() -> ok end)
+                 =:= ok andalso
+                 try peer(Config, trace, [{bf_tracework, boom, []}, #{}])
+                 catch error:{exception, R, _} -> {error, R}
+                 end),
+    nothing_left(Config).
+
+children_followed_or_not(Config) ->
+    {ok, 1, Raw, _} = peer(Config, trace_raw, [{bf_tracework, parent, []}, #{follow => true}]),
+    Roots = lists:usort([hd(binary:split(L, <<";">>))
+                         || L <- binary:split(Raw, <<"\n">>, [global, trim_all])]),
+    ?assert(length(Roots) >= 2), % the caller and its child (with its own pid as root)
+    %% the child's fun tail-calls child_work/0, which tail-calls tree/1
+    ?assertNotEqual(nomatch, binary:match(Raw, <<"bf_tracework:parent/0-fun-0;bf_tracework:tree/1">>)),
+    {ok, 1, Raw2, _} = peer(Config, trace_raw, [{bf_tracework, parent, []}, #{}]),
+    ?assertEqual(nomatch, binary:match(Raw2, <<"child_work">>)),
+    nothing_left(Config).
+
+spawn_option_runs_in_a_fresh_process(Config) ->
+    Node = ?config(node, Config),
+    {Pid, V} = erpc:call(Node, fun() -> {self(), ok} end),
+    ?assert(is_pid(Pid) andalso V =:= ok),
+    {ok, 16, Folded, _} = peer(Config, trace, [{bf_tracework, tree, [3]}, #{spawn => true}]),
+    ?assert(length(Folded) >= 5),
+    ?assertError({exception, boom_inside, _},
+                 peer(Config, trace, [{bf_tracework, boom, []}, #{spawn => true}])),
+    nothing_left(Config).
+
+capture_calls_of_other_processes(Config) ->
+    Node = ?config(node, Config),
+    _ = [erpc:call(Node, erlang, spawn, [bf_tracework, caller, [5, 50]]) || _ <- [1, 2]],
+    {ok, Ps} = peer(Config, capture, [{bf_tracework, target, 1}, 3, #{timeout => 10000,
+                                                                      weight => calls}]),
+    ?assertEqual(3, length(Ps)),
+    [begin
+         ?assertEqual([{<<"bf_tracework:target/1">>, <<"1">>},
+                       {<<"bf_tracework:target/1;bf_tracework:helper/1">>, <<"1">>}],
+                      lists:sublist(lists:sort(lines(F)), 2)),
+         ?assertMatch(#{mode := trace}, I)
+     end || {F, I} <- Ps],
+    nothing_left(Config).
+
+capture_times_out_cleanly(Config) ->
+    ?assertEqual({ok, []}, peer(Config, capture, [{bf_tracework, target, 1}, 1, #{timeout => 300}])),
+    ?assertMatch({error, {no_such_function, _, _}},
+                 peer(Config, capture, [{bf_tracework, nope, 0}, 1, #{timeout => 300}])),
+    nothing_left(Config).
+
+trace_process_starts_from_its_stack(Config) ->
+    Node = ?config(node, Config),
+    Pid = erpc:call(Node, erlang, spawn, [bf_tracework, idle_loop, []]),
+    {ok, Folded, Info} = peer(Config, trace_process, [Pid, #{duration => 300}]),
+    ?assertMatch(#{mode := trace, stopped := _}, Info),
+    ?assert(lists:any(fun(L) -> binary:match(L, <<"bf_tracework:idle_loop/0;bf_tracework:leaf/0">>)
+                                    =/= nomatch end, Folded)),
+    Pid ! stop,
+    nothing_left(Config).
+
+event_limit_stops_and_cleans(Config) ->
+    {ok, 32768, _Folded, Info} = peer(Config, trace, [{bf_tracework, tree, [14]},
+                                                      #{max_events => 1000}]),
+    ?assertMatch(#{stopped := max_events}, Info),
+    nothing_left(Config).
+
+timeout_stops_and_cleans(Config) ->
+    {ok, _, _Folded, Info} = peer(Config, trace, [{bf_tracework, fib, [27]}, #{timeout => 100}]),
+    ?assertMatch(#{stopped := timeout}, Info),
+    nothing_left(Config).
+
+caller_death_cleans(Config) ->
+    Node = ?config(node, Config),
+    Depth = ?config(depth, Config),
+    Caller = erpc:call(Node, erlang, spawn,
+                       [beamflame, trace, [{bf_tracework, fib, [40]}, #{timeout => 600000}]]),
+    bf_test_util:wait_until(fun() -> peer(Config, leftovers, [Depth]) =/= [] end),
+    erpc:call(Node, erlang, exit, [Caller, kill]),
+    nothing_left(Config).
+
+another_tracer_is_refused(Config) ->
+    Node = ?config(node, Config),
+    Pid = erpc:call(Node, erlang, spawn, [bf_tracework, idle_loop, []]),
+    Tracer = erpc:call(Node, erlang, spawn, [timer, sleep, [infinity]]),
+    1 = erpc:call(Node, erlang, trace, [Pid, true, [call, {tracer, Tracer}]]),
+    ?assertMatch({error, {already_traced, Pid, _, _}},
+                 peer(Config, trace_process, [Pid, #{duration => 100}])),
+    %% ...and the other tracer's flags are untouched
+    ?assertEqual({flags, [call]}, erpc:call(Node, erlang, trace_info, [Pid, flags])),
+    erpc:call(Node, erlang, trace, [Pid, false, [all]]),
+    nothing_left(Config).
+
+%% erlang/otp#6448: removing a NIF tracer from a process on a dirty scheduler could crash
+%% OTP 25.2 with the running flag. Trace such a process on and off many times.
+dirty_work_is_safe(Config) ->
+    Node = ?config(node, Config),
+    Pid = erpc:call(Node, erlang, spawn, [bf_tracework, dirty_loop, [5]]),
+    [{ok, _, _} = peer(Config, trace_process, [Pid, #{duration => 20}]) || _ <- lists:seq(1, 30)],
+    {ok, _, _} = peer(Config, trace_process, [Pid, #{duration => 200}]),
+    ?assert(erpc:call(Node, erlang, is_process_alive, [Pid])),
+    %% asking for the running flag where it is unsafe is refused with the reason
+    case erpc:call(Node, erlang, system_info, [otp_release]) of
+        "25" ->
+            {error, {bad_option, {sleep, true}, Why}} =
+                peer(Config, trace_process, [Pid, #{duration => 20, sleep => true}]),
+            ?assertNotEqual(nomatch, string:find(Why, "6448"));
+        _ ->
+            ok
+    end,
+    erpc:call(Node, erlang, exit, [Pid, kill]),
+    nothing_left(Config).
+
+eflambe_names(Config) ->
+    {ok, _, Raw, _} = peer(Config, trace_raw, [{bf_tracework, parent, []}, #{names => eflambe}]),
+    %% eflambe's naming: the pid as root frame, then Module:function/Arity
+    ?assertMatch({match, _}, re:run(Raw, "^<[0-9]+\\.[0-9]+\\.[0-9]+>;bf_tracework:parent/0;"
+                                         "erlang:spawn/1 [0-9]+$", [multiline])),
+    nothing_left(Config).
+
+bad_options(Config) ->
+    ?assertMatch({error, {bad_option, {bogus, 1}, _}},
+                 peer(Config, trace, [{bf_tracework, leaf, []}, #{bogus => 1}])),
+    ?assertMatch({error, {bad_argument, _, _}},
+                 erpc:call(?config(node, Config), beamflame, trace, [not_a_call, #{}])).
