@@ -13,6 +13,9 @@
 #include <string.h>
 
 #define BF_TRACE_INITIAL_SLOTS 1024u /* each map starts this large and doubles at 50% */
+#define BF_TRACE_FCACHE 512u         /* direct-mapped frame cache in front of the map */
+#define BF_TRACE_OVERFLOW_MAX 4096u  /* frames past max_depth kept per process (16 KiB):
+                                        enough to follow returns out of deep recursion */
 
 typedef struct bf_tproc {
     uint64_t key;
@@ -20,7 +23,8 @@ typedef struct bf_tproc {
     uint32_t cur;         /* current node, BF_TRACE_NONE before the first frame */
     uint32_t root;        /* the process's root node (its name) */
     uint32_t root_caller; /* caller of the first traced call: a call from it pops to root */
-    uint32_t overflow;    /* calls past max_depth not pushed */
+    uint32_t *ov;         /* frames past max_depth (not in the tree), bottom first */
+    uint32_t ov_len, ov_cap;
     uint8_t state;        /* 0 empty, 1 used, 2 deleted */
     uint8_t sleeping;     /* scheduled out */
     uint8_t started;      /* root_caller is set */
@@ -44,6 +48,9 @@ struct bf_trace {
     uint32_t cmask, ccount;
     bf_tframe *fmap;
     uint32_t fmask, fcount;
+    bf_tframe fcache[BF_TRACE_FCACHE]; /* most events name a frame seen just before */
+    bf_tproc *last;                    /* the process of the last event (stable until the
+                                          process map changes) */
     bf_tproc *pmap;
     uint32_t pmask, pcount, ptomb, max_procs;
     uint32_t sleep_frame;
@@ -100,6 +107,10 @@ void bf_trace_free(bf_trace *tr)
     free(tr->ckeys);
     free(tr->cvals);
     free(tr->fmap);
+    if (tr->pmap)
+        for (uint32_t i = 0; i <= tr->pmask; i++)
+            if (tr->pmap[i].state == 1)
+                free(tr->pmap[i].ov);
     free(tr->pmap);
     free(tr->path);
     free(tr);
@@ -116,10 +127,21 @@ static uint32_t bf_fslot(const bf_tframe *map, uint32_t mask, uint64_t k1, uint6
     return i;
 }
 
+static uint32_t bf_fcache_slot(uint64_t k1, uint64_t k2, uint64_t k3)
+{
+    return (uint32_t)((k1 >> 3) ^ (k2 >> 1) ^ (k2 >> 11) ^ (k3 * 0x9E37u)) & (BF_TRACE_FCACHE - 1);
+}
+
 int64_t bf_trace_frame_find(const bf_trace *tr, uint64_t k1, uint64_t k2, uint64_t k3)
 {
+    const bf_tframe *c = &tr->fcache[bf_fcache_slot(k1, k2, k3)];
+    if (c->used && c->k1 == k1 && c->k2 == k2 && c->k3 == k3)
+        return (int64_t)c->id;
     uint32_t i = bf_fslot(tr->fmap, tr->fmask, k1, k2, k3);
-    return tr->fmap[i].used ? (int64_t)tr->fmap[i].id : -1;
+    if (!tr->fmap[i].used)
+        return -1;
+    ((bf_trace *)tr)->fcache[bf_fcache_slot(k1, k2, k3)] = tr->fmap[i]; /* a cache only */
+    return (int64_t)tr->fmap[i].id;
 }
 
 int64_t bf_trace_frame_add(bf_trace *tr, uint64_t k1, uint64_t k2, uint64_t k3,
@@ -274,8 +296,13 @@ static uint32_t bf_pslot(const bf_tproc *map, uint32_t mask, uint64_t key, int f
 
 static bf_tproc *bf_proc(const bf_trace *tr, uint64_t key)
 {
+    if (tr->last && tr->last->state == 1 && tr->last->key == key)
+        return tr->last;
     uint32_t i = bf_pslot(tr->pmap, tr->pmask, key, 0);
-    return tr->pmap[i].state == 1 ? &tr->pmap[i] : NULL;
+    if (tr->pmap[i].state != 1)
+        return NULL;
+    ((bf_trace *)tr)->last = &tr->pmap[i]; /* a cache only */
+    return &tr->pmap[i];
 }
 
 int bf_trace_has_proc(const bf_trace *tr, uint64_t proc)
@@ -296,6 +323,7 @@ static int bf_pmap_grow(bf_trace *tr)
     tr->pmap = n;
     tr->pmask = nmask;
     tr->ptomb = 0;
+    tr->last = NULL;
     return 0;
 }
 
@@ -363,6 +391,33 @@ static uint32_t bf_find_up(const bf_trace *tr, uint32_t from, uint32_t root, uin
     return BF_TRACE_NONE;
 }
 
+/* Pushes a frame past the depth cap (its time goes to the deepest node in the tree). */
+static void bf_ov_push(bf_trace *tr, bf_tproc *p, uint32_t frame)
+{
+    tr->stats.depth_capped++;
+    if (p->ov_len == p->ov_cap) {
+        uint32_t ncap = p->ov_cap ? p->ov_cap * 2 : 64;
+        uint32_t *n = ncap <= BF_TRACE_OVERFLOW_MAX ? realloc(p->ov, ncap * sizeof(uint32_t))
+                                                    : NULL;
+        if (!n)
+            return; /* deeper still: lost (counted in depth_capped) */
+        p->ov = n;
+        p->ov_cap = ncap;
+    }
+    p->ov[p->ov_len++] = frame;
+}
+
+/* Past the cap: the nearest frame f among the overflow frames below index `below`. */
+static int bf_ov_pop_to(bf_tproc *p, uint32_t below, uint32_t f)
+{
+    for (uint32_t i = below; i > 0; i--)
+        if (p->ov[i - 1] == f) {
+            p->ov_len = i;
+            return 1;
+        }
+    return 0;
+}
+
 int bf_trace_call(bf_trace *tr, uint64_t proc, uint32_t frame, uint32_t caller, uint64_t now_ns)
 {
     bf_tproc *p = bf_proc(tr, proc);
@@ -374,24 +429,25 @@ int bf_trace_call(bf_trace *tr, uint64_t proc, uint32_t frame, uint32_t caller, 
         p->root_caller = caller;
         p->started = 1;
     }
-    if (caller != BF_TRACE_NONE) {
+    if (caller != BF_TRACE_NONE && !(p->ov_len && bf_ov_pop_to(p, p->ov_len, caller))) {
         uint32_t x = bf_find_up(tr, p->cur, p->root, caller);
         if (x != BF_TRACE_NONE) {
-            if (x != p->cur)
-                p->overflow = 0;
             p->cur = x;
+            p->ov_len = 0;
         } else if (caller == p->root_caller) {
             p->cur = p->root;
-            p->overflow = 0;
+            p->ov_len = 0;
         }
+    }
+    if (p->ov_len) {
+        bf_ov_push(tr, p, frame);
+        return 0;
     }
     int capped = 0;
     uint32_t c = bf_child(tr, p->cur, frame, &capped);
     if (c == BF_TRACE_NONE) {
-        if (capped) {
-            p->overflow++;
-            tr->stats.depth_capped++;
-        }
+        if (capped)
+            bf_ov_push(tr, p, frame);
         return 0;
     }
     p->cur = c;
@@ -406,27 +462,26 @@ int bf_trace_return_to(bf_trace *tr, uint64_t proc, uint32_t frame, uint64_t now
         return -1;
     tr->stats.events++;
     bf_credit(tr, p, now_ns);
-    if (p->overflow > 0) {
-        /* a frame past the depth cap returned: still at the capped level */
-        p->overflow--;
-        if (p->cur != BF_TRACE_NONE && tr->frame[p->cur] == frame)
+    if (p->ov_len) {
+        /* the top overflow frame returned */
+        if (bf_ov_pop_to(p, p->ov_len - 1, frame))
             return 0;
+        p->ov_len = 0;
+        if (p->cur != BF_TRACE_NONE && tr->frame[p->cur] == frame)
+            return 0; /* back at the deepest node of the tree */
     }
     /* the top frame returned: land on the nearest frame below it */
     uint32_t from = p->cur == p->root ? BF_TRACE_NONE : tr->parent[p->cur];
     uint32_t x = bf_find_up(tr, from, p->root, frame);
     if (x == BF_TRACE_NONE && frame == p->root_caller) {
         p->cur = p->root; /* back where the first traced call came from */
-        p->overflow = 0;
     } else if (x != BF_TRACE_NONE) {
         p->cur = x;
-        p->overflow = 0;
     } else {
         /* returned above what we saw: the function returned to is the outermost known */
         int capped = 0;
         uint32_t c = bf_child(tr, p->root, frame, &capped);
         p->cur = c != BF_TRACE_NONE ? c : p->root;
-        p->overflow = 0;
     }
     return 0;
 }
@@ -459,6 +514,8 @@ int bf_trace_end(bf_trace *tr, uint64_t proc, uint64_t now_ns)
     if (!p)
         return -1;
     bf_credit(tr, p, now_ns);
+    free(p->ov);
+    p->ov = NULL;
     p->state = 2;
     tr->pcount--;
     tr->ptomb++;

@@ -147,10 +147,21 @@ Test(trace, depth_cap_and_process_cap_are_counted)
     for (int i = 0; i < 10; i++)
         bf_trace_call(tr, P, f, f, (uint64_t)i * 1000);
     cr_assert_eq(bf_trace_depth(tr, P), 4);
+    /* past the cap the frames are still followed: calls made from below, and returns */
+    uint32_t g = fr("m:g/0"), h = fr("m:h/0");
+    bf_trace_call(tr, P, g, f, 20000);  /* g pushed past the cap */
+    bf_trace_call(tr, P, h, g, 21000);  /* called by g: found past the cap */
+    bf_trace_return_to(tr, P, g, 22000);
+    bf_trace_return_to(tr, P, f, 23000);
+    for (int i = 0; i < 7; i++)         /* the 7 f frames past the cap, then into the tree */
+        bf_trace_return_to(tr, P, f, 24000 + (uint64_t)i);
+    cr_assert_eq(bf_trace_depth(tr, P), 4);
+    bf_trace_return_to(tr, P, f, 30000);
+    cr_assert_eq(bf_trace_depth(tr, P), 3);
     cr_assert_eq(bf_trace_begin(tr, 2, pid, NULL, 0, 0), -1); /* max_procs is 1 */
     bf_trace_stats s;
     bf_trace_get_stats(tr, &s);
-    cr_assert_eq(s.depth_capped, 7);
+    cr_assert_eq(s.depth_capped, 9);
     cr_assert_eq(s.procs_dropped, 1);
     cr_assert_eq(bf_trace_call(tr, 2, f, f, 0), -1); /* unknown process: ignored */
 }
