@@ -19,6 +19,7 @@
 -export([attach/1, detach/1, sample/2, remote_sample/2, sample_cluster/2]).
 -export([cap_folded/1]).
 -export([trace/2, capture/3, trace_process/2]).
+-export([trace/3, capture/4, remote_trace/3, remote_capture/4]).
 -export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2, diff/3,
          write/2, write/3, info/1, read_folded/1]).
 
@@ -80,13 +81,68 @@ sample(Node, Opts) when is_atom(Node) ->
 %% map. A guard stops the run if `Owner' dies or its node disconnects.
 -spec remote_sample(pid(), sample_opts()) -> {ok, map()} | {error, term()}.
 remote_sample(Owner, Opts) when is_pid(Owner) ->
+    guarded(Owner, fun() ->
+                           case sample(Opts) of
+                               {ok, P} -> {ok, results(P)};
+                               {error, _} = E -> E
+                           end
+                   end).
+
+%% @doc Traces `{M, F, Args}' on `Node' (attaching first if needed): the call runs there
+%% and what comes back is `#{value, folded, svg, html, info, truncated}'. Owned like
+%% {@link sample/2}: if the caller dies or the connection drops, the target undoes the
+%% tracing.
+-spec trace(node(), {module(), atom(), list()}, map()) -> {ok, map()} | {error, term()}.
+trace(Node, {M, F, A} = MFA, Opts) when is_atom(Node), is_atom(M), is_atom(F), is_list(A) ->
+    remote_call(Node, remote_trace, [self(), MFA, Opts], maps:get(timeout, Opts, 60000)).
+
+%% @doc Captures the next `Calls' calls of `{M, F, Arity}' on `Node': a list of maps
+%% `#{folded, svg, html, info, truncated}', one per call.
+-spec capture(node(), mfa(), pos_integer(), map()) -> {ok, [map()]} | {error, term()}.
+capture(Node, MFA, Calls, Opts) when is_atom(Node) ->
+    remote_call(Node, remote_capture, [self(), MFA, Calls, Opts], maps:get(timeout, Opts, 60000)).
+
+remote_call(Node, F, Args, Timeout) when is_integer(Timeout) ->
+    case attach(Node) of
+        ok ->
+            try
+                erpc:call(Node, ?MODULE, F, Args, Timeout + ?AWAIT_MARGIN_MS + 5000)
+            catch
+                error:{erpc, Reason} -> {error, {badrpc, Node, Reason}};
+                Class:Reason -> {error, {badrpc, Node, {Class, Reason}}}
+            end;
+        {error, _} = E ->
+            E
+    end;
+remote_call(_Node, _F, _Args, Timeout) ->
+    {error, {bad_option, {timeout, Timeout}, "milliseconds"}}.
+
+%% @doc The entry point a remote caller runs on the target for {@link trace/3}.
+-spec remote_trace(pid(), {module(), atom(), list()}, map()) -> {ok, map()} | {error, term()}.
+remote_trace(Owner, MFA, Opts) when is_pid(Owner) ->
+    guarded(Owner, fun() ->
+                           case trace(MFA, Opts) of
+                               {ok, V, P} -> {ok, (results(P))#{value => V}};
+                               {error, _} = E -> E
+                           end
+                   end).
+
+%% @doc The entry point a remote caller runs on the target for {@link capture/4}.
+-spec remote_capture(pid(), mfa(), pos_integer(), map()) -> {ok, [map()]} | {error, term()}.
+remote_capture(Owner, MFA, Calls, Opts) when is_pid(Owner) ->
+    guarded(Owner, fun() ->
+                           case capture(MFA, Calls, Opts) of
+                               {ok, Ps} -> {ok, [results(P) || P <- Ps]};
+                               {error, _} = E -> E
+                           end
+                   end).
+
+%% Runs F in this process with a guard that kills it if Owner goes.
+guarded(Owner, F) ->
     Self = self(),
     Guard = spawn(fun() -> guard(Owner, Self) end),
     try
-        case sample(Opts) of
-            {ok, P} -> {ok, results(P)};
-            {error, _} = E -> E
-        end
+        F()
     after
         Guard ! {stop, Self}
     end.

@@ -25,12 +25,28 @@
                 | {failed, binary()}.
 
 %% @doc Starts a recording on this node for `Owner'. `Mode' is `sample' (options as
-%% {@link beamflame:sample/1}).
--spec start(pid(), sample, map()) -> {ok, pid()} | {error, binary()}.
+%% {@link beamflame:sample/1}) or `trace': the next `calls' calls of `mfa' (options as
+%% {@link beamflame:capture/3}, `duration' being how long to wait for them); the result
+%% is every captured call, each under its process's root frame.
+-spec start(pid(), sample | trace, map()) -> {ok, pid()} | {error, binary()}.
 start(Owner, sample, Opts) when is_pid(Owner) ->
     case beamflame_sampler:validate(Opts) of
         {ok, Valid} -> spawn_session(Owner, beamflame_sampler, Valid);
         {error, Reason} -> {error, text(Reason)}
+    end;
+start(Owner, trace, Opts0) when is_pid(Owner), is_map(Opts0) ->
+    {MFA, Calls, Opts} = {maps:get(mfa, Opts0, undefined), maps:get(calls, Opts0, 1),
+                          maps:without([mfa, calls, duration], Opts0)},
+    Timeout = maps:get(duration, Opts0, 10000),
+    case {MFA, beamflame_trace:validate(capture, Opts#{timeout => Timeout})} of
+        {{M, F, A}, {ok, Valid}} when is_atom(M), is_atom(F), is_integer(A), is_integer(Calls),
+                                      Calls >= 1, Calls =< 1000 ->
+            _ = code:ensure_loaded(M),
+            spawn_session(Owner, {capture, MFA, Calls}, Valid#{duration => Timeout});
+        {_, {error, Reason}} ->
+            {error, text(Reason)};
+        _ ->
+            {error, <<"trace needs mfa => {Module, Function, Arity} and calls => 1..1000">>}
     end;
 start(_Owner, Mode, _Opts) ->
     {error, text({unsupported_mode, Mode})}.
@@ -86,14 +102,14 @@ spawn_session(Owner, Mod, Opts) ->
              result = none :: none | {ok, reference()} | {failed, binary()},
              deadline :: integer()}).   % monotonic ms: past it the session gives up
 
--spec session_init(pid(), reference(), pid(), {module(), map()}) -> ok.
-session_init(Parent, Tag, Owner, {Mod, Opts = #{duration := Duration}}) ->
+-spec session_init(pid(), reference(), pid(), {module() | tuple(), map()}) -> ok.
+session_init(Parent, Tag, Owner, {What, Opts = #{duration := Duration}}) ->
     OwnerMon = erlang:monitor(process, Owner),
     Running = lists:keymember(beamflame, 1, application:which_applications()),
     case application:ensure_all_started(beamflame) of
         {ok, _} ->
             Ref = make_ref(),
-            case beamflame_sup:start_run(Mod, start_link, [Opts, self(), Ref]) of
+            case start_run(What, Opts, Ref) of
                 {ok, Run} ->
                     Parent ! {Tag, ok},
                     session(#ss{owner = OwnerMon, run = Run, ref = Ref,
@@ -108,6 +124,21 @@ session_init(Parent, Tag, Owner, {Mod, Opts = #{duration := Duration}}) ->
             Parent ! {Tag, {error, {cannot_start, Reason}}}
     end.
 
+%% A run answers {Ref, {ok, Profile}} when it ends (the sampler on its own; a capture
+%% guard once asked with {finish, Self, Ref}); `finish' ends it early; {progress, ...}
+%% tells elapsed ms and samples (or calls captured).
+start_run({capture, _, _} = Job, Opts, Ref) ->
+    case beamflame_sup:start_run(beamflame_trace, start_link, [Job, self(), Opts]) of
+        {ok, Guard, _Session} -> Guard ! {finish, self(), Ref}, {ok, Guard};
+        {error, {Reason, Child}} when element(1, Child) =:= child -> {error, Reason};
+        {error, _} = E -> E
+    end;
+start_run(Mod, Opts, Ref) ->
+    case beamflame_sup:start_run(Mod, start_link, [Opts, self(), Ref]) of
+        {ok, Run} -> {ok, Run};
+        {error, _} = E -> E
+    end.
+
 session(S = #ss{owner = OwnerMon, run = Run, run_mon = RunMon, ref = Ref}) ->
     Timeout = max(0, S#ss.deadline - now_ms()),
     receive
@@ -119,6 +150,7 @@ session(S = #ss{owner = OwnerMon, run = Run, run_mon = RunMon, ref = Ref}) ->
             erlang:demonitor(RunMon, [flush]),
             S1 = S#ss{run = undefined, run_mon = undefined,
                       result = case Result of
+                                   {ok, Ps} when is_list(Ps) -> merge(Ps);
                                    {ok, P} -> {ok, P};
                                    {error, R} -> {failed, text(R)}
                                end,
@@ -157,10 +189,19 @@ status_of(#ss{run = Run, result = none}) when is_pid(Run) ->
         {running, 0, 0}
     end;
 status_of(#ss{result = {ok, P}}) ->
-    #{duration_ms := E, samples := N} = beamflame:info(P),
-    {done, E, N};
+    Info = beamflame:info(P),
+    {done, maps:get(duration_ms, Info, 0), maps:get(samples, Info, 0)};
 status_of(#ss{result = {failed, _} = F}) ->
     F.
+
+%% Captured calls, one profile each, as one (each call is rooted at its process).
+merge([]) ->
+    {failed, <<"no call of the function began within the duration">>};
+merge(Ps) ->
+    case beamflame:read_folded([beamflame:folded(P) || P <- Ps]) of
+        {ok, P, _} -> {ok, P};
+        {error, R} -> {failed, text(R)}
+    end.
 
 fetched({ok, P}) ->
     #{samples := N, stacks := Stacks} = beamflame:info(P),

@@ -394,6 +394,13 @@ guard_loop(Parent, G = #g{session = S, owner_mon = OMon}) ->
     receive
         {finish, From, Tag} when element(1, G#g.job) =:= capture ->
             maybe_reply(Parent, G#g{pending = {From, Tag}});
+        finish when element(1, G#g.job) =:= capture ->
+            %% stop now (Ctrl-C of the command line): the calls done so far are the result
+            maybe_reply(Parent, (cleanup(G))#g{stopped = asked});
+        {progress, From, Tag} when is_pid(From) ->
+            From ! {Tag, #{elapsed_ms => erlang:monotonic_time(millisecond) - G#g.start_ms,
+                           samples => length(G#g.done)}},
+            guard_loop(Parent, G);
         {finish, From, Tag} ->
             G1 = cleanup(G),
             From ! {Tag, results(G1)},

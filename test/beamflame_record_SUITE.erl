@@ -10,13 +10,15 @@
          kill_9_mid_run_leaves_nothing_behind/1, ctrl_c_ends_early_and_still_writes/1,
          progress_line_only_on_a_terminal/1, cookie_sources/1, wrong_cookie/1,
          absent_node/1, epmd_not_running/1, other_beamflame_version_is_refused/1,
-         long_names/1]).
+         long_names/1, trace_mode_records_the_next_calls/1,
+         kill_9_during_a_trace_leaves_no_pattern/1]).
 
 all() ->
     [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
      kill_9_mid_run_leaves_nothing_behind, ctrl_c_ends_early_and_still_writes,
      progress_line_only_on_a_terminal, cookie_sources, wrong_cookie, absent_node,
-     epmd_not_running, other_beamflame_version_is_refused, long_names].
+     epmd_not_running, other_beamflame_version_is_refused, long_names,
+     trace_mode_records_the_next_calls, kill_9_during_a_trace_leaves_no_pattern].
 
 init_per_suite(Config) ->
     _ = os:cmd("epmd -daemon"),
@@ -94,7 +96,8 @@ leftovers(Node, Depth) ->
 nothing_left(Config) ->
     Node = ?config(node, Config),
     Depth = ?config(depth, Config),
-    bf_test_util:wait_until(fun() -> leftovers(Node, Depth) =:= [] end).
+    bf_test_util:wait_until(fun() -> leftovers(Node, Depth) =:= [] end, 200,
+                            fun() -> {leftovers, leftovers(Node, Depth)} end).
 
 %%% Cases -------------------------------------------------------------------------------
 
@@ -274,3 +277,37 @@ long_names(Config) ->
     after
         os:cmd("kill " ++ integer_to_list(ErlPid))
     end.
+
+trace_mode_records_the_next_calls(Config) ->
+    Node = ?config(node, Config),
+    Out = out(Config, "trace.folded"),
+    {0, Text} = run_cli(Config, ["record", atom_to_list(Node), "--mode", "trace",
+                                 "--call", "bf_workload:hot_a/1", "--calls", "2",
+                                 "--duration", "10", "-o", Out]),
+    ct:log("~s", [Text]),
+    ?assert(contains(Text, "traced bf_workload:hot_a/1")),
+    {ok, Folded} = file:read_file(Out),
+    %% exact stacks: hot_a/1 calls burn/0, which tail-calls lists:foldl/3, so foldl's
+    %% caller is hot_a/1 (weights in us)
+    ?assert(contains(Folded, ";bf_workload:hot_a/1;lists:foldl/3")),
+    ?assertNot(contains(Folded, "burn/0;lists:foldl/3")),
+    nothing_left(Config),
+    %% a function that does not exist: the node says so, exit 12, nothing left
+    {12, T2} = run_cli(Config, ["record", atom_to_list(Node), "--mode", "trace",
+                                "--call", "bf_workload:nope/0", "--duration", "1", "-o", Out]),
+    ?assert(contains(T2, "no_such_function")),
+    nothing_left(Config).
+
+kill_9_during_a_trace_leaves_no_pattern(Config) ->
+    Node = ?config(node, Config),
+    Depth = ?config(depth, Config),
+    %% a function nobody calls: the capture waits, patterns set on every module
+    Port = start_cli(Config, ["record", atom_to_list(Node), "--mode", "trace",
+                              "--call", "bf_workload:stop_idle/1", "--duration", "60",
+                              "-o", out(Config, "killed.folded")], []),
+    {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+    bf_test_util:wait_until(
+      fun() -> lists:keymember(patterns, 1, leftovers(Node, Depth)) end),
+    [] = os:cmd("kill -9 " ++ integer_to_list(OsPid)),
+    {137, _} = wait_cli(Port),
+    nothing_left(Config).

@@ -42,7 +42,11 @@ const char *bf_cli_usage(void)
            "  record NODE         attach to a running node (NAME or NAME@HOST) as a hidden\n"
            "                      node, load beamflame there if it lacks it, record, write\n"
            "                      the flame graph; the svg options above apply\n"
-           "    --mode M          sample (default): stacks of the node's processes\n"
+           "    --mode M          sample (default): stacks of the node's processes; trace:\n"
+           "                      exact stacks of the next calls of one function, in us\n"
+           "    --call M:F/A      trace: the function (e.g. my_server:handle_call/3)\n"
+           "    --calls N         trace: how many of its next calls, by any process\n"
+           "                      (default: 1; --duration is how long to wait for them)\n"
            "    --duration S      seconds to record (default: 10; Ctrl-C ends earlier and\n"
            "                      still writes what was recorded)\n"
            "    --rate HZ         samples per second (default: 99)\n"
@@ -147,6 +151,32 @@ static int bf_parse_seconds(const char *s, double lo, double hi, unsigned *ms)
     return 0;
 }
 
+/* "Module:function/Arity" (Elixir modules too: Elixir.MyApp.Worker:run/1). 0 or -1. */
+static int bf_parse_mfa(const char *v, bf_record_opts *r)
+{
+    if (!v)
+        return -1;
+    const char *slash = strrchr(v, '/');
+    const char *colon = slash ? memchr(v, ':', (size_t)(slash - v)) : NULL;
+    if (!slash || !colon)
+        return -1;
+    /* the function name may itself hold a ':' only if quoted; take the last ':' before / */
+    for (const char *c = colon; c && c < slash; c = memchr(c + 1, ':', (size_t)(slash - c - 1)))
+        colon = c;
+    size_t ml = (size_t)(colon - v), fl = (size_t)(slash - colon - 1);
+    char *end;
+    unsigned long a = strtoul(slash + 1, &end, 10);
+    if (ml == 0 || fl == 0 || ml >= sizeof(r->call_module) || fl >= sizeof(r->call_function) ||
+        !slash[1] || *end || a > 255)
+        return -1;
+    memcpy(r->call_module, v, ml);
+    r->call_module[ml] = '\0';
+    memcpy(r->call_function, colon + 1, fl);
+    r->call_function[fl] = '\0';
+    r->call_arity = (unsigned)a;
+    return 0;
+}
+
 /* One `record` option at argv[*i]: 1 if taken, 0 if not a record option, -1 on error. */
 static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r, char *err,
                                size_t errlen)
@@ -157,11 +187,25 @@ static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r,
     if (bf_opt_value(argc, argv, i, "--mode", &v)) {
         if (v && !strcmp(v, "sample"))
             r->mode = BF_MODE_SAMPLE;
-        else if (v && (!strcmp(v, "trace") || !strcmp(v, "native")))
+        else if (v && !strcmp(v, "trace"))
+            r->mode = BF_MODE_TRACE;
+        else if (v && !strcmp(v, "native"))
             return bf_fail(err, errlen, "--mode %s is not available in this build yet; "
-                                        "use --mode sample", v), -1;
+                                        "use --mode sample or trace", v), -1;
         else
-            return bf_fail(err, errlen, "--mode is sample (got %s)", v ? v : "nothing"), -1;
+            return bf_fail(err, errlen, "--mode is sample or trace (got %s)", v ? v : "nothing"),
+                   -1;
+    } else if (bf_opt_value(argc, argv, i, "--call", &v)) {
+        if (bf_parse_mfa(v, r) != 0)
+            return bf_fail(err, errlen, "--call needs Module:function/Arity, e.g. "
+                                        "my_server:handle_call/3 (got %s)", v ? v : "nothing"),
+                   -1;
+    } else if (bf_opt_value(argc, argv, i, "--calls", &v)) {
+        double n;
+        if (!v || bf_parse_px(v, 1, 1000, &n) || n != (unsigned)n)
+            return bf_fail(err, errlen, "--calls needs a whole number, 1 to 1000 (got %s)",
+                           v ? v : "nothing"), -1;
+        r->calls = (unsigned)n;
     } else if (bf_opt_value(argc, argv, i, "--duration", &v)) {
         if (bf_parse_seconds(v, 0.001, BF_RECORD_MAX_DURATION_MS / 1000.0, &r->duration_ms))
             return bf_fail(err, errlen, "--duration needs seconds, 0.001 to 3600 (got %s)",
@@ -305,6 +349,11 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
     cli->format = format < 0 ? BF_FORMAT_SVG : (bf_format)format;
     if (cli->verb == BF_VERB_RECORD && !cli->rec.node)
         return bf_fail(err, errlen, "%s", "record needs a node: beamflame record NAME[@HOST]");
+    if (cli->verb == BF_VERB_RECORD && cli->rec.mode == BF_MODE_TRACE && !cli->rec.call_module[0])
+        return bf_fail(err, errlen, "%s", "--mode trace needs --call Module:function/Arity");
+    if (cli->verb == BF_VERB_RECORD && cli->rec.mode == BF_MODE_TRACE &&
+        !strcmp(cli->svg.count_name, "samples"))
+        cli->svg.count_name = "us";
     if (diff) {
         if (!cli->input || !cli->input2)
             return bf_fail(err, errlen, "%s", "diff needs two folded files: BEFORE AFTER");
@@ -342,6 +391,7 @@ int bf_cli_parse(int argc, char **argv, bf_cli *cli, char *err, size_t errlen)
         cli->rec.duration_ms = BF_RECORD_DEFAULT_DURATION_MS;
         cli->rec.rate = BF_RECORD_DEFAULT_RATE;
         cli->rec.timeout_ms = BF_RECORD_DEFAULT_TIMEOUT_MS;
+        cli->rec.calls = 1;
         return bf_parse_svg(argc, argv, 2, cli, err, errlen);
     }
     if (!strcmp(verb, "diff")) {

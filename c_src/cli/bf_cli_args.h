@@ -54,6 +54,10 @@ typedef struct bf_record_opts {
     bf_names names;
     unsigned timeout_ms;     /* --timeout: connecting, and each call to the node */
     int quiet;               /* --quiet: no progress line */
+    /* --mode trace: the function whose next calls are traced (--call M:F/A) */
+    char call_module[256], call_function[256];
+    unsigned call_arity;
+    unsigned calls;          /* --calls, 1..1000 */
 } bf_record_opts;
 
 typedef enum bf_format {

@@ -5,7 +5,8 @@
  *   2. if the node lacks beamflame: loads beamflame_attach from ebin/ and calls
  *      beamflame_attach:install/3 with the other modules, the .app file and the NIF
  *      library (which the node writes to a private 0700 directory, loads and deletes);
- *   3. starts a session (beamflame_remote:start/3) owned by this C node's pid: if this
+ *   3. starts a session (beamflame_remote:start/3: sample, or trace of the next calls of
+ *      one function) owned by this C node's pid: if this
  *      program dies or the connection drops, the node stops the run and undoes it;
  *   4. polls it (progress line on a terminal), stops it early on Ctrl-C, fetches the
  *      folded stacks and renders them here, so the node does no rendering.
@@ -410,12 +411,26 @@ static int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *ses
     ei_x_new(&r);
     bf_args(&a, 3);
     ei_x_encode_pid(&a, ei_self(&n->ec));
-    ei_x_encode_atom(&a, "sample");
-    ei_x_encode_map_header(&a, 2);
-    ei_x_encode_atom(&a, "duration");
-    ei_x_encode_ulong(&a, o->duration_ms);
-    ei_x_encode_atom(&a, "rate");
-    ei_x_encode_ulong(&a, o->rate);
+    if (o->mode == BF_MODE_TRACE) {
+        ei_x_encode_atom(&a, "trace");
+        ei_x_encode_map_header(&a, 3);
+        ei_x_encode_atom(&a, "duration");
+        ei_x_encode_ulong(&a, o->duration_ms);
+        ei_x_encode_atom(&a, "calls");
+        ei_x_encode_ulong(&a, o->calls);
+        ei_x_encode_atom(&a, "mfa");
+        ei_x_encode_tuple_header(&a, 3);
+        ei_x_encode_atom_as(&a, o->call_module, ERLANG_UTF8, ERLANG_UTF8);
+        ei_x_encode_atom_as(&a, o->call_function, ERLANG_UTF8, ERLANG_UTF8);
+        ei_x_encode_ulong(&a, o->call_arity);
+    } else {
+        ei_x_encode_atom(&a, "sample");
+        ei_x_encode_map_header(&a, 2);
+        ei_x_encode_atom(&a, "duration");
+        ei_x_encode_ulong(&a, o->duration_ms);
+        ei_x_encode_atom(&a, "rate");
+        ei_x_encode_ulong(&a, o->rate);
+    }
     bf_args_end(&a);
     int idx, rc = bf_node_call(n, "beamflame_remote", "start", &a, &r, &idx, err, errlen);
     if (rc == BF_EXIT_OK) {
@@ -467,8 +482,9 @@ static int bf_session_wait(bf_node *n, const bf_record_opts *o, const erlang_pid
         }
         int done = !strcmp(atom, "done");
         if (progress)
-            fprintf(stderr, "\r\033[Krecording %s: %.1f s of %.1f s, %ld samples%s", n->name,
+            fprintf(stderr, "\r\033[Krecording %s: %.1f s of %.1f s, %ld %s%s", n->name,
                     elapsed / 1000.0, o->duration_ms / 1000.0, samples,
+                    o->mode == BF_MODE_TRACE ? "calls traced" : "samples",
                     done ? "\n" : stopped ? " (stopping)" : " (Ctrl-C stops early)");
         if (done)
             break;
@@ -610,8 +626,13 @@ int bf_record_run(const bf_cli *cli_in)
         snprintf(title, sizeof(title), "beamflame: %s", n.name);
         cli.svg.title = title;
     }
-    fprintf(stderr, "beamflame: %ld samples, %u distinct stacks, in %lld ms in all\n", samples,
-            bf_st_stack_count(st), bf_ms_since(&t0));
+    if (o->mode == BF_MODE_TRACE)
+        fprintf(stderr, "beamflame: traced %s:%s/%u, %u distinct stacks, in %lld ms in all\n",
+                o->call_module, o->call_function, o->call_arity, bf_st_stack_count(st),
+                bf_ms_since(&t0));
+    else
+        fprintf(stderr, "beamflame: %ld samples, %u distinct stacks, in %lld ms in all\n",
+                samples, bf_st_stack_count(st), bf_ms_since(&t0));
     rc = bf_output_write(&cli, &cli.svg, NULL, st, n.name);
 done:
     if (rc != BF_EXIT_OK && err[0])
