@@ -8,7 +8,8 @@
          remote_sample_returns_binaries/1, notebook_style_erpc_gets_an_svg/1,
          caller_death_stops_the_remote_run/1, other_version_is_refused/1,
          detach_removes_everything/1, unreachable_node_fails_fast/1,
-         cluster_of_three_merges_and_survives_a_bad_node/1]).
+         cluster_of_three_merges_and_survives_a_bad_node/1, remote_trace_and_capture/1,
+         caller_death_stops_a_remote_trace/1]).
 %% run on the notebook-style node
 -export([notebook_call/2]).
 
@@ -16,7 +17,8 @@ all() ->
     [attach_pushes_code_and_nif_and_is_idempotent, connection_is_hidden,
      remote_sample_returns_binaries, notebook_style_erpc_gets_an_svg,
      caller_death_stops_the_remote_run, other_version_is_refused, detach_removes_everything,
-     unreachable_node_fails_fast, cluster_of_three_merges_and_survives_a_bad_node].
+     unreachable_node_fails_fast, cluster_of_three_merges_and_survives_a_bad_node,
+     remote_trace_and_capture, caller_death_stops_a_remote_trace].
 
 init_per_suite(Config) ->
     _ = os:cmd("epmd -daemon"),
@@ -53,8 +55,7 @@ end_per_testcase(_Case, Config) ->
     ok.
 
 push_workload(Node) ->
-    {M, Bin, File} = code:get_object_code(bf_workload),
-    {module, M} = erpc:call(Node, code, load_binary, [M, File, Bin]).
+    ok = bf_probe:push(Node).
 
 attach_pushes_code_and_nif_and_is_idempotent(Config) ->
     Node = ?config(node, Config),
@@ -154,3 +155,32 @@ cluster_of_three_merges_and_survives_a_bad_node(Config) ->
 
 wait_until(F) ->
     bf_test_util:wait_until(F).
+
+%% Trace mode on a node that never loaded beamflame: the call runs there, binaries return.
+remote_trace_and_capture(Config) ->
+    Node = ?config(node, Config),
+    push_workload(Node),
+    {ok, #{value := ok, svg := Svg, folded := Folded, info := Info}} =
+        beamflame:trace(Node, {bf_workload, hot_a, [3]}, #{}),
+    ?assertMatch(<<"<?xml", _/binary>>, Svg),
+    ?assertMatch({_, _}, binary:match(Folded, <<"bf_workload:hot_a/1;lists:foldl/3">>)),
+    ?assertMatch(#{mode := trace, unit := us}, Info),
+    _ = erpc:call(Node, bf_workload, start_split, [1, 1]),
+    {ok, [#{folded := F1}, #{folded := F2}]} =
+        beamflame:capture(Node, {bf_workload, hot_b, 1}, 2, #{timeout => 10000}),
+    [?assertMatch({_, _}, binary:match(F, <<"bf_workload:hot_b/1">>)) || F <- [F1, F2]],
+    Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
+    wait_until(fun() -> erpc:call(Node, bf_probe, leftovers_but_app, [Depth]) =:= [] end).
+
+caller_death_stops_a_remote_trace(Config) ->
+    Node = ?config(node, Config),
+    push_workload(Node),
+    Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
+    %% waits for a call that never comes, patterns set on the target meanwhile
+    Caller = spawn(fun() -> beamflame:capture(Node, {bf_workload, stop_idle, 1}, 1,
+                                              #{timeout => 60000}) end),
+    wait_until(fun() -> lists:keymember(patterns, 1,
+                                        erpc:call(Node, bf_probe, leftovers_but_app, [Depth]))
+               end),
+    exit(Caller, kill),
+    wait_until(fun() -> erpc:call(Node, bf_probe, leftovers_but_app, [Depth]) =:= [] end).
