@@ -1,9 +1,10 @@
 # beamflame: the two commands a newcomer needs, and the pieces behind them.
 #   make demo   install what is missing, build, profile a live demo node, write a flame graph
-#   make test   install what is missing, build, run every test layer (C, EUnit, CT, browser)
+#   make test   install what is missing, build, run every test layer (C, EUnit, CT, ExUnit,
+#               browser)
 # Other targets: build, sanitize (C tests under ASan+UBSan), bench, clean.
 
-.PHONY: all deps build demo test test-c test-eunit test-ct test-browser sanitize bench clean
+.PHONY: all deps build demo test test-c test-eunit test-ct test-elixir test-browser sanitize bench clean
 
 all: build
 
@@ -17,7 +18,7 @@ demo: build
 	@bash scripts/demo.sh
 
 test: build
-	@$(MAKE) --no-print-directory test-c test-eunit test-ct test-browser
+	@$(MAKE) --no-print-directory test-c test-eunit test-ct test-elixir test-browser
 
 test-c:
 	@echo "==> C unit tests (Criterion)"
@@ -30,6 +31,11 @@ test-eunit:
 test-ct:
 	@echo "==> Erlang system tests on real peer nodes (Common Test)"
 	rebar3 ct
+
+# A named node, so the :distributed tests run (not skipped).
+test-elixir:
+	@echo "==> Elixir facade, mix project and notebook (ExUnit, on a named node)"
+	MIX_ENV=test elixir --sname beamflame_ex_$$$$ -S mix test
 
 test-browser:
 	@echo "==> Flame graphs in headless Chromium (node --test, playwright-core)"

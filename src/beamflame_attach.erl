@@ -186,6 +186,13 @@ load_one({M, Bin}) ->
         Error -> throw({cannot_load, M, Error})
     end.
 
+%% A Mix build lists `elixir' among the applications: a node without Elixir runs
+%% beamflame all the same (no module it starts needs Elixir).
+runnable_here({application, Name, Keys}) ->
+    Apps = [A || A <- proplists:get_value(applications, Keys, [kernel, stdlib]),
+                 A =:= kernel orelse A =:= stdlib orelse code:lib_dir(A) =/= {error, bad_name}],
+    {application, Name, lists:keystore(applications, 1, Keys, {applications, Apps})}.
+
 load_app(Text) ->
     Spec = try
                {ok, Toks, _} = erl_scan:string(unicode:characters_to_list(Text)),
@@ -194,7 +201,7 @@ load_app(Text) ->
            catch
                _:_ -> throw({bad_app_file, "the beamflame.app sent is not an application spec"})
            end,
-    case application:load(Spec) of
+    case application:load(runnable_here(Spec)) of
         ok -> ok;
         {error, {already_loaded, beamflame}} -> ok;
         Error -> throw({cannot_load_application, Error})

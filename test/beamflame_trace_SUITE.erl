@@ -33,7 +33,8 @@ init_per_suite(Config) ->
         _ ->
             ok
     end,
-    Config.
+    %% Other suites may have set this node's cookie: peers get it explicitly.
+    [{cookie, atom_to_list(erlang:get_cookie())} | Config].
 
 end_per_suite(_Config) ->
     ok.
@@ -42,7 +43,8 @@ init_per_testcase(_Case, Config) ->
     Ebin = filename:dirname(code:which(beamflame)),
     Test = filename:dirname(code:which(bf_tracework)),
     {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_tr),
-                                         args => ["-pa", Ebin, "-pa", Test]}),
+                                         args => ["-pa", Ebin, "-pa", Test,
+                                                  "-setcookie", ?config(cookie, Config)]}),
     Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
     {module, _} = erpc:call(Node, code, ensure_loaded, [bf_tracework]),
     {module, _} = erpc:call(Node, code, ensure_loaded, [bf_probe]),

@@ -1,0 +1,202 @@
+defmodule Beamflame do
+  @moduledoc """
+  Flame graphs of a live BEAM node, from iex, Livebook or your own code.
+
+  A thin facade over the Erlang module `:beamflame` (the profiling itself is Erlang and C):
+  keyword options map one to one onto its option maps, profiles come back as
+  `Beamflame.Profile` structs that print compactly, and frame names read the Elixir way
+  (`MyApp.Repo.all/2`).
+
+  ## Modes
+
+    * `sample/1`: stacks of the node's processes, sampled at a rate (no VM flags; cheap).
+    * `trace/2`, `capture/2`, `trace_process/2`: exact call stacks of one call, of the next
+      calls of a function, or of a process, weighted in microseconds.
+
+  Every local mode returns a `Beamflame.Profile`; render it with `svg/2`, `html/2`,
+  `speedscope/2`, `folded/1` or `write!/3`.
+
+  ## Other nodes
+
+  `sample/2`, `trace/3` and `capture/3` take a node first: beamflame is loaded there if it
+  lacks it (over a hidden connection; see `attach/1`), the run happens there, and what comes
+  back is a map of binaries (`:folded`, `:svg`, `:html`) and an `:info` map, ready for
+  `Kino.HTML` or `File.write!/2`. A run on another node is owned by the caller: if the
+  caller dies or the connection drops, the node undoes everything the run set.
+
+  ## Example
+
+      iex> svg = Beamflame.svg("main;work 3\\nmain;idle 1\\n", title: "demo")
+      iex> binary_part(svg, 0, 5)
+      "<?xml"
+  """
+
+  alias Beamflame.Profile
+
+  @typedoc "A node's name, e.g. `:\"app@host\"`."
+  @type node_name :: node()
+  @typedoc "A profile, or folded text (`frame;frame;frame count` lines)."
+  @type source :: Profile.t() | iodata()
+
+  @doc """
+  Samples the stacks of this node's processes.
+
+  Options: `duration:` (ms, 5000), `rate:` (Hz, 99), `processes:` (`:all` or a list of pids
+  and names), `states:` (`:cpu` or `:wall`), `group:` (`:none` or `:process`),
+  `max_stacks:`, `max_depth:`, `max_bytes:`.
+  """
+  @spec sample(keyword()) :: {:ok, Profile.t()} | {:error, term()}
+  def sample(opts \\ []) when is_list(opts) do
+    :beamflame.sample(Map.new(opts)) |> wrap()
+  end
+
+  @doc """
+  Samples another node (loading beamflame there if needed) and returns
+  `%{folded: binary, svg: binary, html: binary, info: map, truncated: boolean}`.
+  """
+  @spec sample(node_name(), keyword()) :: {:ok, map()} | {:error, term()}
+  def sample(node, opts) when is_atom(node) and is_list(opts) do
+    :beamflame.sample(node, Map.new(opts))
+  end
+
+  @doc """
+  Runs `fun` (or `{module, function, args}`) with call tracing and returns its value and
+  a profile of exact stacks in microseconds. An exception from the call is re-raised after
+  the tracing is undone.
+
+  Options: `spawn:` (run in a fresh process), `follow:` (trace the processes it spawns),
+  `modules:` (`:all` or a list), `timeout:` (ms), `max_events:`, `weight:` (`:time` or
+  `:calls`), `names:` (`:beamflame` or `:eflambe`), `sleep:`, and the caps.
+  """
+  @spec trace((-> any()) | {module(), atom(), list()}, keyword()) ::
+          {:ok, any(), Profile.t()} | {:error, term()}
+  def trace(fun_or_mfa, opts \\ []) when is_list(opts) do
+    case :beamflame.trace(fun_or_mfa, Map.new(opts)) do
+      {:ok, value, ref} -> {:ok, value, Profile.new(ref)}
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc """
+  Traces `{module, function, args}` on another node; returns its value with the binaries:
+  `%{value: term, folded: binary, svg: binary, html: binary, info: map}`.
+  """
+  @spec trace(node_name(), {module(), atom(), list()}, keyword()) ::
+          {:ok, map()} | {:error, term()}
+  def trace(node, {_, _, _} = mfa, opts) when is_atom(node) and is_list(opts) do
+    :beamflame.trace(node, mfa, Map.new(opts))
+  end
+
+  @doc """
+  Traces the next `calls:` (default 1) calls of `{module, function, arity}` made by any
+  process, waiting up to `timeout:` ms (default 60 000). One profile per call.
+  """
+  @spec capture(mfa(), keyword()) :: {:ok, [Profile.t()]} | {:error, term()}
+  def capture({_, _, _} = mfa, opts \\ []) when is_list(opts) do
+    {calls, opts} = Keyword.pop(opts, :calls, 1)
+
+    case :beamflame.capture(mfa, calls, Map.new(opts)) do
+      {:ok, refs} -> {:ok, Enum.map(refs, &Profile.new/1)}
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc "`capture/2` on another node: one map of binaries per captured call."
+  @spec capture(node_name(), mfa(), keyword()) :: {:ok, [map()]} | {:error, term()}
+  def capture(node, {_, _, _} = mfa, opts) when is_atom(node) and is_list(opts) do
+    {calls, opts} = Keyword.pop(opts, :calls, 1)
+    :beamflame.capture(node, mfa, calls, Map.new(opts))
+  end
+
+  @doc "Traces what an existing local process does for `duration:` ms (default 5000)."
+  @spec trace_process(pid(), keyword()) :: {:ok, Profile.t()} | {:error, term()}
+  def trace_process(pid, opts \\ []) when is_pid(pid) and is_list(opts) do
+    :beamflame.trace_process(pid, Map.new(opts)) |> wrap()
+  end
+
+  @doc """
+  Samples several nodes at once and merges them under root frames named after the nodes;
+  a failing node is reported in the status map and does not lose the others.
+  """
+  @spec sample_cluster([node_name()], keyword()) ::
+          {:ok, Profile.t(), %{node_name() => :ok | {:error, term()}}} | {:error, term()}
+  def sample_cluster(nodes, opts \\ []) when is_list(nodes) and is_list(opts) do
+    case :beamflame.sample_cluster(nodes, Map.new(opts)) do
+      {:ok, ref, status} -> {:ok, Profile.new(ref), status}
+      {:error, _} = error -> error
+    end
+  end
+
+  @doc """
+  Loads beamflame into a node that lacks it, over a hidden connection (OTP release, NIF
+  version, architecture and word size checked first). Idempotent.
+  """
+  @spec attach(node_name()) :: :ok | {:error, term()}
+  defdelegate attach(node), to: :beamflame
+
+  @doc "Removes from a node what `attach/1` loaded there."
+  @spec detach(node_name()) :: :ok | {:error, term()}
+  defdelegate detach(node), to: :beamflame
+
+  @doc "The profile as folded stacks (`frame;frame;frame count` lines, sorted)."
+  @spec folded(Profile.t()) :: binary()
+  def folded(%Profile{ref: ref}), do: :beamflame.folded(ref)
+
+  @doc """
+  An interactive SVG flame graph of a profile or of folded text.
+
+  Options: `title:`, `subtitle:`, `count_name:`, `width:`, `min_width:` (pixels, or
+  `{:percent, p}`), `frame_height:`, `font_size:`, `palette:` (`:hot` or `:beam`),
+  `inverted:`, `reverse:`, `flamechart:`, `interactive:`, `max_frames:`.
+  """
+  @spec svg(source(), keyword()) :: binary() | {:error, term()}
+  def svg(source, opts \\ []), do: :beamflame.svg(unwrap(source), Map.new(opts))
+
+  @doc "The same graph in a self-contained HTML page (for `Kino.HTML`, which runs scripts)."
+  @spec html(source(), keyword()) :: binary() | {:error, term()}
+  def html(source, opts \\ []), do: :beamflame.html(unwrap(source), Map.new(opts))
+
+  @doc "The profile as speedscope JSON (https://www.speedscope.app)."
+  @spec speedscope(source(), keyword()) :: binary() | {:error, term()}
+  def speedscope(source, opts \\ []), do: :beamflame.speedscope(unwrap(source), Map.new(opts))
+
+  @doc """
+  A differential flame graph: widths from `after`, red where a frame grew, blue where it
+  shrank. Extra options: `normalize:` (compare shares), `format:` (`:svg` or `:html`).
+  """
+  @spec diff(source(), source(), keyword()) :: binary() | {:error, term()}
+  def diff(before, after_, opts \\ []) do
+    :beamflame.diff(unwrap(before), unwrap(after_), Map.new(opts))
+  end
+
+  @doc """
+  Writes a profile to `path` in the format its extension names (`.svg`, `.html`, `.json`,
+  `.folded`); raises on failure. Returns `path`.
+  """
+  @spec write!(Profile.t(), Path.t(), keyword()) :: Path.t()
+  def write!(%Profile{ref: ref}, path, opts \\ []) do
+    case :beamflame.write(ref, path, Map.new(opts)) do
+      :ok -> path
+      {:error, reason} -> raise ArgumentError, "beamflame: cannot write #{path}: #{inspect(reason)}"
+    end
+  end
+
+  @doc "What a profile holds: mode, duration, samples, stacks, drops, the run's counters."
+  @spec info(Profile.t()) :: map()
+  def info(%Profile{ref: ref}), do: :beamflame.info(ref)
+
+  @doc "Reads folded text from any tool (perf, eflambe, beamflame) into a profile."
+  @spec read_folded(iodata()) :: {:ok, Profile.t(), map()} | {:error, term()}
+  def read_folded(text) do
+    case :beamflame.read_folded(text) do
+      {:ok, ref, report} -> {:ok, Profile.new(ref), report}
+      {:error, _} = error -> error
+    end
+  end
+
+  defp wrap({:ok, ref}) when is_reference(ref), do: {:ok, Profile.new(ref)}
+  defp wrap({:error, _} = error), do: error
+
+  defp unwrap(%Profile{ref: ref}), do: ref
+  defp unwrap(folded), do: folded
+end
