@@ -13,7 +13,7 @@
          capture_times_out_cleanly/1, trace_process_starts_from_its_stack/1,
          event_limit_stops_and_cleans/1, timeout_stops_and_cleans/1,
          caller_death_cleans/1, another_tracer_is_refused/1, dirty_work_is_safe/1,
-         eflambe_names/1, bad_options/1]).
+         eflambe_names/1, bad_options/1, flamechart_keeps_call_order/1]).
 %% run on the peer
 -export([on_peer/2]).
 
@@ -23,7 +23,8 @@ all() ->
      spawn_option_runs_in_a_fresh_process, capture_calls_of_other_processes,
      capture_times_out_cleanly, trace_process_starts_from_its_stack,
      event_limit_stops_and_cleans, timeout_stops_and_cleans, caller_death_cleans,
-     another_tracer_is_refused, dirty_work_is_safe, eflambe_names, bad_options].
+     another_tracer_is_refused, dirty_work_is_safe, eflambe_names, bad_options,
+     flamechart_keeps_call_order].
 
 init_per_suite(Config) ->
     _ = os:cmd("epmd -daemon"),
@@ -77,6 +78,10 @@ on_peer(trace_process, [Pid, Opts]) ->
         {ok, P} -> {ok, strip(beamflame:folded(P)), beamflame:info(P)};
         Other -> Other
     end;
+on_peer(svg_x, [Call, Opts, SvgOpts, Frames]) ->
+    {ok, _, P} = beamflame:trace(Call, Opts),
+    Svg = beamflame:svg(P, SvgOpts),
+    [frame_x(Svg, F) || F <- Frames];
 on_peer(leftovers, [Depth]) ->
     bf_probe:leftovers_but_app(Depth).
 
@@ -243,3 +248,20 @@ bad_options(Config) ->
                  peer(Config, trace, [{bf_tracework, leaf, []}, #{bogus => 1}])),
     ?assertMatch({error, {bad_argument, _, _}},
                  erpc:call(?config(node, Config), beamflame, trace, [not_a_call, #{}])).
+
+%% The x of the first drawn frame named Name in an SVG.
+frame_x(Svg, Name) ->
+    Re = "<title>" ++ Name ++ " \\([^<]*</title><rect x=\"([0-9.]+)\"",
+    {match, [X | _]} = re:run(Svg, Re, [{capture, all_but_first, list}]),
+    list_to_float(case lists:member($., X) of true -> X; false -> X ++ ".0" end).
+
+%% A trace profile keeps its stacks in the order they first occurred: flamechart draws
+%% zeta/0 (called first) left of alpha/0; the default graph sorts them by name.
+flamechart_keeps_call_order(Config) ->
+    Frames = ["bf_tracework:zeta/0", "bf_tracework:alpha/0"],
+    [Z, A] = peer(Config, svg_x, [{bf_tracework, ordered, []}, #{weight => calls},
+                                  #{flamechart => true}, Frames]),
+    ?assert(Z < A),
+    [Z2, A2] = peer(Config, svg_x, [{bf_tracework, ordered, []}, #{weight => calls}, #{}, Frames]),
+    ?assert(A2 < Z2),
+    nothing_left(Config).

@@ -1,7 +1,8 @@
 %% Call-heavy code with known shapes, traced by beamflame_trace_SUITE on peer nodes.
 -module(bf_tracework).
 -export([tree/1, leaf/0, loop/1, boom/0, parent/0, child_work/0, target/1, helper/1,
-         caller/2, dirty_loop/1, sleeper/1, idle_loop/0, fib/1, sort/1]).
+         caller/2, dirty_loop/1, sleeper/1, idle_loop/0, fib/1, sort/1, ordered/0,
+         zeta/0, alpha/0]).
 
 %% A binary tree of body calls: tree(N) calls tree(N-1) twice; tree(0) calls leaf().
 tree(0) -> leaf() + 1;
@@ -44,3 +45,8 @@ fib(1) -> 1;
 fib(N) -> fib(N - 1) + fib(N - 2).
 
 sort(N) -> lists:sort([rand:uniform(1 bsl 30) || _ <- lists:seq(1, N)]).
+
+%% zeta/0 runs first, alpha/0 second: a flame chart keeps that order, a flame graph sorts.
+ordered() -> zeta() + alpha().
+zeta() -> tree(4).
+alpha() -> tree(4).
