@@ -18,6 +18,7 @@
  * sends to the tracee, blocks, or raises: a bad state term means `remove` / `discard`.
  */
 #include <string.h>
+#include <time.h>
 
 #include "../core/bf_trace.h"
 #include "bf_nif.h"
@@ -105,6 +106,16 @@ int bf_tracer_load(ErlNifEnv *env)
     A(am_caps, "caps"); A(am_weight, "weight");
 #undef A
     return 0;
+}
+
+/* The event clock: CLOCK_MONOTONIC straight from the vDSO (measured here: ~90 ns per
+ * event less than enif_monotonic_time, which goes through ERTS's time machinery).
+ * Only differences between readings matter; the controller's deadline uses the same. */
+static ErlNifTime bf_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* cannot fail for CLOCK_MONOTONIC */
+    return (ErlNifTime)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static bf_tsession *bf_get_session(ErlNifEnv *env, ERL_NIF_TERM t)
@@ -337,7 +348,7 @@ ERL_NIF_TERM bf_nif_trace(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     bf_tsession *s = bf_get_session(env, argv[1]);
     if (!s || !s->active || s->null)
         return am_ok;
-    ErlNifTime now = enif_monotonic_time(ERL_NIF_NSEC);
+    ErlNifTime now = bf_now_ns();
     enif_mutex_lock(s->lock);
     if (s->active) {
         if (++s->events > s->max_events || now > s->deadline_ns) {
@@ -399,7 +410,7 @@ ERL_NIF_TERM bf_nif_trace_session(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     s->max_procs = (uint32_t)(max_procs ? max_procs : 1);
     s->max_captures = (uint32_t)captures;
     s->max_events = max_events;
-    s->deadline_ns = enif_monotonic_time(ERL_NIF_NSEC) + (ErlNifTime)deadline_ms * 1000000;
+    s->deadline_ns = bf_now_ns() + (ErlNifTime)deadline_ms * 1000000;
     s->eflambe_names = enif_get_map_value(env, opts, am_names, &v) &&
                        enif_is_identical(v, am_eflambe);
     s->weight = enif_get_map_value(env, opts, am_weight, &v) &&
@@ -437,7 +448,7 @@ ERL_NIF_TERM bf_nif_trace_control(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
     } else if (!activate) {
         /* time counts up to here: what happens after (cleanup) is not the traced code's */
         if (s->active)
-            bf_freeze(s, (uint64_t)enif_monotonic_time(ERL_NIF_NSEC));
+            bf_freeze(s, (uint64_t)bf_now_ns());
         s->active = 0;
         if (stop && s->stopped == BF_STOP_NONE)
             s->stopped = BF_STOP_ASKED;
@@ -471,7 +482,7 @@ ERL_NIF_TERM bf_nif_trace_seed(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
         if (fr >= 0)
             seed[k++] = (uint32_t)fr;
     }
-    int rc = bf_begin_proc(tr, argv[1], seed, k, (uint64_t)enif_monotonic_time(ERL_NIF_NSEC));
+    int rc = bf_begin_proc(tr, argv[1], seed, k, (uint64_t)bf_now_ns());
     enif_mutex_unlock(s->lock);
     return rc == 0 ? am_ok : enif_make_tuple2(env, am_error, am_enomem);
 }
@@ -537,7 +548,7 @@ ERL_NIF_TERM bf_nif_trace_result(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
     int missing = idx >= n || !s->captures[idx].tr;
     if (!missing) {
         if (!s->frozen)
-            bf_trace_flush(s->captures[idx].tr, (uint64_t)enif_monotonic_time(ERL_NIF_NSEC));
+            bf_trace_flush(s->captures[idx].tr, (uint64_t)bf_now_ns());
         st = bf_trace_result(s->captures[idx].tr, &s->caps, s->weight);
     }
     enif_mutex_unlock(s->lock);
