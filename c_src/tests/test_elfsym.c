@@ -1,0 +1,110 @@
+/* bf_elfsym: size-checked symbol lookups in the real beam.smp, and the .eh_frame_hdr
+ * fallback for addresses no symbol covers. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/bf_elfsym.h"
+
+/* This machine's beam.smp (the erl on PATH). */
+static void beam_path(char *out, size_t len)
+{
+    FILE *p = popen("erl -noshell -eval 'io:format(\"~s/erts-~s/bin/beam.smp\", "
+                    "[code:root_dir(), erlang:system_info(version)]), halt().'", "r");
+    cr_assert_not_null(p);
+    cr_assert_not_null(fgets(out, (int)len, p));
+    pclose(p);
+}
+
+Test(elfsym, symbols_name_only_what_they_cover)
+{
+    char path[512], cmd[700], line[512];
+    beam_path(path, sizeof(path));
+    const char *err;
+    bf_elfsym *es = bf_elfsym_open(path, &err);
+    cr_assert_not_null(es, "%s", err ? err : "");
+    cr_assert_gt(bf_elfsym_count(es), 1000);
+    cr_assert_gt(bf_elfsym_fde_count(es), 1000);
+    /* nm's view: address, size, name of defined functions, sorted */
+    snprintf(cmd, sizeof(cmd), "nm -D --defined-only -S -n %s | awk '$3==\"T\"||$3==\"t\"'", path);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    unsigned long long prev_addr = 0, prev_size = 0;
+    char prev_name[256] = "";
+    int checked = 0, gaps = 0;
+    while (fgets(line, sizeof(line), p) && checked < 2000) {
+        unsigned long long addr, size;
+        char type, name[256];
+        if (sscanf(line, "%llx %llx %c %255s", &addr, &size, &type, name) != 4 || size == 0)
+            continue;
+        uint64_t start = 0;
+        const char *got = bf_elfsym_symbol(es, addr + size / 2, &start);
+        cr_assert_not_null(got, "%s", name);
+        cr_assert_eq(start, addr, "%s", name);
+        checked++;
+        /* a gap after the previous symbol: its name must not leak into the gap */
+        if (prev_size && prev_addr + prev_size < addr) {
+            uint64_t gap = prev_addr + prev_size;
+            const char *g = bf_elfsym_symbol(es, gap, NULL);
+            cr_assert(g == NULL || strcmp(g, prev_name) != 0, "%s leaked", prev_name);
+            char named[300];
+            bf_elfsym_name(es, gap, named, sizeof(named));
+            if (!g) {
+                uint64_t fn = bf_elfsym_function_start(es, gap);
+                char want[300];
+                snprintf(want, sizeof(want), "beam.smp+0x%llx",
+                         (unsigned long long)(fn ? fn : gap));
+                cr_assert_str_eq(named, want);
+                cr_assert_leq(fn, gap);
+                gaps++;
+            }
+        }
+        prev_addr = addr;
+        prev_size = size;
+        snprintf(prev_name, sizeof(prev_name), "%s", name);
+    }
+    pclose(p);
+    cr_assert_gt(checked, 1000);
+    cr_assert_gt(gaps, 10);
+    bf_elfsym_free(es);
+}
+
+Test(elfsym, bad_files_are_refused)
+{
+    const char *err;
+    cr_assert_null(bf_elfsym_open("/nonexistent/beam.smp", &err));
+    cr_assert_str_eq(err, "cannot open the file");
+    FILE *f = fopen("/tmp/bf_elfsym_not_elf", "w");
+    fputs("#!/bin/sh\necho not an ELF file at all\n", f);
+    fclose(f);
+    cr_assert_null(bf_elfsym_open("/tmp/bf_elfsym_not_elf", &err));
+    cr_assert_str_eq(err, "not a 64-bit ELF file");
+    remove("/tmp/bf_elfsym_not_elf");
+}
+
+/* A truncated copy of beam.smp: section headers point past the end. Refused or read in
+ * part, never read out of bounds (the sanitizer run checks). */
+Test(elfsym, truncated_file_is_safe)
+{
+    char path[512];
+    beam_path(path, sizeof(path));
+    FILE *in = fopen(path, "rb");
+    FILE *out = fopen("/tmp/bf_elfsym_truncated", "wb");
+    cr_assert(in && out);
+    static char buf[200000];
+    size_t n = fread(buf, 1, sizeof(buf), in);
+    fwrite(buf, 1, n, out);
+    fclose(in);
+    fclose(out);
+    const char *err;
+    bf_elfsym *es = bf_elfsym_open("/tmp/bf_elfsym_truncated", &err);
+    if (es) {
+        char name[128];
+        bf_elfsym_name(es, 0x1000, name, sizeof(name));
+        bf_elfsym_free(es);
+    } else {
+        cr_assert_not_null(err);
+    }
+    remove("/tmp/bf_elfsym_truncated");
+}
