@@ -1,0 +1,113 @@
+/* bf_jitwalk: the Erlang chain through JIT frames on recorded stack snapshots, with the
+ * prologue and epilogue fix-ups. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "../core/bf_jitwalk.h"
+
+#define BASE 0x7ff000001000ULL
+/* JIT code lives in [0x5000, 0x9000); 0x1234 is C code */
+static int is_jit(void *ctx, uint64_t pc)
+{
+    (void)ctx;
+    return pc >= 0x5000 && pc < 0x9000;
+}
+
+static uint64_t words[64];
+static bf_stack_snap snap(void)
+{
+    return (bf_stack_snap){BASE, (const uint8_t *)words, sizeof(words)};
+}
+
+/* A stack: c (frame at BASE+0x40) called by b (frame at BASE+0x80) called by a (frame at
+ * BASE+0xc0), called from C at 0x1234. Frame layout: [fp] = caller's fp, [fp+8] = return
+ * address. */
+static void build(void)
+{
+    memset(words, 0, sizeof(words));
+    words[0x40 / 8] = BASE + 0x80; words[0x48 / 8] = 0x6100; /* c's frame: back into b */
+    words[0x80 / 8] = BASE + 0xc0; words[0x88 / 8] = 0x7100; /* b's frame: back into a */
+    words[0xc0 / 8] = BASE + 0x100; words[0xc8 / 8] = 0x1234; /* a's frame: back to C */
+}
+
+Test(jitwalk, frame_pointer_chain_to_the_c_caller)
+{
+    build();
+    bf_stack_snap s = snap();
+    uint64_t pcs[16], exit_ret;
+    const uint8_t body[] = {0x8b, 0x45, 0x10};
+    size_t n = bf_jit_walk(&s, 0x5050, BASE + 0x10, BASE + 0x40, body, 3, is_jit, NULL, pcs, 16,
+                           &exit_ret);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(pcs[0], 0x5050);
+    cr_assert_eq(pcs[1], 0x6100);
+    cr_assert_eq(pcs[2], 0x7100);
+    cr_assert_eq(exit_ret, 0x1234);
+}
+
+Test(jitwalk, sample_at_push_rbp_reads_the_return_address_at_rsp)
+{
+    build();
+    /* a new function d was just called by c: its return address (into c) is at [rsp];
+     * rbp is still c's frame */
+    words[0x08 / 8] = 0x5060;
+    bf_stack_snap s = snap();
+    uint64_t pcs[16], exit_ret;
+    const uint8_t push[] = {0x55, 0x48, 0x89, 0xe5};
+    size_t n = bf_jit_walk(&s, 0x8000, BASE + 0x08, BASE + 0x40, push, 4, is_jit, NULL, pcs, 16,
+                           &exit_ret);
+    cr_assert_eq(n, 4); /* d, c, b, a */
+    cr_assert_eq(pcs[1], 0x5060);
+    cr_assert_eq(pcs[2], 0x6100);
+    cr_assert_eq(pcs[3], 0x7100);
+}
+
+Test(jitwalk, sample_at_mov_rbp_rsp_reads_the_saved_rbp)
+{
+    build();
+    /* d pushed rbp (c's frame pointer) at [rsp]; its return address is at [rsp+8] */
+    words[0x00 / 8] = BASE + 0x40;
+    words[0x08 / 8] = 0x5060;
+    bf_stack_snap s = snap();
+    uint64_t pcs[16], exit_ret;
+    const uint8_t mov[] = {0x48, 0x89, 0xe5};
+    size_t n = bf_jit_walk(&s, 0x8001, BASE + 0x00, 0xdead, mov, 3, is_jit, NULL, pcs, 16,
+                           &exit_ret);
+    cr_assert_eq(n, 4);
+    cr_assert_eq(pcs[1], 0x5060);
+    cr_assert_eq(pcs[3], 0x7100);
+}
+
+Test(jitwalk, sample_at_ret_after_leave)
+{
+    build();
+    /* c executed leave: rbp is b's frame again, c's return address is at [rsp] */
+    words[0x48 / 8] = 0x6100;
+    bf_stack_snap s = snap();
+    uint64_t pcs[16], exit_ret;
+    const uint8_t ret[] = {0xc3};
+    size_t n = bf_jit_walk(&s, 0x5090, BASE + 0x48, BASE + 0x80, ret, 1, is_jit, NULL, pcs, 16,
+                           &exit_ret);
+    cr_assert_eq(n, 3); /* c, b, a */
+    cr_assert_eq(pcs[1], 0x6100);
+    cr_assert_eq(pcs[2], 0x7100);
+    cr_assert_eq(exit_ret, 0x1234);
+}
+
+Test(jitwalk, bad_chains_end_the_walk)
+{
+    build();
+    words[0x80 / 8] = BASE + 0x40; /* b's saved rbp points down the stack: a loop */
+    bf_stack_snap s = snap();
+    uint64_t pcs[16], exit_ret;
+    size_t n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x40, NULL, 0, is_jit, NULL, pcs, 16,
+                           &exit_ret);
+    cr_assert_eq(n, 2);
+    /* rbp outside the copy */
+    n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x10000, NULL, 0, is_jit, NULL, pcs, 16, &exit_ret);
+    cr_assert_eq(n, 1);
+    /* max frames */
+    build();
+    n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x40, NULL, 0, is_jit, NULL, pcs, 2, &exit_ret);
+    cr_assert_eq(n, 2);
+}
