@@ -1,0 +1,822 @@
+/* beamflame_native: samples the scheduler threads of a BEAM node, C frames and JIT frames
+ * in one stack. A separate program (a thread cannot ptrace its own process), started by
+ * the node as a port (`--port`: {packet,4} framing, ei-encoded result) or by hand on any
+ * OS pid (`--pid PID`, folded stacks on standard output).
+ *
+ * Per sample and thread: PTRACE_INTERRUPT (the threads were PTRACE_SEIZEd once, without
+ * stopping them), wait for the stop, read the registers, copy the top of the stack and the
+ * bytes at the pc (process_vm_readv), PTRACE_CONT at once; then, with the thread running
+ * again, unwind the copy: C frames by DWARF (.eh_frame, libunwind with accessors that read
+ * the copy) until a return address lands in JIT code, then the frame-pointer chain
+ * (bf_jitwalk). JIT addresses are named from the perf map (bf_perfmap), beam.smp's from
+ * its symbols checked against their sizes (bf_elfsym). The root frame is the thread name.
+ *
+ * No thread is left stopped: every interrupt is followed by a continue before anything
+ * else; the threads are detached at the end, on stdin EOF (the port closed), and on
+ * SIGTERM/SIGINT/SIGHUP; if this program is killed outright the kernel detaches them.
+ * A tick that comes while the previous one is still running is skipped and counted.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libunwind-ptrace.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ei.h>
+
+#include "../core/bf_buf.h"
+#include "../core/bf_elfsym.h"
+#include "../core/bf_folded.h"
+#include "../core/bf_jitwalk.h"
+#include "../core/bf_perfmap.h"
+#include "../core/bf_stack_table.h"
+
+#define BF_NATIVE_MAX_THREADS 1024   /* scheduler threads followed */
+#define BF_NATIVE_STACK_COPY 65536   /* bytes copied from rsp per sample */
+#define BF_NATIVE_MAX_FRAMES 256     /* frames per stack */
+#define BF_NATIVE_MAX_MAPS 4096      /* /proc/PID/maps entries kept */
+#define BF_NATIVE_STOP_WAIT_MS 100   /* a thread that does not stop by then is skipped */
+#define BF_NATIVE_ESTACK_BELOW 4096u  /* process stack copied below rbp (the call into glue) */
+#define BF_NATIVE_ESTACK_COPY 65536u  /* bytes of process stack copied from rbp - BELOW */
+
+enum { BF_NAT_OK = 0, BF_NAT_USAGE = 2, BF_NAT_NOPROC = 6, BF_NAT_PTRACE = 10, BF_NAT_FAIL = 12 };
+
+typedef struct bf_map {
+    uint64_t start, end, offset;
+    int exec;
+    char path[256]; /* "" for anonymous */
+} bf_map;
+
+typedef struct bf_thread {
+    pid_t tid;
+    char name[32];
+    int seized;
+    void *upt; /* libunwind-ptrace's per-thread handle, made once (it caches ELF images) */
+} bf_thread;
+
+typedef struct bf_native {
+    pid_t pid;
+    unsigned rate, duration_ms;
+    int dirty, idle, port;
+    bf_thread th[BF_NATIVE_MAX_THREADS];
+    size_t nth;
+    bf_map maps[BF_NATIVE_MAX_MAPS];
+    size_t nmaps;
+    uint64_t beam_bias; /* beam.smp's load bias */
+    bf_elfsym *beam;
+    bf_perfmap *pm;
+    uint64_t pm_offset;
+    char pm_path[64];
+    int have_perfmap;
+    bf_stack_table *st;
+    unw_addr_space_t as;
+    /* counters */
+    uint64_t samples, missed_ticks, not_stopped, jit_samples, idle_samples, truncated;
+} bf_native;
+
+static bf_native g; /* one per process: signal handlers reach it */
+static volatile sig_atomic_t bf_stop_flag;
+
+static void bf_on_signal(int sig)
+{
+    (void)sig;
+    bf_stop_flag = 1;
+}
+
+static long long bf_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* --- the target's threads and memory map ------------------------------------------------ */
+
+static int bf_is_scheduler(const char *comm, int dirty)
+{
+    const char *u = strchr(comm, '_');
+    if (!u || u == comm)
+        return 0;
+    if (!strncmp(u, "_scheduler", 10))
+        return 1;
+    return dirty && (!strncmp(u, "_dirty_cpu_sch", 14) || !strncmp(u, "_dirty_io_sche", 14));
+}
+
+static int bf_find_threads(bf_native *n)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)n->pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) && n->nth < BF_NATIVE_MAX_THREADS) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char cp[96], comm[32] = "";
+        snprintf(cp, sizeof(cp), "/proc/%d/task/%s/comm", (int)n->pid, e->d_name);
+        FILE *f = fopen(cp, "r");
+        if (!f)
+            continue;
+        if (fgets(comm, sizeof(comm), f))
+            comm[strcspn(comm, "\n")] = '\0';
+        fclose(f);
+        if (!bf_is_scheduler(comm, n->dirty))
+            continue;
+        bf_thread *t = &n->th[n->nth++];
+        t->tid = (pid_t)atoi(e->d_name);
+        snprintf(t->name, sizeof(t->name), "%s", comm);
+        t->seized = 0;
+    }
+    closedir(d);
+    return 0;
+}
+
+static int bf_read_maps(bf_native *n)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/maps", (int)n->pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    n->nmaps = 0;
+    n->beam_bias = 0;
+    int beam_seen = 0;
+    while (fgets(line, sizeof(line), f) && n->nmaps < BF_NATIVE_MAX_MAPS) {
+        unsigned long long s, e, off;
+        char perms[8], file[256] = "";
+        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %255s", &s, &e, perms, &off, file) < 4)
+            continue;
+        bf_map *m = &n->maps[n->nmaps++];
+        m->start = s;
+        m->end = e;
+        m->offset = off;
+        m->exec = perms[2] == 'x';
+        snprintf(m->path, sizeof(m->path), "%s", file[0] == '/' ? file : "");
+        if (!beam_seen && file[0] == '/' && strstr(file, "/beam.smp") && off == 0) {
+            n->beam_bias = s;
+            beam_seen = 1;
+            if (!n->beam) {
+                const char *err;
+                n->beam = bf_elfsym_open(file, &err);
+            }
+        }
+    }
+    fclose(f);
+    return 0;
+}
+
+static const bf_map *bf_map_of(const bf_native *n, uint64_t pc)
+{
+    for (size_t i = 0; i < n->nmaps; i++)
+        if (pc >= n->maps[i].start && pc < n->maps[i].end)
+            return &n->maps[i];
+    return NULL;
+}
+
+/* JIT code: named by the perf map, or executable memory that is no file. */
+static int bf_is_jit(void *ctx, uint64_t pc)
+{
+    bf_native *n = ctx;
+    if (n->have_perfmap && bf_perfmap_lookup(n->pm, pc, NULL))
+        return 1;
+    const bf_map *m = bf_map_of(n, pc);
+    return m && m->exec && !m->path[0];
+}
+
+/* JIT glue (`global::...`): shared code with no frame of its own. */
+static int bf_is_glue(bf_native *n, uint64_t pc)
+{
+    const char *s = n->have_perfmap ? bf_perfmap_lookup(n->pm, pc, NULL) : NULL;
+    return s && !strncmp(s, "global::", 8);
+}
+
+/* Whether the call before ret went to JIT glue. */
+static int bf_calls_glue(bf_native *n, uint64_t ret)
+{
+    uint8_t b[5];
+    struct iovec l = {b, 5}, r = {(void *)(uintptr_t)(ret - 5), 5};
+    if (process_vm_readv(g.pid, &l, 1, &r, 1, 0) != 5 || b[0] != 0xe8)
+        return 0;
+    int32_t rel;
+    memcpy(&rel, b + 1, 4);
+    return bf_is_glue(n, ret + (uint64_t)(int64_t)rel);
+}
+
+/* The return address into the Erlang function that called glue (BIF calls, GC): that
+ * function's frame is at rbp on the process stack and the call into glue pushed its
+ * return address at the top of that stack, below rbp. Scanning down from rbp, the first
+ * word that points into a named Erlang function right after a `call` into glue is taken
+ * (the words between are the frame's Y registers: Erlang terms, not code addresses).
+ * 0 if none (e.g. the scheduler loop, process_main, has no Erlang caller). */
+static uint64_t bf_glue_caller(bf_native *n, const bf_stack_snap *es, uint64_t rbp)
+{
+    for (uint64_t a = rbp - 8; a >= es->base && rbp - a <= BF_NATIVE_ESTACK_BELOW; a -= 8) {
+        uint64_t w;
+        if (bf_snap_word(es, a, &w) != 0)
+            return 0;
+        const char *s = bf_perfmap_lookup(n->pm, w - 1, NULL);
+        if (s && !strstr(s, "::") && bf_calls_glue(n, w))
+            return w;
+    }
+    return 0;
+}
+
+/* --- libunwind on the stack copy -------------------------------------------------------- */
+
+typedef struct bf_unw_ctx {
+    void *upt;                 /* libunwind-ptrace's handle: unwind info from the ELF files */
+    const bf_stack_snap *snap;
+    struct user_regs_struct *regs;
+} bf_unw_ctx;
+
+static int bf_acc_find_proc_info(unw_addr_space_t as, unw_word_t ip, unw_proc_info_t *pi,
+                                 int need, void *arg)
+{
+    return _UPT_find_proc_info(as, ip, pi, need, ((bf_unw_ctx *)arg)->upt);
+}
+
+static void bf_acc_put_unwind_info(unw_addr_space_t as, unw_proc_info_t *pi, void *arg)
+{
+    _UPT_put_unwind_info(as, pi, ((bf_unw_ctx *)arg)->upt);
+}
+
+static int bf_acc_get_dyn_info_list_addr(unw_addr_space_t as, unw_word_t *addr, void *arg)
+{
+    (void)as;
+    (void)arg;
+    *addr = 0;
+    return -UNW_ENOINFO;
+}
+
+/* Memory: the stack copy, else the target's memory (code and data do not move). */
+static int bf_acc_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+                             void *arg)
+{
+    (void)as;
+    bf_unw_ctx *c = arg;
+    if (write)
+        return -UNW_EINVAL;
+    uint64_t v;
+    if (bf_snap_word(c->snap, addr, &v) == 0) {
+        *val = v;
+        return 0;
+    }
+    struct iovec local = {&v, 8}, remote = {(void *)(uintptr_t)addr, 8};
+    if (process_vm_readv(g.pid, &local, 1, &remote, 1, 0) != 8)
+        return -UNW_EINVAL;
+    *val = v;
+    return 0;
+}
+
+static int bf_acc_access_reg(unw_addr_space_t as, unw_regnum_t reg, unw_word_t *val, int write,
+                             void *arg)
+{
+    (void)as;
+    struct user_regs_struct *r = ((bf_unw_ctx *)arg)->regs;
+    if (write)
+        return -UNW_EREADONLYREG;
+    switch (reg) {
+    case UNW_X86_64_RAX: *val = r->rax; break;
+    case UNW_X86_64_RDX: *val = r->rdx; break;
+    case UNW_X86_64_RCX: *val = r->rcx; break;
+    case UNW_X86_64_RBX: *val = r->rbx; break;
+    case UNW_X86_64_RSI: *val = r->rsi; break;
+    case UNW_X86_64_RDI: *val = r->rdi; break;
+    case UNW_X86_64_RBP: *val = r->rbp; break;
+    case UNW_X86_64_RSP: *val = r->rsp; break;
+    case UNW_X86_64_R8: *val = r->r8; break;
+    case UNW_X86_64_R9: *val = r->r9; break;
+    case UNW_X86_64_R10: *val = r->r10; break;
+    case UNW_X86_64_R11: *val = r->r11; break;
+    case UNW_X86_64_R12: *val = r->r12; break;
+    case UNW_X86_64_R13: *val = r->r13; break;
+    case UNW_X86_64_R14: *val = r->r14; break;
+    case UNW_X86_64_R15: *val = r->r15; break;
+    case UNW_X86_64_RIP: *val = r->rip; break;
+    default: return -UNW_EBADREG;
+    }
+    return 0;
+}
+
+static int bf_acc_access_fpreg(unw_addr_space_t as, unw_regnum_t reg, unw_fpreg_t *val,
+                               int write, void *arg)
+{
+    (void)as;
+    (void)reg;
+    (void)val;
+    (void)write;
+    (void)arg;
+    return -UNW_EBADREG;
+}
+
+static int bf_acc_resume(unw_addr_space_t as, unw_cursor_t *c, void *arg)
+{
+    (void)as;
+    (void)c;
+    (void)arg;
+    return -UNW_EINVAL;
+}
+
+static unw_accessors_t bf_accessors = {
+    .find_proc_info = bf_acc_find_proc_info,
+    .put_unwind_info = bf_acc_put_unwind_info,
+    .get_dyn_info_list_addr = bf_acc_get_dyn_info_list_addr,
+    .access_mem = bf_acc_access_mem,
+    .access_reg = bf_acc_access_reg,
+    .access_fpreg = bf_acc_access_fpreg,
+    .resume = bf_acc_resume,
+    .get_proc_name = NULL,
+};
+
+/* --- one sample ------------------------------------------------------------------------- */
+
+/* A frame's name: the perf map for JIT code, beam.smp's symbols, else file+offset. */
+static void bf_name_pc(bf_native *n, uint64_t pc, char *out, size_t len)
+{
+    if (n->have_perfmap) {
+        const char *s = bf_perfmap_lookup(n->pm, pc, NULL);
+        if (!s && bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0)
+            s = bf_perfmap_lookup(n->pm, pc, NULL); /* new code since: re-read */
+        if (s) {
+            snprintf(out, len, "%s", s);
+            return;
+        }
+    }
+    const bf_map *m = bf_map_of(n, pc);
+    if (m && n->beam && strstr(m->path, "/beam.smp")) {
+        bf_elfsym_name(n->beam, pc - n->beam_bias, out, len);
+        return;
+    }
+    if (m && m->path[0]) {
+        const char *base = strrchr(m->path, '/');
+        snprintf(out, len, "%s+0x%llx", base ? base + 1 : m->path,
+                 (unsigned long long)(pc - m->start + m->offset));
+        return;
+    }
+    snprintf(out, len, m ? "[jit 0x%llx]" : "[unknown 0x%llx]", (unsigned long long)pc);
+}
+
+static int bf_thread_sleeping(const bf_native *n, pid_t tid)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)n->pid, (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t r = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (r <= 0)
+        return 0;
+    buf[r] = '\0';
+    const char *p = strrchr(buf, ')');
+    return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/* Stops the thread, copies what the unwind needs, lets it go. 0 or -1 (not stopped). */
+/* In C code, rbp usually still holds the frame pointer of the Erlang function that called
+ * into C (C code saves and restores it), on the process's own stack, away from the C
+ * stack at rsp: copy around it too, while the thread is stopped. */
+static uint8_t bf_estack[BF_NATIVE_ESTACK_COPY];
+static bf_stack_snap bf_esnap;
+
+static void bf_copy_estack(uint64_t rbp)
+{
+    bf_esnap.len = 0;
+    if (rbp < BF_NATIVE_ESTACK_BELOW)
+        return;
+    bf_esnap.base = rbp - BF_NATIVE_ESTACK_BELOW;
+    bf_esnap.bytes = bf_estack;
+    struct iovec l = {bf_estack, BF_NATIVE_ESTACK_COPY};
+    struct iovec r = {(void *)(uintptr_t)bf_esnap.base, BF_NATIVE_ESTACK_COPY};
+    ssize_t got = process_vm_readv(g.pid, &l, 1, &r, 1, 0);
+    if (got < 0) { /* the stack's end is near: up to the page boundary past rbp */
+        l.iov_len = r.iov_len = BF_NATIVE_ESTACK_BELOW + 4096 - (rbp & 4095);
+        got = process_vm_readv(g.pid, &l, 1, &r, 1, 0);
+    }
+    bf_esnap.len = got > 0 ? (size_t)got : 0;
+}
+
+static int bf_capture(bf_thread *t, struct user_regs_struct *regs, uint8_t *stack, size_t *len,
+                      uint8_t code[4])
+{
+    if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0)
+        return -1;
+    int status = 0;
+    long long deadline = bf_now_us() + BF_NATIVE_STOP_WAIT_MS * 1000LL;
+    for (;;) {
+        pid_t w = waitpid(t->tid, &status, __WALL | WNOHANG);
+        if (w == t->tid)
+            break;
+        if (w < 0 && errno != EINTR)
+            return -1;
+        if (bf_now_us() > deadline)
+            return -1; /* still running (it will stop later; the next CONT resumes it) */
+        struct timespec ts = {0, 20000};
+        nanosleep(&ts, NULL);
+    }
+    if (!WIFSTOPPED(status))
+        return -1; /* exited */
+    int ok = ptrace(PTRACE_GETREGS, t->tid, 0, regs) == 0;
+    if (ok) {
+        struct iovec l[1] = {{stack, BF_NATIVE_STACK_COPY}};
+        struct iovec r[1] = {{(void *)(uintptr_t)regs->rsp, BF_NATIVE_STACK_COPY}};
+        ssize_t got = process_vm_readv(g.pid, l, 1, r, 1, 0);
+        if (got < 0) { /* near the stack's end: take what is there, page by page */
+            got = 0;
+            size_t page = 4096 - (regs->rsp & 4095);
+            l[0].iov_len = r[0].iov_len = page;
+            ssize_t g1 = process_vm_readv(g.pid, l, 1, r, 1, 0);
+            if (g1 > 0)
+                got = g1;
+        }
+        *len = (size_t)got;
+        struct iovec lc = {code, 4}, rc = {(void *)(uintptr_t)regs->rip, 4};
+        if (process_vm_readv(g.pid, &lc, 1, &rc, 1, 0) != 4)
+            memset(code, 0x90, 4);
+        bf_esnap.len = 0;
+        if (!bf_is_jit(&g, regs->rip) && (regs->rbp < regs->rsp ||
+                                          regs->rbp - regs->rsp >= BF_NATIVE_STACK_COPY))
+            bf_copy_estack(regs->rbp);
+    }
+    /* a signal-delivery stop passes its signal on; a PTRACE_INTERRUPT stop has none */
+    int sig = (status >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(status);
+    ptrace(PTRACE_CONT, t->tid, 0, (void *)(uintptr_t)sig);
+    return ok ? 0 : -1;
+}
+
+static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
+{
+    struct user_regs_struct regs;
+    size_t len = 0;
+    uint8_t code[4];
+    int sleeping = bf_thread_sleeping(n, t->tid);
+    if (sleeping && !n->idle)
+        return;
+    if (bf_capture(t, &regs, stack, &len, code) != 0) {
+        n->not_stopped++;
+        return;
+    }
+    bf_stack_snap snap = {regs.rsp, stack, len};
+    uint64_t pcs[BF_NATIVE_MAX_FRAMES];
+    size_t np = 0;
+    int jit = 0;
+    if (bf_is_jit(n, regs.rip)) {
+        uint64_t exit_ret;
+        np = bf_jit_walk(&snap, regs.rip, regs.rsp, regs.rbp, code, 4, bf_is_jit, n, pcs,
+                         BF_NATIVE_MAX_FRAMES, &exit_ret);
+        jit = 1;
+    } else {
+        if (!t->upt)
+            t->upt = _UPT_create(t->tid);
+        bf_unw_ctx ctx = {t->upt, &snap, &regs};
+        unw_cursor_t cur;
+        if (ctx.upt && unw_init_remote(&cur, n->as, &ctx) == 0) {
+            do {
+                unw_word_t ip, sp, bp;
+                unw_get_reg(&cur, UNW_REG_IP, &ip);
+                if (np && bf_is_jit(n, ip)) {
+                    /* into the JIT: continue by frame pointers from the unwound rbp */
+                    unw_get_reg(&cur, UNW_REG_SP, &sp);
+                    unw_get_reg(&cur, UNW_X86_64_RBP, &bp);
+                    uint64_t exit_ret, from = ip;
+                    const bf_stack_snap *es = &snap;
+                    if (bf_esnap.len && bp >= bf_esnap.base && bp - bf_esnap.base < bf_esnap.len)
+                        es = &bf_esnap; /* the Erlang frames are on the process stack */
+                    if (bf_is_glue(n, ip)) {
+                        /* shared JIT code (call_bif_shared, garbage_collect...) keeps no
+                         * frame: find the Erlang function that called it */
+                        pcs[np++] = ip;
+                        from = bf_glue_caller(n, es, bp);
+                        if (!from || np >= BF_NATIVE_MAX_FRAMES)
+                            break;
+                    }
+                    np += bf_jit_walk(es, from, sp, bp, NULL, 0, bf_is_jit, n, pcs + np,
+                                      BF_NATIVE_MAX_FRAMES - np, &exit_ret);
+                    jit = 1;
+                    break;
+                }
+                pcs[np++] = ip;
+            } while (np < BF_NATIVE_MAX_FRAMES && unw_step(&cur) > 0);
+        }
+    }
+    /* root first: thread name, then outermost to innermost */
+    uint32_t ids[BF_NATIVE_MAX_FRAMES + 2];
+    size_t d = 0;
+    int64_t id = bf_st_intern(n->st, t->name, strlen(t->name));
+    if (id < 0)
+        return;
+    ids[d++] = (uint32_t)id;
+    if (np == BF_NATIVE_MAX_FRAMES) { /* the root side may be missing: say so */
+        id = bf_st_intern(n->st, BF_ST_TRUNCATED_FRAME, sizeof(BF_ST_TRUNCATED_FRAME) - 1);
+        if (id >= 0)
+            ids[d++] = (uint32_t)id;
+        n->truncated++;
+    }
+    if (sleeping) {
+        id = bf_st_intern(n->st, "[idle]", 6);
+        if (id >= 0)
+            ids[d++] = (uint32_t)id;
+        n->idle_samples++;
+    }
+    for (size_t k = np; k > 0; k--) {
+        char name[512];
+        uint64_t pc = pcs[k - 1];
+        bf_name_pc(n, k - 1 == 0 ? pc : pc - 1, name, sizeof(name));
+        id = bf_st_intern(n->st, name, strlen(name));
+        if (id < 0)
+            return;
+        ids[d++] = (uint32_t)id;
+    }
+    bf_st_add(n->st, ids, d, 1, NULL);
+    n->samples++;
+    n->jit_samples += jit;
+}
+
+/* --- attach, loop, detach ---------------------------------------------------------------- */
+
+static void bf_detach_all(bf_native *n)
+{
+    for (size_t i = 0; i < n->nth; i++) {
+        if (n->th[i].upt) {
+            _UPT_destroy(n->th[i].upt);
+            n->th[i].upt = NULL;
+        }
+        if (n->th[i].seized) {
+            ptrace(PTRACE_DETACH, n->th[i].tid, 0, 0);
+            n->th[i].seized = 0;
+        }
+    }
+}
+
+static int bf_attach_all(bf_native *n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n->nth; i++) {
+        if (ptrace(PTRACE_SEIZE, n->th[i].tid, 0, 0) == 0) {
+            n->th[i].seized = 1;
+            continue;
+        }
+        int e = errno;
+        bf_detach_all(n);
+        if (e == EPERM)
+            snprintf(err, errlen, "ptrace not permitted on pid %d: run as root, grant "
+                                  "CAP_SYS_PTRACE, or lower kernel.yama.ptrace_scope",
+                     (int)n->pid);
+        else
+            snprintf(err, errlen, "cannot ptrace thread %d: %s", (int)n->th[i].tid,
+                     strerror(e));
+        return e == EPERM ? BF_NAT_PTRACE : BF_NAT_FAIL;
+    }
+    return BF_NAT_OK;
+}
+
+/* Port mode: the node sends one packet once it has allowed us to ptrace it
+ * (prctl(PR_SET_PTRACER) where Yama asks for it). 0, or -1 on EOF. */
+static int bf_wait_go(void)
+{
+    unsigned char hdr[4], body[64];
+    if (read(0, hdr, 4) != 4)
+        return -1;
+    size_t len = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
+    while (len > 0) {
+        ssize_t r = read(0, body, len < sizeof(body) ? len : sizeof(body));
+        if (r <= 0)
+            return -1;
+        len -= (size_t)r;
+    }
+    return 0;
+}
+
+/* Port mode: 1 when stdin has data or EOF (the node wants us to stop). */
+static int bf_port_says_stop(void)
+{
+    struct pollfd p = {0, POLLIN, 0};
+    return poll(&p, 1, 0) > 0;
+}
+
+static void bf_run(bf_native *n)
+{
+    uint8_t *stack = malloc(BF_NATIVE_STACK_COPY);
+    if (!stack)
+        return;
+    long long interval = 1000000LL / n->rate, start = bf_now_us();
+    long long end = start + (long long)n->duration_ms * 1000, next = start;
+    unsigned seed = (unsigned)getpid();
+    while (!bf_stop_flag && bf_now_us() < end && !(n->port && bf_port_says_stop())) {
+        for (size_t i = 0; i < n->nth; i++)
+            bf_sample_thread(n, &n->th[i], stack);
+        long long now = bf_now_us();
+        next += interval;
+        if (now > next) { /* cannot keep up: skip the ticks we missed, count them */
+            long long behind = (now - next) / interval + 1;
+            n->missed_ticks += (uint64_t)behind;
+            next += behind * interval;
+        }
+        long long jitter = (long long)(rand_r(&seed) % (interval / 2 + 1)) - interval / 4;
+        long long wait = next + jitter - now;
+        if (wait > 0) {
+            struct timespec ts = {wait / 1000000, (wait % 1000000) * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    free(stack);
+}
+
+/* --- output ------------------------------------------------------------------------------- */
+
+static char *bf_folded_text(bf_native *n, size_t *len)
+{
+    char *text = NULL;
+    FILE *f = open_memstream(&text, len);
+    if (!f)
+        return NULL;
+    bf_buf out;
+    bf_buf_init(&out, f);
+    bf_folded_write(n->st, &out);
+    bf_buf_flush(&out);
+    bf_buf_free(&out);
+    fclose(f);
+    return text;
+}
+
+static const char *bf_capability(const bf_native *n)
+{
+    return n->have_perfmap ? "full: C frames and the Erlang chain (perf map found)"
+                           : "reduced: C frames only; start the node with +JPperf map "
+                             "for Erlang frames";
+}
+
+static int bf_write_packet(const char *buf, size_t len)
+{
+    unsigned char hdr[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                            (unsigned char)(len >> 8), (unsigned char)len};
+    if (write(1, hdr, 4) != 4)
+        return -1;
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(1, buf + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return 0;
+}
+
+static void bf_port_reply(bf_native *n, int rc, const char *err)
+{
+    ei_x_buff x;
+    ei_x_new_with_version(&x);
+    if (rc != BF_NAT_OK) {
+        ei_x_encode_tuple_header(&x, 3);
+        ei_x_encode_atom(&x, "error");
+        ei_x_encode_atom(&x, rc == BF_NAT_PTRACE ? "ptrace" : rc == BF_NAT_NOPROC ? "noproc"
+                                                                                : "failed");
+        ei_x_encode_binary(&x, err, (long)strlen(err));
+    } else {
+        size_t len = 0;
+        char *text = bf_folded_text(n, &len);
+        ei_x_encode_tuple_header(&x, 3);
+        ei_x_encode_atom(&x, "ok");
+        ei_x_encode_binary(&x, text ? text : "", text ? (long)len : 0);
+        free(text);
+        ei_x_encode_map_header(&x, 8);
+        ei_x_encode_atom(&x, "samples");
+        ei_x_encode_ulonglong(&x, n->samples);
+        ei_x_encode_atom(&x, "threads");
+        ei_x_encode_ulong(&x, n->nth);
+        ei_x_encode_atom(&x, "missed_ticks");
+        ei_x_encode_ulonglong(&x, n->missed_ticks);
+        ei_x_encode_atom(&x, "not_stopped");
+        ei_x_encode_ulonglong(&x, n->not_stopped);
+        ei_x_encode_atom(&x, "jit_samples");
+        ei_x_encode_ulonglong(&x, n->jit_samples);
+        ei_x_encode_atom(&x, "truncated_stacks");
+        ei_x_encode_ulonglong(&x, n->truncated);
+        ei_x_encode_atom(&x, "idle_samples");
+        ei_x_encode_ulonglong(&x, n->idle_samples);
+        ei_x_encode_atom(&x, "capability");
+        ei_x_encode_binary(&x, bf_capability(n), (long)strlen(bf_capability(n)));
+    }
+    bf_write_packet(x.buff, (size_t)x.index);
+    ei_x_free(&x);
+}
+
+static int bf_usage(void)
+{
+    fputs("usage: beamflame_native --pid PID [--rate HZ] [--duration MS] [--dirty] "
+          "[--no-idle] [--port]\n"
+          "  samples the scheduler threads of the BEAM node PID (C and JIT frames in one "
+          "stack)\n"
+          "  and prints folded stacks (--port: one {packet,4} ei-encoded result)\n",
+          stderr);
+    return BF_NAT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    bf_native *n = &g;
+    n->rate = 99;
+    n->duration_ms = 5000;
+    n->idle = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--pid") && v)
+            n->pid = (pid_t)atoi(argv[++i]);
+        else if (!strcmp(a, "--rate") && v)
+            n->rate = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--duration") && v)
+            n->duration_ms = (unsigned)atoi(argv[++i]);
+        else if (!strcmp(a, "--dirty"))
+            n->dirty = 1;
+        else if (!strcmp(a, "--no-idle"))
+            n->idle = 0;
+        else if (!strcmp(a, "--port"))
+            n->port = 1;
+        else
+            return bf_usage();
+    }
+    if (n->pid <= 0 || n->rate < 1 || n->rate > 10000 || n->duration_ms < 1)
+        return bf_usage();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = bf_on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char err[256] = "";
+    int rc = BF_NAT_OK;
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    n->st = bf_st_new(&caps);
+    n->pm = bf_perfmap_new();
+    n->as = unw_create_addr_space(&bf_accessors, 0);
+    if (!n->st || !n->pm || !n->as) {
+        snprintf(err, sizeof(err), "out of memory");
+        rc = BF_NAT_FAIL;
+        goto done;
+    }
+    unw_set_caching_policy(n->as, UNW_CACHE_GLOBAL);
+    if (bf_read_maps(n) != 0 || bf_find_threads(n) != 0) {
+        snprintf(err, sizeof(err), "no process %d (or /proc is not readable)", (int)n->pid);
+        rc = BF_NAT_NOPROC;
+        goto done;
+    }
+    if (n->nth == 0) {
+        snprintf(err, sizeof(err), "process %d has no scheduler threads: is it a BEAM node?",
+                 (int)n->pid);
+        rc = BF_NAT_NOPROC;
+        goto done;
+    }
+    snprintf(n->pm_path, sizeof(n->pm_path), "/tmp/perf-%d.map", (int)n->pid);
+    n->have_perfmap = bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0 &&
+                      bf_perfmap_count(n->pm) > 0;
+    if (n->port && bf_wait_go() != 0) { /* the node closed the port before saying go */
+        rc = BF_NAT_FAIL;
+        snprintf(err, sizeof(err), "the node closed the port");
+        goto done;
+    }
+    rc = bf_attach_all(n, err, sizeof(err));
+    if (rc != BF_NAT_OK)
+        goto done;
+    bf_run(n);
+    bf_detach_all(n);
+done:
+    bf_detach_all(n);
+    if (n->port) {
+        bf_port_reply(n, rc, err);
+    } else if (rc == BF_NAT_OK) {
+        size_t len = 0;
+        char *text = bf_folded_text(n, &len);
+        if (text)
+            fwrite(text, 1, len, stdout);
+        free(text);
+        fprintf(stderr, "beamflame_native: %llu samples from %zu threads, %llu with JIT frames, "
+                        "%llu cut at %d frames, %llu missed ticks; %s\n",
+                (unsigned long long)n->samples, n->nth, (unsigned long long)n->jit_samples,
+                (unsigned long long)n->truncated, BF_NATIVE_MAX_FRAMES,
+                (unsigned long long)n->missed_ticks, bf_capability(n));
+    } else {
+        fprintf(stderr, "beamflame_native: %s\n", err);
+    }
+    if (n->as)
+        unw_destroy_addr_space(n->as);
+    bf_perfmap_free(n->pm);
+    bf_elfsym_free(n->beam);
+    bf_st_free(n->st);
+    return rc;
+}
