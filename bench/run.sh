@@ -11,6 +11,8 @@
 #                    node without beamflame (push) and on one that has it; then the same
 #                    for the command line (`beamflame record`), against starting
 #                    `erl -hidden` just to connect.
+#   native_bench:    a CPU-bound node's throughput under native sampling (99, 999 Hz, and
+#                    perf record -g), against unsampled windows.
 #   trace_bench:     fib(25) and a sort of 20k integers traced: untraced, a null NIF tracer
 #                    (the floor), a message-based tracer process (the baseline), beamflame.
 # Set FLAMEGRAPH_PL=/path/to/flamegraph.pl to also time flamegraph.pl on the same input.
@@ -51,7 +53,8 @@ line() { # name, then the command
       -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run sample_overhead main cost 10000
   erl +S 2 -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" \
       -run sample_overhead main throughput 10000
-  erlc -o "$OUT" bench/attach_time.erl bench/trace_overhead.erl
+  erlc -o "$OUT" bench/attach_time.erl bench/trace_overhead.erl bench/native_overhead.erl
   erl -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run attach_time main
   erl -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run trace_overhead main
+  erl -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run native_overhead main
 } | tee "$OUT/results.txt"

@@ -18,7 +18,7 @@
 -module(beamflame).
 -export([attach/1, detach/1, sample/2, remote_sample/2, sample_cluster/2]).
 -export([cap_folded/1]).
--export([trace/2, capture/3, trace_process/2]).
+-export([trace/2, capture/3, trace_process/2, native/1, native/2, remote_native/2]).
 -export([trace/3, capture/4, remote_trace/3, remote_capture/4]).
 -export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2, diff/3,
          write/2, write/3, info/1, read_folded/1]).
@@ -292,6 +292,34 @@ capture({M, F, A} = MFA, Calls, Opts) when is_atom(M), is_atom(F), is_integer(A)
     end;
 capture(MFA, Calls, _Opts) ->
     {error, {bad_argument, {MFA, Calls}, "{Module, Function, Arity} and 1..1000 calls"}}.
+
+%% @doc Native mode: samples this node's scheduler threads with a port program (ptrace),
+%% C frames and JIT-compiled Erlang frames in one stack, each stack rooted at its thread's
+%% name (`1_scheduler'). Options: `duration' (ms, 5000), `rate' (Hz, 99), `dirty' (also
+%% dirty schedulers), `idle' (idle schedulers as `[idle]', default true). Full Erlang
+%% frames need the node started with `+JPperf map'; `info/1' says what the node could
+%% give (`capability'). See {@link beamflame_native}.
+-spec native(map()) -> {ok, profile()} | {error, term()}.
+native(Opts) ->
+    case beamflame_native:validate(Opts) of
+        {ok, Valid} -> beamflame_native:run(Valid);
+        {error, _} = E -> E
+    end.
+
+%% @doc Native mode on another node (attaching first if needed); binaries come back.
+-spec native(node(), map()) -> {ok, map()} | {error, term()}.
+native(Node, Opts) when is_atom(Node), is_map(Opts) ->
+    remote_call(Node, remote_native, [self(), Opts], maps:get(duration, Opts, 5000)).
+
+%% @doc The entry point a remote caller runs on the target for {@link native/2}.
+-spec remote_native(pid(), map()) -> {ok, map()} | {error, term()}.
+remote_native(Owner, Opts) when is_pid(Owner) ->
+    guarded(Owner, fun() ->
+                           case native(Opts) of
+                               {ok, P} -> {ok, results(P)};
+                               {error, _} = E -> E
+                           end
+                   end).
 
 %% @doc Traces what an existing process does for `duration' ms (default 5000), starting
 %% from the stack it is in. Options as {@link trace/2}.

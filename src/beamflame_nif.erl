@@ -2,6 +2,7 @@
 %% {@link beamflame}. Each function that can take long on large input has a `_dirty'
 %% twin that runs on a dirty CPU scheduler; the wrappers at the bottom choose by size.
 -module(beamflame_nif).
+-export([allow_ptracer/1]).
 -export([new/1, add_samples/2, add_weights/2, set_meta/2, info/1,
          folded/1, folded_dirty/1, render/2, render_dirty/2, render_diff_dirty/3,
          parse_folded/2, parse_folded_dirty/2]).
@@ -57,6 +58,10 @@ trace_status(_S) -> ?STUB.
 -spec trace_result_dirty(session(), non_neg_integer()) ->
           {ok, profile()} | {error, no_such_capture | enomem}.
 trace_result_dirty(_S, _Index) -> ?STUB.
+
+%% @doc Lets native mode's port program (this OS pid) ptrace the node under Yama.
+-spec allow_ptracer(pos_integer()) -> ok | {error, einval}.
+allow_ptracer(_OsPid) -> ?STUB.
 
 -spec new(map()) -> {ok, profile()} | {error, enomem}.
 new(_Caps) -> ?STUB.

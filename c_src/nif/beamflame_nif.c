@@ -13,6 +13,7 @@
  * can crash the VM on any input (every term is checked before use).
  */
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <erl_nif.h>
 
@@ -688,6 +689,20 @@ static ERL_NIF_TERM bf_nif_render_diff(ErlNifEnv *env, int argc, const ERL_NIF_T
     return r;
 }
 
+/* allow_ptracer(OsPid) -> ok | {error, einval}: lets native mode's port program ptrace
+ * this node where Yama restricts ptrace to ancestors (kernel.yama.ptrace_scope = 1);
+ * einval where there is no Yama (nothing to allow). */
+static ERL_NIF_TERM bf_nif_allow_ptracer(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    int pid;
+    if (!enif_get_int(env, argv[0], &pid) || pid <= 0)
+        return enif_make_badarg(env);
+    if (prctl(PR_SET_PTRACER, (unsigned long)pid, 0, 0, 0) == 0)
+        return am_ok;
+    return bf_error(env, enif_make_atom(env, "einval"));
+}
+
 /* set_meta(Profile, Map) -> ok. The map shows in info/1. */
 static ERL_NIF_TERM bf_nif_set_meta(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
@@ -744,6 +759,7 @@ static ErlNifFunc bf_funcs[] = {
     {"add_samples", 2, bf_nif_add_samples, 0},
     {"add_weights", 2, bf_nif_add_weights, 0},
     {"set_meta", 2, bf_nif_set_meta, 0},
+    {"allow_ptracer", 1, bf_nif_allow_ptracer, 0},
     {"info", 1, bf_nif_info, 0},
     {"folded", 1, bf_nif_folded, 0},
     {"folded_dirty", 1, bf_nif_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},

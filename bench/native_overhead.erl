@@ -1,0 +1,94 @@
+%% Benchmark: the throughput a CPU-bound node keeps under native sampling, in the same
+%% run: two processes computing fib(20) in a loop on a peer started with +JPperf map;
+%% windows of ?WINDOW_MS unsampled, sampled at 99 Hz and at 999 Hz, and (if perf is
+%% installed) under `perf record -g -F 99`, alternating, ?ROUNDS rounds; work per window.
+%% Also the share of samples whose stack holds the workload's Erlang frames.
+%% Output: native_bench: rate=... throughput_vs_unsampled=... (median of rounds) ...
+-module(native_overhead).
+-export([main/0, worker/1, fib/1, run_native/1]).
+
+-define(WINDOW_MS, 3000).
+-define(ROUNDS, 3).
+
+main() ->
+    _ = os:cmd("epmd -daemon"),
+    {ok, _} = net_kernel:start([list_to_atom("bf_nbench_" ++ os:getpid()), shortnames]),
+    Ebin = filename:dirname(code:which(beamflame)),
+    Here = filename:dirname(code:which(?MODULE)),
+    {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_nb),
+                                         args => ["+JPperf", "map", "-pa", Ebin, "-pa", Here]}),
+    %% the table lives in a process that stays
+    _ = erpc:call(Node, erlang, spawn, [fun() -> ets:new(bench, [public, named_table]),
+                                                 receive stop -> ok end end]),
+    [erpc:call(Node, erlang, spawn, [?MODULE, worker, [I]]) || I <- [1, 2]],
+    OsPid = erpc:call(Node, os, getpid, []),
+    Perf = os:find_executable("perf") =/= false,
+    Modes = [none, {native, 99}, {native, 999}] ++ [perf || Perf],
+    Rounds = [[{M, window(Node, OsPid, M)} || M <- Modes] || _ <- lists:seq(1, ?ROUNDS)],
+    Base = median([W || R <- Rounds, {none, {W, _}} <- R]),
+    [begin
+         Ws = [W || R <- Rounds, {M1, {W, _}} <- R, M1 =:= M],
+         Share = [S || R <- Rounds, {M1, {_, S}} <- R, M1 =:= M, S =/= undefined],
+         io:format("native_bench: mode=~s throughput_vs_unsampled=~.3f loss_pct=~.2f~s~n",
+                   [label(M), median(Ws) / Base, 100 * (1 - median(Ws) / Base),
+                    case Share of
+                        [] -> "";
+                        _ -> io_lib:format(" erlang_frames_share=~.3f", [median(Share)])
+                    end])
+     end || M <- Modes, M =/= none],
+    peer:stop(Peer),
+    halt(0).
+
+label({native, R}) -> "native_" ++ integer_to_list(R) ++ "hz";
+label(perf) -> "perf_record_g_99hz".
+
+median(L) -> lists:nth((length(L) + 1) div 2, lists:sort(L)).
+
+%% Work per second done by the workers during one window (the window's own length, as
+%% starting and stopping a sampler takes time), and the sampled share (native only).
+window(Node, OsPid, Mode) ->
+    Before = total(Node),
+    T0 = erlang:monotonic_time(microsecond),
+    Share = case Mode of
+                none ->
+                    timer:sleep(?WINDOW_MS), undefined;
+                {native, Rate} ->
+                    {ok, Folded} = erpc:call(Node, ?MODULE, run_native,
+                                             [#{duration => ?WINDOW_MS, rate => Rate}]),
+                    share(Folded);
+                perf ->
+                    _ = os:cmd("perf record -q -g -F 99 -o /tmp/bf_nbench.perf -p " ++ OsPid
+                               ++ " -- sleep " ++ integer_to_list(?WINDOW_MS div 1000)
+                               ++ " >/dev/null 2>&1"),
+                    undefined
+            end,
+    Work = total(Node) - Before,
+    {Work * 1.0e6 / (erlang:monotonic_time(microsecond) - T0), Share}.
+
+%% On the peer.
+run_native(Opts) ->
+    {ok, P} = beamflame:native(Opts),
+    {ok, beamflame:folded(P)}.
+
+total(Node) ->
+    lists:sum([N || {_, N} <- erpc:call(Node, ets, tab2list, [bench])]).
+
+share(Folded) ->
+    Lines = binary:split(Folded, <<"\n">>, [global, trim_all]),
+    Count = fun(L) -> [_, N] = string:split(L, " ", trailing), binary_to_integer(N) end,
+    All = lists:sum([Count(L) || L <- Lines]),
+    Erl = lists:sum([Count(L) || L <- Lines, binary:match(L, <<"native_overhead:fib/1">>) =/= nomatch]),
+    Erl / max(All, 1).
+
+worker(I) ->
+    ets:insert(bench, {I, 0}),
+    loop(I).
+
+loop(I) ->
+    _ = fib(20),
+    ets:update_counter(bench, I, 1),
+    loop(I).
+
+fib(0) -> 0;
+fib(1) -> 1;
+fib(N) -> fib(N - 1) + fib(N - 2).

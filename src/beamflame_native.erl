@@ -1,0 +1,92 @@
+%% @doc Native mode: stacks of this node's scheduler threads, C frames and JIT-compiled
+%% Erlang frames together, sampled by a separate port program (`priv/beamflame_native')
+%% with ptrace: it stops each scheduler thread for a few microseconds per sample, copies
+%% its registers and the top of its stack, lets it go, and unwinds the copy.
+%%
+%% The port program is owned by the calling process: it ends at the duration, when the
+%% port closes (the caller died: stdin EOF), or on a signal, detaching every thread; if
+%% it is killed outright the kernel detaches them. A node started with `+JPperf map' (or
+%% `true') gives full stacks; without it, C frames only, and the profile says so
+%% (`capability' in {@link beamflame:info/1}).
+-module(beamflame_native).
+-export([validate/1, run/1]).
+
+-type opts() :: #{duration => pos_integer(), rate => pos_integer(), dirty => boolean(),
+                  idle => boolean()}.
+-export_type([opts/0]).
+
+-define(MARGIN_MS, 10000).
+
+%% @doc Options with defaults: duration (ms, 5000), rate (Hz, 99), dirty (also the dirty
+%% scheduler threads, false), idle (show idle schedulers as `[idle]', true).
+-spec validate(term()) -> {ok, opts()} | {error, term()}.
+validate(Opts) when is_map(Opts) ->
+    try
+        {ok, maps:fold(fun check/3, #{duration => 5000, rate => 99, dirty => false,
+                                      idle => true}, Opts)}
+    catch
+        throw:{bad_option, _, _} = E -> {error, E}
+    end;
+validate(Other) ->
+    {error, {bad_option, Other, "options must be a map, e.g. #{duration => 5000}"}}.
+
+check(duration, V, A) when is_integer(V), V >= 1, V =< 3600000 -> A#{duration => V};
+check(rate, V, A) when is_integer(V), V >= 1, V =< 1000 -> A#{rate => V};
+check(K, V, A) when (K =:= dirty orelse K =:= idle), is_boolean(V) -> A#{K => V};
+check(K, V, _) ->
+    throw({bad_option, {K, V}, "known options: duration (ms, 1..3600000), rate (Hz, "
+                               "1..1000), dirty, idle (booleans)"}).
+
+%% @doc Samples this node; returns a profile whose stacks start with the thread name.
+-spec run(opts()) -> {ok, beamflame_nif:profile()} | {error, term()}.
+run(Opts = #{duration := D, rate := R}) ->
+    Exe = filename:join(priv_dir(), "beamflame_native"),
+    Args = ["--port", "--pid", os:getpid(), "--rate", integer_to_list(R),
+            "--duration", integer_to_list(D)]
+        ++ ["--dirty" || maps:get(dirty, Opts)] ++ ["--no-idle" || not maps:get(idle, Opts)],
+    try open_port({spawn_executable, Exe}, [{args, Args}, {packet, 4}, binary, exit_status,
+                                            use_stdio]) of
+        Port ->
+            {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+            _ = beamflame_nif:allow_ptracer(OsPid),
+            true = port_command(Port, <<"go">>),
+            collect(Port, D + ?MARGIN_MS)
+    catch
+        error:Reason -> {error, {cannot_start, Exe, Reason}}
+    end.
+
+collect(Port, Timeout) ->
+    receive
+        {Port, {data, Bin}} ->
+            wait_exit(Port),
+            case binary_to_term(Bin) of  % our own program: its atoms are ours
+                {ok, Folded, Info} -> profile(Folded, Info);
+                {error, ptrace, Why} -> {error, {ptrace_not_permitted, Why}};
+                {error, Kind, Why} -> {error, {Kind, Why}}
+            end;
+        {Port, {exit_status, S}} ->
+            {error, {port_program_exited, S}}
+    after Timeout ->
+        catch port_close(Port),
+        {error, {timeout, "the native sampler did not finish in time; it was stopped"}}
+    end.
+
+wait_exit(Port) ->
+    receive {Port, {exit_status, _}} -> ok after 5000 -> catch port_close(Port), ok end.
+
+profile(Folded, Info) ->
+    case beamflame:read_folded(Folded) of
+        {ok, P, _} ->
+            ok = beamflame_nif:set_meta(P, (maps:remove(samples, Info))#{mode => native, node => node(), thread_samples => maps:get(samples, Info, 0)}),
+            {ok, P};
+        {error, _} = E ->
+            E
+    end.
+
+priv_dir() ->
+    case code:priv_dir(beamflame) of
+        {error, bad_name} ->
+            filename:join(filename:dirname(filename:dirname(code:which(?MODULE))), "priv");
+        Dir ->
+            Dir
+    end.

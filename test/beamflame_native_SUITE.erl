@@ -1,0 +1,109 @@
+%% Native mode on real nodes (peers started with and without +JPperf map), sampled by the
+%% real port program with real ptrace: the Erlang chain of a busy loop, C frames of a BIF,
+%% the reduced profile without +JPperf, and a port program killed mid-run leaving the
+%% node running.
+-module(beamflame_native_SUITE).
+-include_lib("common_test/include/ct.hrl").
+-include_lib("stdlib/include/assert.hrl").
+-export([all/0, init_per_suite/1, end_per_suite/1]).
+-export([erlang_chain_with_perf_map/1, bif_shows_c_frames/1, reduced_without_perf_map/1,
+         killing_the_sampler_leaves_the_node_running/1, bad_options/1]).
+-export([on_peer/2]).
+
+all() ->
+    [erlang_chain_with_perf_map, bif_shows_c_frames, reduced_without_perf_map,
+     killing_the_sampler_leaves_the_node_running, bad_options].
+
+init_per_suite(Config) ->
+    _ = os:cmd("epmd -daemon"),
+    case node() of
+        nonode@nohost ->
+            {ok, _} = net_kernel:start([list_to_atom("bf_ct_" ++ os:getpid()), shortnames]);
+        _ ->
+            ok
+    end,
+    [{cookie, atom_to_list(erlang:get_cookie())} | Config].
+
+end_per_suite(_Config) ->
+    ok.
+
+start(Config, Extra) ->
+    Ebin = filename:dirname(code:which(beamflame)),
+    Test = filename:dirname(code:which(bf_nativework)),
+    {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_nat),
+                                         args => Extra ++ ["-pa", Ebin, "-pa", Test,
+                                                           "-setcookie", ?config(cookie, Config)]}),
+    {Peer, Node}.
+
+on_peer(native, [Opts]) ->
+    case beamflame:native(Opts) of
+        {ok, P} -> {ok, beamflame:folded(P), beamflame:info(P)};
+        Other -> Other
+    end.
+
+lines(Folded) ->
+    binary:split(Folded, <<"\n">>, [global, trim_all]).
+
+erlang_chain_with_perf_map(Config) ->
+    {Peer, Node} = start(Config, ["+JPperf", "map"]),
+    _ = erpc:call(Node, bf_nativework, start_chain, []),
+    {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1500}]]),
+    ?assertMatch(#{mode := native, capability := <<"full", _/binary>>}, Info),
+    Chain = [L || L <- lines(Folded),
+                  binary:match(L, <<"bf_nativework:a/0;bf_nativework:b/0;bf_nativework:c/1">>)
+                      =/= nomatch],
+    ct:log("~b of ~b stacks show the chain", [length(Chain), length(lines(Folded))]),
+    ?assert(length(Chain) > 0),
+    %% every stack starts with a scheduler thread's name
+    ?assert(lists:all(fun(L) -> re:run(L, "^[0-9]+_scheduler;") =/= nomatch end, lines(Folded))),
+    peer:stop(Peer).
+
+bif_shows_c_frames(Config) ->
+    {Peer, Node} = start(Config, ["+JPperf", "map"]),
+    _ = erpc:call(Node, bf_nativework, start_bif, []),
+    {ok, Folded, _} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1500}]]),
+    C = [L || L <- lines(Folded), binary:match(L, <<"crc32_">>) =/= nomatch,
+              binary:match(L, <<"libz">>) =/= nomatch],
+    ?assert(length(C) > 0),
+    peer:stop(Peer).
+
+reduced_without_perf_map(Config) ->
+    {Peer, Node} = start(Config, []),
+    _ = erpc:call(Node, bf_nativework, start_bif, []),
+    {ok, _, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 500}]]),
+    #{capability := Cap} = Info,
+    ?assertMatch({_, _}, binary:match(Cap, <<"+JPperf map">>)),
+    ?assertMatch(<<"reduced", _/binary>>, Cap),
+    peer:stop(Peer).
+
+killing_the_sampler_leaves_the_node_running(Config) ->
+    {Peer, Node} = start(Config, ["+JPperf", "map"]),
+    _ = erpc:call(Node, bf_nativework, start_chain, []),
+    Counter = erpc:call(Node, bf_nativework, counter, []),
+    OsPid = erpc:call(Node, os, getpid, []),
+    _ = erpc:call(Node, erlang, spawn, [beamflame, native, [#{duration => 60000}]]),
+    Find = fun() -> string:trim(os:cmd("pgrep -f 'beamflame_native --port --pid " ++ OsPid ++ " '")) end,
+    bf_test_util:wait_until(fun() -> Find() =/= "" end),
+    timer:sleep(300),
+    [] = os:cmd("kill -9 " ++ Find()),
+    bf_test_util:wait_until(fun() -> Find() =:= "" end),
+    %% the schedulers run: the counter keeps counting, calls are answered
+    N1 = count(Node, Counter),
+    timer:sleep(200),
+    ?assert(count(Node, Counter) > N1),
+    %% no thread is left stopped (state t) or traced
+    Tasks = os:cmd("cat /proc/" ++ OsPid ++ "/task/*/stat | awk '{print $3}' | sort | uniq -c"),
+    ct:log("thread states: ~s", [Tasks]),
+    ?assertEqual(nomatch, string:find(Tasks, " t\n")),
+    TracerPids = os:cmd("grep -h TracerPid /proc/" ++ OsPid ++ "/task/*/status | sort -u"),
+    ?assertEqual("TracerPid:\t0", string:trim(TracerPids)),
+    peer:stop(Peer).
+
+count(Node, Counter) ->
+    erpc:call(Node, fun() -> ok end) =:= ok orelse error(node_gone),
+    Counter ! {get, self()},
+    receive {count, N} -> N after 5000 -> error(counter_silent) end.
+
+bad_options(_Config) ->
+    ?assertMatch({error, {bad_option, {rate, 0}, _}}, beamflame:native(#{rate => 0})),
+    ?assertMatch({error, {bad_option, {bogus, 1}, _}}, beamflame:native(#{bogus => 1})).
