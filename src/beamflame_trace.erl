@@ -29,7 +29,6 @@
 -export([validate/2, trace/2, capture/3, trace_process/2]).
 -export([start_link/3, guard_init/4]).
 
--define(OURS, "beamflame").
 %% OTP 25's spec of erlang:trace_info/2 lacks the {tracer, {Module, State}} answer that a
 %% tracer module gives (measured: {tracer, {beamflame_nif, Session}}), so dialyzer
 %% believes cleanup/1 can never find our processes.
@@ -382,8 +381,13 @@ set_patterns(Which) ->
         andalso erlang:trace_pattern(on_load, ?CALLER_MS, [local]) >= 0,
     {Set, Busy, OnLoad}.
 
+%% beamflame's own modules (the application's, not every module named beamflame_*: a user
+%% module may be).
 ours(M) ->
-    lists:prefix(?OURS, atom_to_list(M)).
+    case application:get_key(beamflame, modules) of
+        {ok, Mods} -> lists:member(M, Mods);
+        undefined -> lists:member(M, [beamflame, beamflame_nif, beamflame_trace])
+    end.
 
 has_no_patterns(M) ->
     lists:all(fun({F, A}) -> erlang:trace_info({M, F, A}, traced) =:= {traced, false} end,
@@ -473,10 +477,10 @@ cleanup(G = #g{session = S}) ->
     _ = [catch erlang:trace(P, false, [all]) || P <- Ours],
     _ = [erlang:trace_pattern({M, '_', '_'}, false, [local]) || M <- G#g.modules],
     _ = G#g.on_load andalso erlang:trace_pattern(on_load, false, [local]),
-    %% modules loaded during the run got our pattern from on_load
+    %% every module loaded during the run got our pattern from on_load (ours too)
     _ = G#g.on_load andalso
         [erlang:trace_pattern({M, '_', '_'}, false, [local])
-         || {M, _} <- code:all_loaded(), not lists:member(M, G#g.loaded), not ours(M)],
+         || {M, _} <- code:all_loaded(), not lists:member(M, G#g.loaded)],
     G1#g{clean = true}.
 
 results(G = #g{session = S, job = Job}) ->

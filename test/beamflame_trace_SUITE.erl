@@ -90,8 +90,10 @@ strip(Folded) ->
     lists:sort([begin [_Root, Rest] = binary:split(L, <<";">>), Rest end
                 || L <- Lines, binary:match(L, <<";">>) =/= nomatch]).
 
+%% Within 10 s (a loaded CI machine), or the test fails naming what was left.
 nothing_left(Config) ->
-    bf_test_util:wait_until(fun() -> peer(Config, leftovers, [?config(depth, Config)]) =:= [] end).
+    Left = fun() -> peer(Config, leftovers, [?config(depth, Config)]) end,
+    bf_test_util:wait_until(fun() -> Left() =:= [] end, 200, fun() -> {leftovers, Left()} end).
 
 lines(Folded) ->
     [list_to_tuple(binary:split(L, <<" ">>)) || L <- Folded].
@@ -200,7 +202,8 @@ caller_death_cleans(Config) ->
     Depth = ?config(depth, Config),
     Caller = erpc:call(Node, erlang, spawn,
                        [beamflame, trace, [{bf_tracework, fib, [40]}, #{timeout => 600000}]]),
-    bf_test_util:wait_until(fun() -> peer(Config, leftovers, [Depth]) =/= [] end),
+    bf_test_util:wait_until(fun() -> peer(Config, leftovers, [Depth]) =/= [] end, 200,
+                            fun() -> {tracing_never_started, Caller} end),
     erpc:call(Node, erlang, exit, [Caller, kill]),
     nothing_left(Config).
 

@@ -39,7 +39,9 @@ is_beamflame_process(P) ->
     case erlang:process_info(P, [current_function, initial_call, dictionary]) of
         undefined ->
             false;
-        [{current_function, {M1, _, _}}, {initial_call, {M2, _, _}}, {dictionary, D}] ->
+        [{current_function, CF}, {initial_call, {M2, _, _}}, {dictionary, D}] ->
+            %% current_function is undefined for a process being killed
+            M1 = case CF of {M0, _, _} -> M0; _ -> none end,
             M3 = case lists:keyfind('$initial_call', 1, D) of
                      {_, {M, _, _}} -> M;
                      _ -> none
