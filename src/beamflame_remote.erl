@@ -147,6 +147,9 @@ session(S = #ss{owner = OwnerMon, run = Run, run_mon = RunMon, ref = Ref}) ->
             end_run(S),
             ok;
         {Ref, Result} ->
+            %% the run exits right after answering: wait for it, so that stopping the
+            %% application below sees no run left (else the application would stay)
+            receive {'DOWN', RunMon, process, Run, _} -> ok after 5000 -> ok end,
             erlang:demonitor(RunMon, [flush]),
             S1 = S#ss{run = undefined, run_mon = undefined,
                       result = case Result of

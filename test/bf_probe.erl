@@ -21,8 +21,9 @@ leftovers_but_app(Depth) ->
     leftovers(Depth, [whereis(beamflame_sup), whereis(beamflame_flags)]).
 
 leftovers(Depth, Expected) ->
-    Procs = [P || P <- erlang:processes(), P =/= self(), not lists:member(P, Expected),
-                  is_beamflame_process(P)],
+    Procs = [{P, erlang:process_info(P, [initial_call, current_function, dictionary])}
+             || P <- erlang:processes(), P =/= self(), not lists:member(P, Expected),
+                is_beamflame_process(P)],
     Flags = [{P, F} || P <- erlang:processes(),
                        {flags, F} <- [erlang:trace_info(P, flags)], F =/= []],
     New = [F || {flags, F} <- [erlang:trace_info(new, flags)], F =/= []],
