@@ -81,12 +81,7 @@ sample(Node, Opts) when is_atom(Node) ->
 %% map. A guard stops the run if `Owner' dies or its node disconnects.
 -spec remote_sample(pid(), sample_opts()) -> {ok, map()} | {error, term()}.
 remote_sample(Owner, Opts) when is_pid(Owner) ->
-    guarded(Owner, fun() ->
-                           case sample(Opts) of
-                               {ok, P} -> {ok, results(P)};
-                               {error, _} = E -> E
-                           end
-                   end).
+    guarded_results(Owner, fun() -> sample(Opts) end).
 
 %% @doc Traces `{M, F, Args}' on `Node' (attaching first if needed): the call runs there
 %% and what comes back is `#{value, folded, svg, html, info, truncated}'. Owned like
@@ -133,6 +128,15 @@ remote_capture(Owner, MFA, Calls, Opts) when is_pid(Owner) ->
     guarded(Owner, fun() ->
                            case capture(MFA, Calls, Opts) of
                                {ok, Ps} -> {ok, [results(P) || P <- Ps]};
+                               {error, _} = E -> E
+                           end
+                   end).
+
+%% A run that makes one profile, guarded, answered with binaries.
+guarded_results(Owner, Run) ->
+    guarded(Owner, fun() ->
+                           case Run() of
+                               {ok, P} -> {ok, results(P)};
                                {error, _} = E -> E
                            end
                    end).
@@ -314,12 +318,7 @@ native(Node, Opts) when is_atom(Node), is_map(Opts) ->
 %% @doc The entry point a remote caller runs on the target for {@link native/2}.
 -spec remote_native(pid(), map()) -> {ok, map()} | {error, term()}.
 remote_native(Owner, Opts) when is_pid(Owner) ->
-    guarded(Owner, fun() ->
-                           case native(Opts) of
-                               {ok, P} -> {ok, results(P)};
-                               {error, _} = E -> E
-                           end
-                   end).
+    guarded_results(Owner, fun() -> native(Opts) end).
 
 %% @doc Traces what an existing process does for `duration' ms (default 5000), starting
 %% from the stack it is in. Options as {@link trace/2}.

@@ -21,13 +21,7 @@ all() ->
      remote_trace_and_capture, caller_death_stops_a_remote_trace].
 
 init_per_suite(Config) ->
-    _ = os:cmd("epmd -daemon"),
-    case node() of
-        nonode@nohost ->
-            {ok, _} = net_kernel:start([list_to_atom("bf_ct_" ++ os:getpid()), shortnames]);
-        _ ->
-            ok
-    end,
+    ok = bf_test_util:distributed(),
     Cookie = list_to_atom("bfcookie" ++ integer_to_list(rand:uniform(1000000))),
     erlang:set_cookie(Cookie),
     [{cookie, Cookie} | Config].

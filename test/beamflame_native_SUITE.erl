@@ -15,13 +15,7 @@ all() ->
      killing_the_sampler_leaves_the_node_running, bad_options].
 
 init_per_suite(Config) ->
-    _ = os:cmd("epmd -daemon"),
-    case node() of
-        nonode@nohost ->
-            {ok, _} = net_kernel:start([list_to_atom("bf_ct_" ++ os:getpid()), shortnames]);
-        _ ->
-            ok
-    end,
+    ok = bf_test_util:distributed(),
     [{cookie, atom_to_list(erlang:get_cookie())} | Config].
 
 end_per_suite(_Config) ->

@@ -21,13 +21,7 @@ all() ->
      trace_mode_records_the_next_calls, kill_9_during_a_trace_leaves_no_pattern].
 
 init_per_suite(Config) ->
-    _ = os:cmd("epmd -daemon"),
-    case node() of
-        nonode@nohost ->
-            {ok, _} = net_kernel:start([list_to_atom("bf_ct_" ++ os:getpid()), shortnames]);
-        _ ->
-            ok
-    end,
+    ok = bf_test_util:distributed(),
     Cookie = "bfrec" ++ integer_to_list(rand:uniform(1000000000)),
     erlang:set_cookie(list_to_atom(Cookie)),
     Exe = filename:join(code:priv_dir(beamflame), "beamflame"),

@@ -27,13 +27,7 @@ all() ->
      flamechart_keeps_call_order].
 
 init_per_suite(Config) ->
-    _ = os:cmd("epmd -daemon"),
-    case node() of
-        nonode@nohost ->
-            {ok, _} = net_kernel:start([list_to_atom("bf_ct_" ++ os:getpid()), shortnames]);
-        _ ->
-            ok
-    end,
+    ok = bf_test_util:distributed(),
     %% Other suites may have set this node's cookie: peers get it explicitly.
     [{cookie, atom_to_list(erlang:get_cookie())} | Config].
 
