@@ -418,13 +418,23 @@ static int bf_ov_pop_to(bf_tproc *p, uint32_t below, uint32_t f)
     return 0;
 }
 
-int bf_trace_call(bf_trace *tr, uint64_t proc, uint32_t frame, uint32_t caller, uint64_t now_ns)
+/* Every event of a known process: count it and credit the time since the last one. NULL
+ * for a process not begun. */
+static bf_tproc *bf_event(bf_trace *tr, uint64_t proc, uint64_t now_ns)
 {
     bf_tproc *p = bf_proc(tr, proc);
+    if (p) {
+        tr->stats.events++;
+        bf_credit(tr, p, now_ns);
+    }
+    return p;
+}
+
+int bf_trace_call(bf_trace *tr, uint64_t proc, uint32_t frame, uint32_t caller, uint64_t now_ns)
+{
+    bf_tproc *p = bf_event(tr, proc, now_ns);
     if (!p)
         return -1;
-    tr->stats.events++;
-    bf_credit(tr, p, now_ns);
     if (!p->started) {
         p->root_caller = caller;
         p->started = 1;
@@ -457,11 +467,9 @@ int bf_trace_call(bf_trace *tr, uint64_t proc, uint32_t frame, uint32_t caller, 
 
 int bf_trace_return_to(bf_trace *tr, uint64_t proc, uint32_t frame, uint64_t now_ns)
 {
-    bf_tproc *p = bf_proc(tr, proc);
+    bf_tproc *p = bf_event(tr, proc, now_ns);
     if (!p)
         return -1;
-    tr->stats.events++;
-    bf_credit(tr, p, now_ns);
     if (p->ov_len) {
         /* the top overflow frame returned */
         if (bf_ov_pop_to(p, p->ov_len - 1, frame))
@@ -488,22 +496,18 @@ int bf_trace_return_to(bf_trace *tr, uint64_t proc, uint32_t frame, uint64_t now
 
 int bf_trace_out(bf_trace *tr, uint64_t proc, uint64_t now_ns)
 {
-    bf_tproc *p = bf_proc(tr, proc);
+    bf_tproc *p = bf_event(tr, proc, now_ns);
     if (!p)
         return -1;
-    tr->stats.events++;
-    bf_credit(tr, p, now_ns);
     p->sleeping = 1;
     return 0;
 }
 
 int bf_trace_in(bf_trace *tr, uint64_t proc, uint64_t now_ns)
 {
-    bf_tproc *p = bf_proc(tr, proc);
+    bf_tproc *p = bf_event(tr, proc, now_ns);
     if (!p)
         return -1;
-    tr->stats.events++;
-    bf_credit(tr, p, now_ns);
     p->sleeping = 0;
     return 0;
 }
