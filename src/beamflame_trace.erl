@@ -369,11 +369,13 @@ trace_on(Pid, Flags, G) ->
 %% Patterns on each module that has none of someone else's, and (for `all') on modules
 %% loaded during the run, unless someone else holds on_load. Returns {Set, Skipped, OnLoad}.
 set_patterns(Which) ->
+    Ours = ours(),
     Mods = case Which of
                all ->
-                   [M || {M, _} <- code:all_loaded(), not ours(M)];
+                   [M || {M, _} <- code:all_loaded(), not is_map_key(M, Ours)];
                List ->
-                   [M || M <- List, not ours(M), code:ensure_loaded(M) =:= {module, M}]
+                   [M || M <- List, not is_map_key(M, Ours),
+                         code:ensure_loaded(M) =:= {module, M}]
            end,
     {Free, Busy} = lists:partition(fun has_no_patterns/1, Mods),
     Set = [M || M <- Free, erlang:trace_pattern({M, '_', '_'}, ?CALLER_MS, [local]) >= 0],
@@ -383,11 +385,12 @@ set_patterns(Which) ->
 
 %% beamflame's own modules (the application's, not every module named beamflame_*: a user
 %% module may be).
-ours(M) ->
-    case application:get_key(beamflame, modules) of
-        {ok, Mods} -> lists:member(M, Mods);
-        undefined -> lists:member(M, [beamflame, beamflame_nif, beamflame_trace])
-    end.
+ours() ->
+    Mods = case application:get_key(beamflame, modules) of
+               {ok, L} -> L;
+               undefined -> [beamflame, beamflame_nif, beamflame_trace]
+           end,
+    maps:from_keys(Mods, true).
 
 has_no_patterns(M) ->
     lists:all(fun({F, A}) -> erlang:trace_info({M, F, A}, traced) =:= {traced, false} end,
