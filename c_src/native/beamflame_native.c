@@ -345,16 +345,19 @@ static unw_accessors_t bf_accessors = {
 /* A frame's name: the perf map for JIT code, beam.smp's symbols, else file+offset. */
 static void bf_name_pc(bf_native *n, uint64_t pc, char *out, size_t len)
 {
+    const bf_map *m = bf_map_of(n, pc);
     if (n->have_perfmap) {
         const char *s = bf_perfmap_lookup(n->pm, pc, NULL);
-        if (!s && bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0)
-            s = bf_perfmap_lookup(n->pm, pc, NULL); /* new code since: re-read */
+        /* JIT memory the map does not name yet: code loaded since the last read. Only
+         * there is a re-read worth its I/O (C frames in files never are in the map). */
+        if (!s && m && m->exec && !m->path[0] &&
+            bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0)
+            s = bf_perfmap_lookup(n->pm, pc, NULL);
         if (s) {
             snprintf(out, len, "%s", s);
             return;
         }
     }
-    const bf_map *m = bf_map_of(n, pc);
     if (m && n->beam && strstr(m->path, "/beam.smp")) {
         bf_elfsym_name(n->beam, pc - n->beam_bias, out, len);
         return;
