@@ -387,7 +387,6 @@ static int bf_thread_sleeping(const bf_native *n, pid_t tid)
     return p && p[1] == ' ' && p[2] == 'S';
 }
 
-/* Stops the thread, copies what the unwind needs, lets it go. 0 or -1 (not stopped). */
 /* In C code, rbp usually still holds the frame pointer of the Erlang function that called
  * into C (C code saves and restores it), on the process's own stack, away from the C
  * stack at rsp: copy around it too, while the thread is stopped. */
@@ -411,6 +410,7 @@ static void bf_copy_estack(uint64_t rbp)
     bf_esnap.len = got > 0 ? (size_t)got : 0;
 }
 
+/* Stops the thread, copies what the unwind needs, lets it go. 0 or -1 (not stopped). */
 static int bf_capture(bf_thread *t, struct user_regs_struct *regs, uint8_t *stack, size_t *len,
                       uint8_t code[4])
 {
