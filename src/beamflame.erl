@@ -60,18 +60,7 @@ detach(Node) ->
 sample(Node, Opts) when is_atom(Node) ->
     case beamflame_sampler:validate(Opts) of
         {ok, #{duration := Duration}} ->
-            case attach(Node) of
-                ok ->
-                    try
-                        erpc:call(Node, ?MODULE, remote_sample, [self(), Opts],
-                                  Duration + ?AWAIT_MARGIN_MS + 5000)
-                    catch
-                        error:{erpc, Reason} -> {error, {badrpc, Node, Reason}};
-                        Class:Reason -> {error, {badrpc, Node, {Class, Reason}}}
-                    end;
-                {error, _} = E ->
-                    E
-            end;
+            remote_call(Node, remote_sample, [self(), Opts], Duration);
         {error, _} = E ->
             E
     end.
