@@ -130,7 +130,6 @@ session_init(Parent, Tag, Owner, {What, Opts = #{duration := Duration}}) ->
 start_run({capture, _, _} = Job, Opts, Ref) ->
     case beamflame_sup:start_run(beamflame_trace, start_link, [Job, self(), Opts]) of
         {ok, Guard, _Session} -> Guard ! {finish, self(), Ref}, {ok, Guard};
-        {error, {Reason, Child}} when element(1, Child) =:= child -> {error, Reason};
         {error, _} = E -> E
     end;
 start_run(Mod, Opts, Ref) ->

@@ -17,7 +17,11 @@ start_link() ->
 start_run(Mod, Fun, Args) ->
     Spec = #{id => make_ref(), start => {Mod, Fun, Args}, restart => temporary,
              shutdown => 2000, type => worker, modules => [Mod]},
-    supervisor:start_child(?MODULE, Spec).
+    case supervisor:start_child(?MODULE, Spec) of
+        %% a start error comes wrapped with the child spec: callers want the reason
+        {error, {Reason, Child}} when element(1, Child) =:= child -> {error, Reason};
+        Other -> Other
+    end.
 
 -spec init([]) -> {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.
 init([]) ->

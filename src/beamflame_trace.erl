@@ -222,9 +222,7 @@ start_guard(Job, Opts) ->
             Owner = maps:get(owner, Opts, self()),
             case beamflame_sup:start_run(?MODULE, start_link, [Job, Owner, Opts]) of
                 {ok, Guard, S} -> {ok, Guard, S};
-                %% the supervisor adds the child spec to a start error
-                {error, {Reason, Child}} when element(1, Child) =:= child -> {error, Reason};
-                {error, Reason} -> {error, Reason}
+                {error, _} = E -> E
             end;
         {error, Reason} ->
             {error, {cannot_start, Reason}}
