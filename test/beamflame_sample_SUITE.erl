@@ -59,15 +59,20 @@ shares(Folded, Frames) ->
     Total = lists:sum(Counts),
     [100 * C / max(1, Total) || C <- Counts].
 
+%% The shares are binomial: with n samples the standard error of a 75% share is
+%% sqrt(0.75 * 0.25 / n), 2.5 points at the default 99 Hz over 3 s (n ~ 300), so a +-5
+%% tolerance would fail one run in twenty with nothing wrong. At 499 Hz (n ~ 1500) it is
+%% 1.1 points and +-5 is over four standard errors: a failure means a real bias.
 known_split_75_25(Config) ->
     W = call(Config, bf_workload, start_split, [3000, 1000]),
-    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded, [#{duration => 3000}]),
+    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded,
+                              [#{duration => 3000, rate => 499}]),
     call(Config, erlang, exit, [W, kill]),
     [A, B] = shares(Folded, [<<"bf_workload:hot_a/1">>, <<"bf_workload:hot_b/1">>]),
     ct:pal("hot_a ~.1f%, hot_b ~.1f%, info ~p", [A, B, Info]),
     #{samples := N, ticks := Ticks} = Info,
-    ?assert(N > 200, "too few samples"),
-    ?assert(Ticks > 250),
+    ?assert(N > 1000, "too few samples"),
+    ?assert(Ticks > 1200),
     ?assert(abs(A - 75) =< 5, {hot_a_share, A}),
     ?assert(abs(B - 25) =< 5, {hot_b_share, B}),
     %% Frames read like the code, root first.
