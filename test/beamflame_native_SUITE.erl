@@ -46,8 +46,12 @@ erlang_chain_with_perf_map(Config) ->
     Chain = [L || L <- lines(Folded),
                   binary:match(L, <<"bf_nativework:a/0;bf_nativework:b/0;bf_nativework:c/1">>)
                       =/= nomatch],
-    ct:log("~b of ~b stacks show the chain", [length(Chain), length(lines(Folded))]),
+    ct:log("~b of ~b stacks show the chain; ~p", [length(Chain), length(lines(Folded)), Info]),
     ?assert(length(Chain) > 0),
+    %% most stacks with Erlang functions reach the process's first frame
+    #{erlang_samples := Erl, complete_chains := Complete} = Info,
+    ?assert(Erl > 50),
+    ?assert(Complete > Erl * 0.8, {complete, Complete, 'of', Erl}),
     %% every stack starts with a scheduler thread's name
     ?assert(lists:all(fun(L) -> re:run(L, "^[0-9]+_scheduler;") =/= nomatch end, lines(Folded))),
     peer:stop(Peer).
@@ -55,10 +59,15 @@ erlang_chain_with_perf_map(Config) ->
 bif_shows_c_frames(Config) ->
     {Peer, Node} = start(Config, ["+JPperf", "map"]),
     _ = erpc:call(Node, bf_nativework, start_bif, []),
-    {ok, Folded, _} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1500}]]),
-    C = [L || L <- lines(Folded), binary:match(L, <<"crc32_">>) =/= nomatch,
-              binary:match(L, <<"libz">>) =/= nomatch],
-    ?assert(length(C) > 0),
+    {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1500}]]),
+    %% one stack: the scheduler, the Erlang function, the JIT's BIF glue, the BIF in C, zlib
+    Full = [L || L <- lines(Folded),
+                 re:run(L, "^[0-9]+_scheduler;bf_nativework:crc_loop/1;global::call_[a-z_]*bif"
+                           "_shared;.*crc32_[12];.*libz[^;]*\\+0x[0-9a-f]+ [0-9]+$") =/= nomatch],
+    Samples = lists:sum([binary_to_integer(lists:last(binary:split(L, <<" ">>, [global])))
+                         || L <- Full]),
+    ct:log("~b samples in the BIF with the Erlang caller above them; ~p", [Samples, Info]),
+    ?assert(Samples > 0),
     peer:stop(Peer).
 
 reduced_without_perf_map(Config) ->

@@ -1,12 +1,13 @@
 %% Workloads for native mode's tests: a pure-Erlang chain a -> b -> c (body calls, so
-%% every frame stays on the stack), and a loop in a C BIF.
+%% every frame stays on the stack; c recurses 120 frames deep, under the sampler's 256),
+%% and a loop in a C BIF.
 -module(bf_nativework).
 -export([start_chain/0, a/0, b/0, c/1, start_bif/0, crc_loop/1, counter/0]).
 
 start_chain() -> spawn(fun loop_a/0).
 loop_a() -> _ = a(), loop_a().
 a() -> b() + 1.
-b() -> c(2000) + 1.
+b() -> c(60) + 1.
 c(0) -> 0;
 c(N) -> (N band 1) + c2(N - 1).
 c2(N) -> c(N) + 0.

@@ -13,11 +13,15 @@ int bf_snap_word(const bf_stack_snap *s, uint64_t addr, uint64_t *out)
 
 size_t bf_jit_walk(const bf_stack_snap *s, uint64_t pc, uint64_t sp, uint64_t fp,
                    const uint8_t *code, size_t ncode, bf_is_jit_fn is_jit, void *ctx,
-                   uint64_t *pcs, size_t max, uint64_t *exit_ret)
+                   uint64_t *pcs, size_t max, uint64_t *exit_ret, int *bottom)
 {
     size_t n = 0;
     uint64_t ret = 0;
+    int dummy;
+    if (!bottom)
+        bottom = &dummy;
     *exit_ret = 0;
+    *bottom = 0;
     if (max == 0)
         return 0;
     pcs[n++] = pc;
@@ -35,6 +39,10 @@ size_t bf_jit_walk(const bf_stack_snap *s, uint64_t pc, uint64_t sp, uint64_t fp
         uint64_t up;
         if (bf_snap_word(s, fp + 8, &ret) != 0 || bf_snap_word(s, fp, &up) != 0)
             return n;
+        if (up == 0) {
+            *bottom = 1; /* frame 0 is the process's first frame */
+            return n;
+        }
         if (up <= fp)
             return n; /* the chain must climb the stack */
         fp = up;
@@ -48,7 +56,13 @@ size_t bf_jit_walk(const bf_stack_snap *s, uint64_t pc, uint64_t sp, uint64_t fp
         }
         pcs[n++] = ret;
         uint64_t up;
-        if (bf_snap_word(s, fp + 8, &ret) != 0 || bf_snap_word(s, fp, &up) != 0 || up <= fp)
+        if (bf_snap_word(s, fp + 8, &ret) != 0 || bf_snap_word(s, fp, &up) != 0)
+            return n;
+        if (up == 0) {
+            *bottom = 1;
+            return n;
+        }
+        if (up <= fp)
             return n;
         fp = up;
     }

@@ -33,9 +33,12 @@ typedef int (*bf_is_jit_fn)(void *ctx, uint64_t pc);
 /* Walks from (pc, sp, fp); code holds the first bytes at pc (ncode may be 0: no fix-up).
  * Writes up to max addresses (pc, then return addresses) into pcs and returns how many.
  * *exit_ret receives the first return address that is not JIT code (where the chain
- * left the JIT, e.g. into the C scheduler loop), 0 if the chain just ended. */
+ * left the JIT, e.g. into the C scheduler loop), 0 if the chain just ended. *bottom (may
+ * be NULL) is set to 1 when the walk reached the process's first frame, whose saved rbp
+ * is 0: the chain is complete (its last return address, `erts_beamasm:normal_exit/0`, is
+ * where a process ends and is not written). */
 size_t bf_jit_walk(const bf_stack_snap *s, uint64_t pc, uint64_t sp, uint64_t fp,
                    const uint8_t *code, size_t ncode, bf_is_jit_fn is_jit, void *ctx,
-                   uint64_t *pcs, size_t max, uint64_t *exit_ret);
+                   uint64_t *pcs, size_t max, uint64_t *exit_ret, int *bottom);
 
 #endif

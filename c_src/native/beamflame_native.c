@@ -83,6 +83,10 @@ typedef struct bf_native {
     unw_addr_space_t as;
     /* counters */
     uint64_t samples, missed_ticks, not_stopped, jit_samples, idle_samples, truncated;
+    uint64_t erlang_samples;                 /* stacks with at least one Erlang function */
+    uint64_t complete_chains;                /* ... whose walk reached the process's first frame */
+    uint64_t stopped_us, stopped_us_max;     /* time threads were held stopped */
+    uint64_t stop_wait_us;                   /* time from PTRACE_INTERRUPT to the stop */
 } bf_native;
 
 static bf_native g; /* one per process: signal handlers reach it */
@@ -193,44 +197,6 @@ static int bf_is_jit(void *ctx, uint64_t pc)
         return 1;
     const bf_map *m = bf_map_of(n, pc);
     return m && m->exec && !m->path[0];
-}
-
-/* JIT glue (`global::...`): shared code with no frame of its own. */
-static int bf_is_glue(bf_native *n, uint64_t pc)
-{
-    const char *s = n->have_perfmap ? bf_perfmap_lookup(n->pm, pc, NULL) : NULL;
-    return s && !strncmp(s, "global::", 8);
-}
-
-/* Whether the call before ret went to JIT glue. */
-static int bf_calls_glue(bf_native *n, uint64_t ret)
-{
-    uint8_t b[5];
-    struct iovec l = {b, 5}, r = {(void *)(uintptr_t)(ret - 5), 5};
-    if (process_vm_readv(g.pid, &l, 1, &r, 1, 0) != 5 || b[0] != 0xe8)
-        return 0;
-    int32_t rel;
-    memcpy(&rel, b + 1, 4);
-    return bf_is_glue(n, ret + (uint64_t)(int64_t)rel);
-}
-
-/* The return address into the Erlang function that called glue (BIF calls, GC): that
- * function's frame is at rbp on the process stack and the call into glue pushed its
- * return address at the top of that stack, below rbp. Scanning down from rbp, the first
- * word that points into a named Erlang function right after a `call` into glue is taken
- * (the words between are the frame's Y registers: Erlang terms, not code addresses).
- * 0 if none (e.g. the scheduler loop, process_main, has no Erlang caller). */
-static uint64_t bf_glue_caller(bf_native *n, const bf_stack_snap *es, uint64_t rbp)
-{
-    for (uint64_t a = rbp - 8; a >= es->base && rbp - a <= BF_NATIVE_ESTACK_BELOW; a -= 8) {
-        uint64_t w;
-        if (bf_snap_word(es, a, &w) != 0)
-            return 0;
-        const char *s = bf_perfmap_lookup(n->pm, w - 1, NULL);
-        if (s && !strstr(s, "::") && bf_calls_glue(n, w))
-            return w;
-    }
-    return 0;
 }
 
 /* --- libunwind on the stack copy -------------------------------------------------------- */
@@ -387,37 +353,76 @@ static int bf_thread_sleeping(const bf_native *n, pid_t tid)
     return p && p[1] == ' ' && p[2] == 'S';
 }
 
-/* In C code, rbp usually still holds the frame pointer of the Erlang function that called
- * into C (C code saves and restores it), on the process's own stack, away from the C
- * stack at rsp: copy around it too, while the thread is stopped. */
-static uint8_t bf_estack[BF_NATIVE_ESTACK_COPY];
-static bf_stack_snap bf_esnap;
+/* What one sample took from a stopped thread. */
+typedef struct bf_sample {
+    struct user_regs_struct regs;
+    bf_stack_snap snap;                /* the stack at rsp */
+    uint8_t code[4];                   /* the bytes at the pc (prologue fix-ups) */
+    uint64_t pcs[BF_NATIVE_MAX_FRAMES]; /* innermost first */
+    size_t np;
+    int into_jit;                      /* the C frames were called from JIT code at */
+    uint64_t jit_ip, jit_sp, jit_bp;   /* ... this return address, with these sp and rbp */
+    bf_stack_snap esnap;               /* the process stack around jit_bp */
+} bf_sample;
 
-static void bf_copy_estack(uint64_t rbp)
+static uint8_t bf_estack[BF_NATIVE_ESTACK_COPY];
+
+/* The Erlang frames above C code are on the process's own stack, away from the C stack
+ * at rsp: copy around the rbp the unwind found there, while the thread is stopped. */
+static void bf_copy_estack(bf_stack_snap *es, uint64_t rbp)
 {
-    bf_esnap.len = 0;
+    es->len = 0;
     if (rbp < BF_NATIVE_ESTACK_BELOW)
         return;
-    bf_esnap.base = rbp - BF_NATIVE_ESTACK_BELOW;
-    bf_esnap.bytes = bf_estack;
+    es->base = rbp - BF_NATIVE_ESTACK_BELOW;
+    es->bytes = bf_estack;
     struct iovec l = {bf_estack, BF_NATIVE_ESTACK_COPY};
-    struct iovec r = {(void *)(uintptr_t)bf_esnap.base, BF_NATIVE_ESTACK_COPY};
+    struct iovec r = {(void *)(uintptr_t)es->base, BF_NATIVE_ESTACK_COPY};
     ssize_t got = process_vm_readv(g.pid, &l, 1, &r, 1, 0);
     if (got < 0) { /* the stack's end is near: up to the page boundary past rbp */
         l.iov_len = r.iov_len = BF_NATIVE_ESTACK_BELOW + 4096 - (rbp & 4095);
         got = process_vm_readv(g.pid, &l, 1, &r, 1, 0);
     }
-    bf_esnap.len = got > 0 ? (size_t)got : 0;
+    es->len = got > 0 ? (size_t)got : 0;
 }
 
-/* Stops the thread, copies what the unwind needs, lets it go. 0 or -1 (not stopped). */
-static int bf_capture(bf_thread *t, struct user_regs_struct *regs, uint8_t *stack, size_t *len,
-                      uint8_t code[4])
+/* C frames by DWARF on the stack copy (libunwind, reading the copy and, for anything
+ * else, the stopped target), up to the first return address into JIT code. Runs while
+ * the thread is stopped: the rbp it unwinds to names the Erlang frame on the process
+ * stack, which is copied before the thread moves on. */
+static void bf_unwind_c(bf_native *n, bf_thread *t, bf_sample *sm)
+{
+    if (!t->upt)
+        t->upt = _UPT_create(t->tid);
+    bf_unw_ctx ctx = {t->upt, &sm->snap, &sm->regs};
+    unw_cursor_t cur;
+    if (!ctx.upt || unw_init_remote(&cur, n->as, &ctx) != 0)
+        return;
+    do {
+        unw_word_t ip, sp, bp;
+        unw_get_reg(&cur, UNW_REG_IP, &ip);
+        if (sm->np && bf_is_jit(n, ip)) {
+            unw_get_reg(&cur, UNW_REG_SP, &sp);
+            unw_get_reg(&cur, UNW_X86_64_RBP, &bp);
+            sm->into_jit = 1;
+            sm->jit_ip = ip;
+            sm->jit_sp = sp;
+            sm->jit_bp = bp;
+            if (bp < sm->snap.base || bp - sm->snap.base >= sm->snap.len)
+                bf_copy_estack(&sm->esnap, bp);
+            return;
+        }
+        sm->pcs[sm->np++] = ip;
+    } while (sm->np < BF_NATIVE_MAX_FRAMES && unw_step(&cur) > 0);
+}
+
+/* Stops the thread, takes what the walk needs, lets it go. 0 or -1 (not stopped). */
+static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
 {
     if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) != 0)
         return -1;
     int status = 0;
-    long long deadline = bf_now_us() + BF_NATIVE_STOP_WAIT_MS * 1000LL;
+    long long asked = bf_now_us(), deadline = asked + BF_NATIVE_STOP_WAIT_MS * 1000LL;
     for (;;) {
         pid_t w = waitpid(t->tid, &status, __WALL | WNOHANG);
         if (w == t->tid)
@@ -431,89 +436,69 @@ static int bf_capture(bf_thread *t, struct user_regs_struct *regs, uint8_t *stac
     }
     if (!WIFSTOPPED(status))
         return -1; /* exited */
-    int ok = ptrace(PTRACE_GETREGS, t->tid, 0, regs) == 0;
+    long long stopped = bf_now_us();
+    int ok = ptrace(PTRACE_GETREGS, t->tid, 0, &sm->regs) == 0;
     if (ok) {
+        uint64_t rsp = sm->regs.rsp;
         struct iovec l[1] = {{stack, BF_NATIVE_STACK_COPY}};
-        struct iovec r[1] = {{(void *)(uintptr_t)regs->rsp, BF_NATIVE_STACK_COPY}};
+        struct iovec r[1] = {{(void *)(uintptr_t)rsp, BF_NATIVE_STACK_COPY}};
         ssize_t got = process_vm_readv(g.pid, l, 1, r, 1, 0);
         if (got < 0) { /* near the stack's end: take what is there, page by page */
             got = 0;
-            size_t page = 4096 - (regs->rsp & 4095);
+            size_t page = 4096 - (rsp & 4095);
             l[0].iov_len = r[0].iov_len = page;
             ssize_t g1 = process_vm_readv(g.pid, l, 1, r, 1, 0);
             if (g1 > 0)
                 got = g1;
         }
-        *len = (size_t)got;
-        struct iovec lc = {code, 4}, rc = {(void *)(uintptr_t)regs->rip, 4};
+        sm->snap = (bf_stack_snap){rsp, stack, (size_t)got};
+        struct iovec lc = {sm->code, 4}, rc = {(void *)(uintptr_t)sm->regs.rip, 4};
         if (process_vm_readv(g.pid, &lc, 1, &rc, 1, 0) != 4)
-            memset(code, 0x90, 4);
-        bf_esnap.len = 0;
-        if (!bf_is_jit(&g, regs->rip) && (regs->rbp < regs->rsp ||
-                                          regs->rbp - regs->rsp >= BF_NATIVE_STACK_COPY))
-            bf_copy_estack(regs->rbp);
+            memset(sm->code, 0x90, 4);
+        if (!bf_is_jit(n, sm->regs.rip))
+            bf_unwind_c(n, t, sm);
     }
     /* a signal-delivery stop passes its signal on; a PTRACE_INTERRUPT stop has none */
     int sig = (status >> 16) == PTRACE_EVENT_STOP ? 0 : WSTOPSIG(status);
     ptrace(PTRACE_CONT, t->tid, 0, (void *)(uintptr_t)sig);
+    long long held = bf_now_us() - stopped;
+    n->stopped_us += (uint64_t)held;
+    if ((uint64_t)held > n->stopped_us_max)
+        n->stopped_us_max = (uint64_t)held;
+    n->stop_wait_us += (uint64_t)(stopped - asked);
     return ok ? 0 : -1;
 }
 
 static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
 {
-    struct user_regs_struct regs;
-    size_t len = 0;
-    uint8_t code[4];
+    static bf_sample sm;
     int sleeping = bf_thread_sleeping(n, t->tid);
     if (sleeping && !n->idle)
         return;
-    if (bf_capture(t, &regs, stack, &len, code) != 0) {
+    sm.np = 0;
+    sm.into_jit = 0;
+    sm.esnap.len = 0;
+    if (bf_capture(n, t, &sm, stack) != 0) {
         n->not_stopped++;
         return;
     }
-    bf_stack_snap snap = {regs.rsp, stack, len};
-    uint64_t pcs[BF_NATIVE_MAX_FRAMES];
-    size_t np = 0;
-    int jit = 0;
-    if (bf_is_jit(n, regs.rip)) {
-        uint64_t exit_ret;
-        np = bf_jit_walk(&snap, regs.rip, regs.rsp, regs.rbp, code, 4, bf_is_jit, n, pcs,
-                         BF_NATIVE_MAX_FRAMES, &exit_ret);
+    /* the thread runs again: walk the Erlang frames on the copies */
+    uint64_t exit_ret;
+    int jit = 0, bottom = 0;
+    if (bf_is_jit(n, sm.regs.rip)) {
+        sm.np = bf_jit_walk(&sm.snap, sm.regs.rip, sm.regs.rsp, sm.regs.rbp, sm.code, 4,
+                            bf_is_jit, n, sm.pcs, BF_NATIVE_MAX_FRAMES, &exit_ret, &bottom);
         jit = 1;
-    } else {
-        if (!t->upt)
-            t->upt = _UPT_create(t->tid);
-        bf_unw_ctx ctx = {t->upt, &snap, &regs};
-        unw_cursor_t cur;
-        if (ctx.upt && unw_init_remote(&cur, n->as, &ctx) == 0) {
-            do {
-                unw_word_t ip, sp, bp;
-                unw_get_reg(&cur, UNW_REG_IP, &ip);
-                if (np && bf_is_jit(n, ip)) {
-                    /* into the JIT: continue by frame pointers from the unwound rbp */
-                    unw_get_reg(&cur, UNW_REG_SP, &sp);
-                    unw_get_reg(&cur, UNW_X86_64_RBP, &bp);
-                    uint64_t exit_ret, from = ip;
-                    const bf_stack_snap *es = &snap;
-                    if (bf_esnap.len && bp >= bf_esnap.base && bp - bf_esnap.base < bf_esnap.len)
-                        es = &bf_esnap; /* the Erlang frames are on the process stack */
-                    if (bf_is_glue(n, ip)) {
-                        /* shared JIT code (call_bif_shared, garbage_collect...) keeps no
-                         * frame: find the Erlang function that called it */
-                        pcs[np++] = ip;
-                        from = bf_glue_caller(n, es, bp);
-                        if (!from || np >= BF_NATIVE_MAX_FRAMES)
-                            break;
-                    }
-                    np += bf_jit_walk(es, from, sp, bp, NULL, 0, bf_is_jit, n, pcs + np,
-                                      BF_NATIVE_MAX_FRAMES - np, &exit_ret);
-                    jit = 1;
-                    break;
-                }
-                pcs[np++] = ip;
-            } while (np < BF_NATIVE_MAX_FRAMES && unw_step(&cur) > 0);
-        }
+    } else if (sm.into_jit && sm.np < BF_NATIVE_MAX_FRAMES) {
+        const bf_stack_snap *es = sm.esnap.len ? &sm.esnap : &sm.snap;
+        /* the JIT code that called C has a frame at rbp (glue such as call_bif_shared
+         * pushes one too), so its caller is at [rbp+8] */
+        sm.np += bf_jit_walk(es, sm.jit_ip, sm.jit_sp, sm.jit_bp, NULL, 0, bf_is_jit, n,
+                             sm.pcs + sm.np, BF_NATIVE_MAX_FRAMES - sm.np, &exit_ret, &bottom);
+        jit = 1;
     }
+    const uint64_t *pcs = sm.pcs;
+    size_t np = sm.np;
     /* root first: thread name, then outermost to innermost */
     uint32_t ids[BF_NATIVE_MAX_FRAMES + 2];
     size_t d = 0;
@@ -533,10 +518,13 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
             ids[d++] = (uint32_t)id;
         n->idle_samples++;
     }
+    int erlang = 0;
     for (size_t k = np; k > 0; k--) {
         char name[512];
         uint64_t pc = pcs[k - 1];
         bf_name_pc(n, k - 1 == 0 ? pc : pc - 1, name, sizeof(name));
+        if (!erlang && n->have_perfmap && bf_is_jit(n, pc) && !strstr(name, "::"))
+            erlang = 1; /* an Erlang function, not JIT glue (`global::...`) */
         id = bf_st_intern(n->st, name, strlen(name));
         if (id < 0)
             return;
@@ -545,6 +533,8 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
     bf_st_add(n->st, ids, d, 1, NULL);
     n->samples++;
     n->jit_samples += jit;
+    n->erlang_samples += erlang;
+    n->complete_chains += bottom && erlang;
 }
 
 /* --- attach, loop, detach ---------------------------------------------------------------- */
@@ -694,7 +684,17 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
         ei_x_encode_atom(&x, "ok");
         ei_x_encode_binary(&x, text ? text : "", text ? (long)len : 0);
         free(text);
-        ei_x_encode_map_header(&x, 8);
+        ei_x_encode_map_header(&x, 13);
+        ei_x_encode_atom(&x, "erlang_samples");
+        ei_x_encode_ulonglong(&x, n->erlang_samples);
+        ei_x_encode_atom(&x, "complete_chains");
+        ei_x_encode_ulonglong(&x, n->complete_chains);
+        ei_x_encode_atom(&x, "stopped_us");
+        ei_x_encode_ulonglong(&x, n->stopped_us);
+        ei_x_encode_atom(&x, "stopped_us_max");
+        ei_x_encode_ulonglong(&x, n->stopped_us_max);
+        ei_x_encode_atom(&x, "stop_wait_us");
+        ei_x_encode_ulonglong(&x, n->stop_wait_us);
         ei_x_encode_atom(&x, "samples");
         ei_x_encode_ulonglong(&x, n->samples);
         ei_x_encode_atom(&x, "threads");
@@ -809,10 +809,13 @@ done:
             fwrite(text, 1, len, stdout);
         free(text);
         fprintf(stderr, "beamflame_native: %llu samples from %zu threads, %llu with JIT frames, "
-                        "%llu cut at %d frames, %llu missed ticks; %s\n",
+                        "%llu with Erlang functions (%llu complete chains), %llu cut at %d frames, %llu missed ticks; "
+                        "threads held stopped %.1f us on average (max %llu us); %s\n",
                 (unsigned long long)n->samples, n->nth, (unsigned long long)n->jit_samples,
-                (unsigned long long)n->truncated, BF_NATIVE_MAX_FRAMES,
-                (unsigned long long)n->missed_ticks, bf_capability(n));
+                (unsigned long long)n->erlang_samples, (unsigned long long)n->complete_chains, (unsigned long long)n->truncated,
+                BF_NATIVE_MAX_FRAMES, (unsigned long long)n->missed_ticks,
+                n->samples ? (double)n->stopped_us / (double)n->samples : 0.0,
+                (unsigned long long)n->stopped_us_max, bf_capability(n));
     } else {
         fprintf(stderr, "beamflame_native: %s\n", err);
     }

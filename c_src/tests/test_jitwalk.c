@@ -37,7 +37,7 @@ Test(jitwalk, frame_pointer_chain_to_the_c_caller)
     uint64_t pcs[16], exit_ret;
     const uint8_t body[] = {0x8b, 0x45, 0x10};
     size_t n = bf_jit_walk(&s, 0x5050, BASE + 0x10, BASE + 0x40, body, 3, is_jit, NULL, pcs, 16,
-                           &exit_ret);
+                           &exit_ret, NULL);
     cr_assert_eq(n, 3);
     cr_assert_eq(pcs[0], 0x5050);
     cr_assert_eq(pcs[1], 0x6100);
@@ -55,7 +55,7 @@ Test(jitwalk, sample_at_push_rbp_reads_the_return_address_at_rsp)
     uint64_t pcs[16], exit_ret;
     const uint8_t push[] = {0x55, 0x48, 0x89, 0xe5};
     size_t n = bf_jit_walk(&s, 0x8000, BASE + 0x08, BASE + 0x40, push, 4, is_jit, NULL, pcs, 16,
-                           &exit_ret);
+                           &exit_ret, NULL);
     cr_assert_eq(n, 4); /* d, c, b, a */
     cr_assert_eq(pcs[1], 0x5060);
     cr_assert_eq(pcs[2], 0x6100);
@@ -72,7 +72,7 @@ Test(jitwalk, sample_at_mov_rbp_rsp_reads_the_saved_rbp)
     uint64_t pcs[16], exit_ret;
     const uint8_t mov[] = {0x48, 0x89, 0xe5};
     size_t n = bf_jit_walk(&s, 0x8001, BASE + 0x00, 0xdead, mov, 3, is_jit, NULL, pcs, 16,
-                           &exit_ret);
+                           &exit_ret, NULL);
     cr_assert_eq(n, 4);
     cr_assert_eq(pcs[1], 0x5060);
     cr_assert_eq(pcs[3], 0x7100);
@@ -87,7 +87,7 @@ Test(jitwalk, sample_at_ret_after_leave)
     uint64_t pcs[16], exit_ret;
     const uint8_t ret[] = {0xc3};
     size_t n = bf_jit_walk(&s, 0x5090, BASE + 0x48, BASE + 0x80, ret, 1, is_jit, NULL, pcs, 16,
-                           &exit_ret);
+                           &exit_ret, NULL);
     cr_assert_eq(n, 3); /* c, b, a */
     cr_assert_eq(pcs[1], 0x6100);
     cr_assert_eq(pcs[2], 0x7100);
@@ -101,13 +101,34 @@ Test(jitwalk, bad_chains_end_the_walk)
     bf_stack_snap s = snap();
     uint64_t pcs[16], exit_ret;
     size_t n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x40, NULL, 0, is_jit, NULL, pcs, 16,
-                           &exit_ret);
+                           &exit_ret, NULL);
     cr_assert_eq(n, 2);
     /* rbp outside the copy */
-    n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x10000, NULL, 0, is_jit, NULL, pcs, 16, &exit_ret);
+    n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x10000, NULL, 0, is_jit, NULL, pcs, 16, &exit_ret, NULL);
     cr_assert_eq(n, 1);
     /* max frames */
     build();
-    n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x40, NULL, 0, is_jit, NULL, pcs, 2, &exit_ret);
+    n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x40, NULL, 0, is_jit, NULL, pcs, 2, &exit_ret, NULL);
     cr_assert_eq(n, 2);
+}
+
+Test(jitwalk, a_zero_saved_rbp_is_the_process_bottom)
+{
+    build();
+    words[0xc0 / 8] = 0;      /* a is the process's first frame */
+    words[0xc8 / 8] = 0x8800; /* and returns to normal_exit (JIT) */
+    bf_stack_snap s = snap();
+    uint64_t pcs[16], exit_ret;
+    int bottom = -1;
+    size_t n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x40, NULL, 0, is_jit, NULL, pcs, 16,
+                           &exit_ret, &bottom);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(pcs[2], 0x7100);
+    cr_assert_eq(bottom, 1);
+    cr_assert_eq(exit_ret, 0);
+    /* a chain cut by the snapshot's end is not complete */
+    build();
+    n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x40, NULL, 0, is_jit, NULL, pcs, 16, &exit_ret,
+                    &bottom);
+    cr_assert_eq(bottom, 0);
 }
