@@ -70,13 +70,21 @@ bif_shows_c_frames(Config) ->
     ?assert(Samples > 0),
     peer:stop(Peer).
 
+%% Without +JPperf: no frame pointers, no perf map. The JIT's debugger list still names
+%% the innermost Erlang function; no caller is claimed; the profile says how to get more.
 reduced_without_perf_map(Config) ->
     {Peer, Node} = start(Config, []),
-    _ = erpc:call(Node, bf_nativework, start_bif, []),
-    {ok, _, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 500}]]),
+    _ = erpc:call(Node, bf_nativework, start_chain, []),
+    {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1000}]]),
+    ct:log("~p~n~s", [Info, Folded]),
     #{capability := Cap} = Info,
     ?assertMatch({_, _}, binary:match(Cap, <<"+JPperf map">>)),
     ?assertMatch(<<"reduced", _/binary>>, Cap),
+    ?assertMatch(#{jit_names := debugger_list, frame_pointers := false}, Info),
+    ?assert(lists:any(fun(L) -> re:run(L, "^[0-9]+_scheduler;bf_nativework:c/1 ") =/= nomatch
+                      end, lines(Folded))),
+    ?assertEqual([], [L || L <- lines(Folded),
+                           re:run(L, "bf_nativework:.*;bf_nativework:") =/= nomatch]),
     peer:stop(Peer).
 
 killing_the_sampler_leaves_the_node_running(Config) ->

@@ -237,3 +237,31 @@ size_t bf_elfsym_fde_count(const bf_elfsym *es)
 {
     return es->nfde;
 }
+
+int bf_elfsym_object(const bf_elfsym *es, const char *name, uint64_t *value)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)es->data; /* checked by bf_elfsym_parse */
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(es->data + eh->e_shoff);
+    for (uint16_t i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_DYNSYM && sh[i].sh_type != SHT_SYMTAB)
+            continue;
+        if (sh[i].sh_entsize != sizeof(Elf64_Sym) || sh[i].sh_link >= eh->e_shnum ||
+            !bf_in(es, sh[i].sh_offset, sh[i].sh_size))
+            continue;
+        const Elf64_Shdr *strs = &sh[sh[i].sh_link];
+        if (!bf_in(es, strs->sh_offset, strs->sh_size))
+            continue;
+        const Elf64_Sym *sym = (const Elf64_Sym *)(es->data + sh[i].sh_offset);
+        size_t n = sh[i].sh_size / sizeof(Elf64_Sym), want = strlen(name) + 1;
+        for (size_t k = 0; k < n; k++) {
+            if (ELF64_ST_TYPE(sym[k].st_info) != STT_OBJECT || sym[k].st_value == 0 ||
+                sym[k].st_name >= strs->sh_size || strs->sh_size - sym[k].st_name < want)
+                continue;
+            if (!memcmp(es->data + strs->sh_offset + sym[k].st_name, name, want)) {
+                *value = sym[k].st_value;
+                return 0;
+            }
+        }
+    }
+    return -1;
+}

@@ -30,6 +30,9 @@ uint64_t bf_elfsym_function_start(const bf_elfsym *es, uint64_t addr);
  * `<basename>+0x<addr>`. Writes into out (NUL-terminated, cut to outlen). */
 void bf_elfsym_name(const bf_elfsym *es, uint64_t addr, char *out, size_t outlen);
 
+/* The address (file-relative) of the data symbol name: 0, or -1 when there is none. */
+int bf_elfsym_object(const bf_elfsym *es, const char *name, uint64_t *value);
+
 size_t bf_elfsym_count(const bf_elfsym *es);       /* function symbols kept */
 size_t bf_elfsym_fde_count(const bf_elfsym *es);   /* .eh_frame_hdr entries */
 

@@ -38,6 +38,7 @@
 #include "../core/bf_buf.h"
 #include "../core/bf_elfsym.h"
 #include "../core/bf_folded.h"
+#include "../core/bf_gdbjit.h"
 #include "../core/bf_jitwalk.h"
 #include "../core/bf_perfmap.h"
 #include "../core/bf_stack_table.h"
@@ -49,6 +50,7 @@
 #define BF_NATIVE_STOP_WAIT_MS 100   /* a thread that does not stop by then is skipped */
 #define BF_NATIVE_ESTACK_BELOW 4096u  /* process stack copied below rbp (the call into glue) */
 #define BF_NATIVE_ESTACK_COPY 65536u  /* bytes of process stack copied from rbp - BELOW */
+#define BF_NATIVE_MAX_JIT_MODULES 100000u /* entries of the JIT's debugger list read */
 
 enum { BF_NAT_OK = 0, BF_NAT_USAGE = 2, BF_NAT_NOPROC = 6, BF_NAT_PTRACE = 10, BF_NAT_FAIL = 12 };
 
@@ -78,7 +80,10 @@ typedef struct bf_native {
     bf_perfmap *pm;
     uint64_t pm_offset;
     char pm_path[64];
-    int have_perfmap;
+    int have_perfmap;   /* JIT names from the perf map (re-read on a miss) */
+    int have_gdbjit;    /* ... else from the JIT's debugger list, read once at start */
+    int frame_pointers; /* erts_frame_layout: 1 when JIT code keeps rbp chains */
+    size_t gdb_modules;
     bf_stack_table *st;
     unw_addr_space_t as;
     /* counters */
@@ -167,7 +172,9 @@ static int bf_read_maps(bf_native *n)
         m->end = e;
         m->offset = off;
         m->exec = perms[2] == 'x';
-        snprintf(m->path, sizeof(m->path), "%s", file[0] == '/' ? file : "");
+        /* anonymous, or the JIT's dual-mapped memory (`/memfd:vmem (deleted)`): no file */
+        snprintf(m->path, sizeof(m->path), "%s",
+                 file[0] == '/' && strncmp(file, "/memfd:", 7) ? file : "");
         if (!beam_seen && file[0] == '/' && strstr(file, "/beam.smp") && off == 0) {
             n->beam_bias = s;
             beam_seen = 1;
@@ -193,7 +200,7 @@ static const bf_map *bf_map_of(const bf_native *n, uint64_t pc)
 static int bf_is_jit(void *ctx, uint64_t pc)
 {
     bf_native *n = ctx;
-    if (n->have_perfmap && bf_perfmap_lookup(n->pm, pc, NULL))
+    if ((n->have_perfmap || n->have_gdbjit) && bf_perfmap_lookup(n->pm, pc, NULL))
         return 1;
     const bf_map *m = bf_map_of(n, pc);
     return m && m->exec && !m->path[0];
@@ -312,11 +319,11 @@ static unw_accessors_t bf_accessors = {
 static void bf_name_pc(bf_native *n, uint64_t pc, char *out, size_t len)
 {
     const bf_map *m = bf_map_of(n, pc);
-    if (n->have_perfmap) {
+    if (n->have_perfmap || n->have_gdbjit) {
         const char *s = bf_perfmap_lookup(n->pm, pc, NULL);
         /* JIT memory the map does not name yet: code loaded since the last read. Only
          * there is a re-read worth its I/O (C frames in files never are in the map). */
-        if (!s && m && m->exec && !m->path[0] &&
+        if (!s && n->have_perfmap && m && m->exec && !m->path[0] &&
             bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0)
             s = bf_perfmap_lookup(n->pm, pc, NULL);
         if (s) {
@@ -485,7 +492,14 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
     /* the thread runs again: walk the Erlang frames on the copies */
     uint64_t exit_ret;
     int jit = 0, bottom = 0;
-    if (bf_is_jit(n, sm.regs.rip)) {
+    if (bf_is_jit(n, sm.regs.rip) && !n->frame_pointers) {
+        sm.pcs[sm.np++] = sm.regs.rip; /* no rbp chain: the innermost function only */
+        jit = 1;
+    } else if (!n->frame_pointers) {
+        if (sm.into_jit && sm.np < BF_NATIVE_MAX_FRAMES)
+            sm.pcs[sm.np++] = sm.jit_ip; /* the JIT code that called C */
+        jit = sm.into_jit;
+    } else if (bf_is_jit(n, sm.regs.rip)) {
         sm.np = bf_jit_walk(&sm.snap, sm.regs.rip, sm.regs.rsp, sm.regs.rbp, sm.code, 4,
                             bf_is_jit, n, sm.pcs, BF_NATIVE_MAX_FRAMES, &exit_ret, &bottom);
         jit = 1;
@@ -523,7 +537,7 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
         char name[512];
         uint64_t pc = pcs[k - 1];
         bf_name_pc(n, k - 1 == 0 ? pc : pc - 1, name, sizeof(name));
-        if (!erlang && n->have_perfmap && bf_is_jit(n, pc) && !strstr(name, "::"))
+        if (!erlang && bf_is_jit(n, pc) && name[0] != '[' && !strstr(name, "::"))
             erlang = 1; /* an Erlang function, not JIT glue (`global::...`) */
         id = bf_st_intern(n->st, name, strlen(name));
         if (id < 0)
@@ -572,6 +586,53 @@ static int bf_attach_all(bf_native *n, char *err, size_t errlen)
         return e == EPERM ? BF_NAT_PTRACE : BF_NAT_FAIL;
     }
     return BF_NAT_OK;
+}
+
+/* --- what the node can give ----------------------------------------------------------- */
+
+static int bf_read_target(uint64_t addr, void *out, size_t len)
+{
+    struct iovec l = {out, len}, r = {(void *)(uintptr_t)addr, len};
+    return process_vm_readv(g.pid, &l, 1, &r, 1, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* Names for JIT code from the JIT's debugger list (`__jit_debug_descriptor`), which
+ * beam.smp fills with or without +JPperf. Read once, without stopping anything: the
+ * list is changed under a lock we cannot take, so every entry is bounds-checked and a
+ * torn read only loses names. */
+static void bf_read_gdbjit(bf_native *n)
+{
+    uint64_t desc, entry;
+    if (!n->beam || bf_elfsym_object(n->beam, "__jit_debug_descriptor", &desc) != 0 ||
+        bf_read_target(n->beam_bias + desc + 16, &entry, 8) != 0)
+        return;
+    static uint8_t sym[1 << 20];
+    for (unsigned i = 0; entry && i < BF_NATIVE_MAX_JIT_MODULES; i++) {
+        uint64_t e[4]; /* next, prev, symfile address, symfile size */
+        if (bf_read_target(entry, e, sizeof(e)) != 0)
+            break;
+        if (e[3] > 0 && e[3] <= sizeof(sym) && bf_read_target(e[2], sym, (size_t)e[3]) == 0 &&
+            bf_gdbjit_module(n->pm, sym, (size_t)e[3]) > 0)
+            n->gdb_modules++;
+        entry = e[0];
+    }
+    n->have_gdbjit = bf_perfmap_count(n->pm) > 0;
+}
+
+/* erts_frame_layout (1: JIT code keeps frame pointers, as +JPperf map|true makes it),
+ * the perf map, else the debugger list. */
+static void bf_check_node(bf_native *n)
+{
+    uint64_t addr;
+    int32_t layout = 0;
+    if (n->beam && bf_elfsym_object(n->beam, "erts_frame_layout", &addr) == 0 &&
+        bf_read_target(n->beam_bias + addr, &layout, sizeof(layout)) == 0)
+        n->frame_pointers = layout == 1;
+    snprintf(n->pm_path, sizeof(n->pm_path), "/tmp/perf-%d.map", (int)n->pid);
+    n->have_perfmap = bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0 &&
+                      bf_perfmap_count(n->pm) > 0;
+    if (!n->have_perfmap)
+        bf_read_gdbjit(n);
 }
 
 /* Port mode: the node sends one packet once it has allowed us to ptrace it
@@ -645,9 +706,13 @@ static char *bf_folded_text(bf_native *n, size_t *len)
 
 static const char *bf_capability(const bf_native *n)
 {
-    return n->have_perfmap ? "full: C frames and the Erlang chain (perf map found)"
-                           : "reduced: C frames only; start the node with +JPperf map "
-                             "for Erlang frames";
+    if (n->have_perfmap && n->frame_pointers)
+        return "full: C frames and the Erlang call chain (perf map, frame pointers)";
+    if (n->have_perfmap || n->have_gdbjit)
+        return "reduced: C frames and the innermost JIT frame (named from the JIT's debugger "
+               "list), no Erlang callers; start the node with +JPperf map for whole chains";
+    return "reduced: C frames only, JIT code unnamed; start the node with +JPperf map for "
+           "Erlang frames";
 }
 
 static int bf_write_packet(const char *buf, size_t len)
@@ -684,7 +749,12 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
         ei_x_encode_atom(&x, "ok");
         ei_x_encode_binary(&x, text ? text : "", text ? (long)len : 0);
         free(text);
-        ei_x_encode_map_header(&x, 13);
+        ei_x_encode_map_header(&x, 15);
+        ei_x_encode_atom(&x, "jit_names");
+        ei_x_encode_atom(&x, n->have_perfmap ? "perf_map" : n->have_gdbjit ? "debugger_list"
+                                                                         : "none");
+        ei_x_encode_atom(&x, "frame_pointers");
+        ei_x_encode_boolean(&x, n->frame_pointers);
         ei_x_encode_atom(&x, "erlang_samples");
         ei_x_encode_ulonglong(&x, n->erlang_samples);
         ei_x_encode_atom(&x, "complete_chains");
@@ -785,14 +855,12 @@ int main(int argc, char **argv)
         rc = BF_NAT_NOPROC;
         goto done;
     }
-    snprintf(n->pm_path, sizeof(n->pm_path), "/tmp/perf-%d.map", (int)n->pid);
-    n->have_perfmap = bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0 &&
-                      bf_perfmap_count(n->pm) > 0;
     if (n->port && bf_wait_go() != 0) { /* the node closed the port before saying go */
         rc = BF_NAT_FAIL;
         snprintf(err, sizeof(err), "the node closed the port");
         goto done;
     }
+    bf_check_node(n);
     rc = bf_attach_all(n, err, sizeof(err));
     if (rc != BF_NAT_OK)
         goto done;

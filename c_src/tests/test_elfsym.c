@@ -108,3 +108,27 @@ Test(elfsym, truncated_file_is_safe)
     }
     remove("/tmp/bf_elfsym_truncated");
 }
+
+Test(elfsym, data_symbols_native_mode_reads)
+{
+    char path[512], cmd[700], line[512];
+    beam_path(path, sizeof(path));
+    const char *err;
+    bf_elfsym *es = bf_elfsym_open(path, &err);
+    cr_assert_not_null(es, "%s", err ? err : "");
+    const char *names[] = {"erts_frame_layout", "__jit_debug_descriptor"};
+    for (size_t i = 0; i < 2; i++) {
+        uint64_t v = 0;
+        cr_assert_eq(bf_elfsym_object(es, names[i], &v), 0, "%s", names[i]);
+        snprintf(cmd, sizeof(cmd), "nm -D --defined-only %s | awk '$3==\"%s\" {print $1}'",
+                 path, names[i]);
+        FILE *p = popen(cmd, "r");
+        cr_assert_not_null(fgets(line, sizeof(line), p));
+        pclose(p);
+        cr_assert_eq(v, strtoull(line, NULL, 16), "%s", names[i]);
+    }
+    uint64_t v;
+    cr_assert_eq(bf_elfsym_object(es, "erts_frame_layou", &v), -1); /* whole names only */
+    cr_assert_eq(bf_elfsym_object(es, "crc32_2", &v), -1);          /* a function */
+    bf_elfsym_free(es);
+}
