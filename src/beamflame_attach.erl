@@ -10,7 +10,7 @@
 %% version is refused, never replaced under a running session. {@link detach/1} removes
 %% what attach pushed (and only that).
 -module(beamflame_attach).
--export([attach/1, detach/1, facts/0, install/3]).
+-export([attach/1, detach/1, facts/0, install/3, install/4]).
 
 -define(CALL_TIMEOUT, 15000).
 -define(PUSHED, {beamflame_attach, pushed}).  % marker on the target: we loaded it
@@ -122,10 +122,11 @@ push(Node) ->
     Beams = [begin {M, Bin, _} = code:get_object_code(M), {M, Bin} end || M <- Mods],
     {ok, So} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_nif.so")),
     {ok, App} = file:read_file(filename:join(code:lib_dir(beamflame, ebin), "beamflame.app")),
+    {ok, Exe} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_native")),
     {?MODULE, Self, File} = code:get_object_code(?MODULE),
     case rpc(Node, code, load_binary, [?MODULE, File, Self]) of
         {module, ?MODULE} ->
-            case rpc(Node, ?MODULE, install, [App, Beams, So]) of
+            case rpc(Node, ?MODULE, install, [App, Beams, So, Exe]) of
                 ok -> start(Node);
                 {error, _} = E -> _ = unload(Node), E;
                 {badrpc, R} -> _ = unload(Node), {error, {push_failed, Node, R}}
@@ -177,6 +178,16 @@ install(AppFile, Beams, So) ->
             Result
     end.
 
+%% @doc {@link install/3}, and native mode's port program: kept in memory on the target
+%% ({@link beamflame_native} writes it to a private directory for each run and deletes it
+%% afterwards), so nothing of beamflame stays on the target's disk between runs.
+-spec install(binary(), [{module(), binary()}], binary(), binary()) -> ok | {error, term()}.
+install(AppFile, Beams, So, NativeExe) ->
+    case install(AppFile, Beams, So) of
+        ok -> persistent_term:put({beamflame_native, exe}, NativeExe);
+        Error -> Error
+    end.
+
 ok_or_throw(ok, _) -> ok;
 ok_or_throw({error, R}, What) -> throw(erlang:append_element(What, R)).
 
@@ -217,6 +228,7 @@ unload(Node) ->
          _ = rpc(Node, code, purge, [M])
      end || M <- Mods],
     _ = rpc(Node, persistent_term, erase, [{beamflame_nif, path}]),
+    _ = rpc(Node, persistent_term, erase, [{beamflame_native, exe}]),
     _ = rpc(Node, persistent_term, erase, [?PUSHED]),
     ok.
 

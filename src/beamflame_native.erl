@@ -9,7 +9,8 @@
 %% `true') gives full stacks; without it, C frames only, and the profile says so
 %% (`capability' in {@link beamflame:info/1}).
 -module(beamflame_native).
--export([validate/1, run/1]).
+-export([validate/1, run/1, start_link/3]).
+-export([init/4]).
 
 -type opts() :: #{duration => pos_integer(), rate => pos_integer(), dirty => boolean(),
                   idle => boolean()}.
@@ -39,8 +40,79 @@ check(K, V, _) ->
 
 %% @doc Samples this node; returns a profile whose stacks start with the thread name.
 -spec run(opts()) -> {ok, beamflame_nif:profile()} | {error, term()}.
-run(Opts = #{duration := D, rate := R}) ->
+run(Opts) ->
+    Ref = make_ref(),
+    {Pid, Mon} = spawn_monitor(?MODULE, init, [none, Opts, self(), Ref]),
+    receive
+        {Ref, Result} ->
+            erlang:demonitor(Mon, [flush]),
+            Result;
+        {'DOWN', Mon, process, Pid, Reason} ->
+            {error, {native_run_failed, Reason}}
+    end.
+
+%% @doc A run for a session ({@link beamflame_remote}): answers `{Ref, Result}' to
+%% `Caller' when done; `finish' ends it early (what was sampled is kept); `{progress,
+%% From, Tag}' is answered with the elapsed time and the ticks so far. It stops the port
+%% program when the caller dies.
+-spec start_link(opts(), pid(), reference()) -> {ok, pid()}.
+start_link(Opts, Caller, Ref) ->
+    proc_lib:start_link(?MODULE, init, [self(), Opts, Caller, Ref]).
+
+%% The port is owned by this process: if it dies the port closes, and the port program
+%% (stdin EOF) detaches and exits.
+-spec init(pid() | none, opts(), pid(), reference()) -> ok.
+init(Parent, Opts, Caller, Ref) ->
+    Parent =:= none orelse proc_lib:init_ack(Parent, {ok, self()}),
+    CMon = erlang:monitor(process, Caller),
+    case executable() of
+        {ok, Exe, Cleanup} ->
+            try
+                Caller ! {Ref, sample(Exe, Opts, CMon)}
+            after
+                Cleanup()
+            end;
+        {error, _} = E ->
+            Caller ! {Ref, E}
+    end,
+    ok.
+
+%% The port program: in priv/, else (beamflame was pushed here by attach) the copy
+%% attach left in memory, written to a fresh private directory for this run.
+executable() ->
     Exe = filename:join(priv_dir(), "beamflame_native"),
+    case {filelib:is_regular(Exe), persistent_term:get({beamflame_native, exe}, none)} of
+        {true, _} ->
+            {ok, Exe, fun() -> ok end};
+        {false, none} ->
+            {error, {no_port_program, Exe, "rebuild beamflame (make build)"}};
+        {false, Bin} ->
+            Tmp = case os:getenv("TMPDIR") of
+                      T when is_list(T), T =/= "" -> T;
+                      _ -> "/tmp"
+                  end,
+            Dir = filename:join(Tmp, "beamflame-native-" ++ os:getpid() ++ "-"
+                                ++ integer_to_list(erlang:unique_integer([positive])) ++ "-"
+                                ++ integer_to_list(rand:uniform(1 bsl 30))),
+            Path = filename:join(Dir, "beamflame_native"),
+            Cleanup = fun() -> _ = file:delete(Path), _ = file:del_dir(Dir), ok end,
+            case file:make_dir(Dir) of
+                ok ->
+                    case {file:change_mode(Dir, 8#700),
+                          file:write_file(Path, Bin, [exclusive]),
+                          file:change_mode(Path, 8#700)} of
+                        {ok, ok, ok} -> {ok, Path, Cleanup};
+                        Failed -> Cleanup(), {error, {cannot_write_port_program, Dir, Failed,
+                                                      "set TMPDIR to a writable directory "
+                                                      "that allows executables"}}
+                    end;
+                {error, R} ->
+                    {error, {cannot_write_port_program, Dir, R,
+                             "set TMPDIR to a writable directory that allows executables"}}
+            end
+    end.
+
+sample(Exe, Opts = #{duration := D, rate := R}, CMon) ->
     Args = ["--port", "--pid", os:getpid(), "--rate", integer_to_list(R),
             "--duration", integer_to_list(D)]
         ++ ["--dirty" || maps:get(dirty, Opts)] ++ ["--no-idle" || not maps:get(idle, Opts)],
@@ -50,12 +122,13 @@ run(Opts = #{duration := D, rate := R}) ->
             {os_pid, OsPid} = erlang:port_info(Port, os_pid),
             _ = beamflame_nif:allow_ptracer(OsPid),
             true = port_command(Port, <<"go">>),
-            collect(Port, D + ?MARGIN_MS)
+            collect(Port, #{mon => CMon, rate => R, started => now_ms(),
+                            deadline => now_ms() + D + ?MARGIN_MS})
     catch
         error:Reason -> {error, {cannot_start, Exe, Reason}}
     end.
 
-collect(Port, Timeout) ->
+collect(Port, S = #{mon := CMon, deadline := Deadline}) ->
     receive
         {Port, {data, Bin}} ->
             wait_exit(Port),
@@ -64,12 +137,26 @@ collect(Port, Timeout) ->
                 {error, ptrace, Why} -> {error, {ptrace_not_permitted, Why}};
                 {error, Kind, Why} -> {error, {Kind, Why}}
             end;
-        {Port, {exit_status, S}} ->
-            {error, {port_program_exited, S}}
-    after Timeout ->
+        {Port, {exit_status, St}} ->
+            {error, {port_program_exited, St}};
+        finish ->
+            %% any packet tells the program to stop sampling and answer with what it has
+            _ = (catch port_command(Port, <<"stop">>)),
+            collect(Port, S);
+        {progress, From, Tag} ->
+            E = now_ms() - maps:get(started, S),
+            From ! {Tag, #{elapsed_ms => E, samples => E * maps:get(rate, S) div 1000}},
+            collect(Port, S);
+        {'DOWN', CMon, process, _, _} ->
+            catch port_close(Port),
+            exit(normal)
+    after max(0, Deadline - now_ms()) ->
         catch port_close(Port),
         {error, {timeout, "the native sampler did not finish in time; it was stopped"}}
     end.
+
+now_ms() ->
+    erlang:monotonic_time(millisecond).
 
 wait_exit(Port) ->
     receive {Port, {exit_status, _}} -> ok after 5000 -> catch port_close(Port), ok end.

@@ -25,10 +25,10 @@
                 | {failed, binary()}.
 
 %% @doc Starts a recording on this node for `Owner'. `Mode' is `sample' (options as
-%% {@link beamflame:sample/1}) or `trace': the next `calls' calls of `mfa' (options as
+%% {@link beamflame:sample/1}), `native' (options as {@link beamflame:native/1}) or `trace': the next `calls' calls of `mfa' (options as
 %% {@link beamflame:capture/3}, `duration' being how long to wait for them); the result
 %% is every captured call, each under its process's root frame.
--spec start(pid(), sample | trace, map()) -> {ok, pid()} | {error, binary()}.
+-spec start(pid(), sample | native | trace, map()) -> {ok, pid()} | {error, binary()}.
 start(Owner, sample, Opts) when is_pid(Owner) ->
     case beamflame_sampler:validate(Opts) of
         {ok, Valid} -> spawn_session(Owner, beamflame_sampler, Valid);
@@ -47,6 +47,11 @@ start(Owner, trace, Opts0) when is_pid(Owner), is_map(Opts0) ->
             {error, text(Reason)};
         _ ->
             {error, <<"trace needs mfa => {Module, Function, Arity} and calls => 1..1000">>}
+    end;
+start(Owner, native, Opts) when is_pid(Owner) ->
+    case beamflame_native:validate(Opts) of
+        {ok, Valid} -> spawn_session(Owner, beamflame_native, Valid);
+        {error, Reason} -> {error, text(Reason)}
     end;
 start(_Owner, Mode, _Opts) ->
     {error, text({unsupported_mode, Mode})}.
@@ -192,7 +197,7 @@ status_of(#ss{run = Run, result = none}) when is_pid(Run) ->
     end;
 status_of(#ss{result = {ok, P}}) ->
     Info = beamflame:info(P),
-    {done, maps:get(duration_ms, Info, 0), maps:get(samples, Info, 0)};
+    {done, maps:get(duration_ms, Info, 0), samples(Info)};
 status_of(#ss{result = {failed, _} = F}) ->
     F.
 
@@ -205,8 +210,14 @@ merge(Ps) ->
         {error, R} -> {failed, text(R)}
     end.
 
+%% Native profiles are read back from the port program's folded text: their samples are
+%% its thread samples.
+samples(Info) ->
+    maps:get(thread_samples, Info, maps:get(samples, Info, 0)).
+
 fetched({ok, P}) ->
-    #{samples := N, stacks := Stacks} = beamflame:info(P),
+    Info = #{stacks := Stacks} = beamflame:info(P),
+    N = samples(Info),
     {Folded, Truncated} = beamflame:cap_folded(beamflame:folded(P)),
     {ok, Folded, N, Stacks, Truncated};
 fetched({failed, _} = F) ->

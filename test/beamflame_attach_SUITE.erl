@@ -9,6 +9,7 @@
          caller_death_stops_the_remote_run/1, other_version_is_refused/1,
          detach_removes_everything/1, unreachable_node_fails_fast/1,
          cluster_of_three_merges_and_survives_a_bad_node/1, remote_trace_and_capture/1,
+         remote_native_on_a_bare_node/1,
          caller_death_stops_a_remote_trace/1]).
 %% run on the notebook-style node
 -export([notebook_call/2]).
@@ -18,7 +19,8 @@ all() ->
      remote_sample_returns_binaries, notebook_style_erpc_gets_an_svg,
      caller_death_stops_the_remote_run, other_version_is_refused, detach_removes_everything,
      unreachable_node_fails_fast, cluster_of_three_merges_and_survives_a_bad_node,
-     remote_trace_and_capture, caller_death_stops_a_remote_trace].
+     remote_trace_and_capture, caller_death_stops_a_remote_trace,
+     remote_native_on_a_bare_node].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -30,10 +32,10 @@ end_per_suite(_Config) ->
     ok.
 
 %% A peer without beamflame on its code path.
-start_bare(Config) ->
+start_bare(Config, Extra) ->
     Cookie = atom_to_list(?config(cookie, Config)),
     {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_bare),
-                                         args => ["-setcookie", Cookie, "-hidden"]}),
+                                         args => Extra ++ ["-setcookie", Cookie, "-hidden"]}),
     {Peer, Node}.
 
 init_per_testcase(Case, Config) ->
@@ -41,7 +43,8 @@ init_per_testcase(Case, Config) ->
             cluster_of_three_merges_and_survives_a_bad_node -> 3;
             _ -> 1
         end,
-    Peers = [start_bare(Config) || _ <- lists:seq(1, N)],
+    Extra = case Case of remote_native_on_a_bare_node -> ["+JPperf", "map"]; _ -> [] end,
+    Peers = [start_bare(Config, Extra) || _ <- lists:seq(1, N)],
     [{peers, Peers}, {node, element(2, hd(Peers))} | Config].
 
 end_per_testcase(_Case, Config) ->
@@ -178,3 +181,17 @@ caller_death_stops_a_remote_trace(Config) ->
                end),
     exit(Caller, kill),
     wait_until(fun() -> erpc:call(Node, bf_probe, leftovers_but_app, [Depth]) =:= [] end).
+
+%% Native mode through attach: the port program travels with the code and runs from a
+%% private directory that is gone afterwards.
+remote_native_on_a_bare_node(Config) ->
+    Node = ?config(node, Config),
+    push_workload(Node),
+    _ = erpc:call(Node, bf_workload, start_split, [1, 0]),
+    {ok, #{svg := Svg, folded := Folded, info := Info}} =
+        beamflame:native(Node, #{duration => 1000}),
+    ct:log("~p", [Info]),
+    ?assertMatch(<<"<?xml", _/binary>>, Svg),
+    ?assertMatch({_, _}, binary:match(Folded, <<";bf_workload:hot_a/1;">>)),
+    ?assertMatch(#{mode := native, capability := <<"full", _/binary>>}, Info),
+    ?assertEqual([], erpc:call(Node, filelib, wildcard, ["/tmp/beamflame-native-*"])).

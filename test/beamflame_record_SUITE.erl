@@ -11,14 +11,15 @@
          progress_line_only_on_a_terminal/1, cookie_sources/1, wrong_cookie/1,
          absent_node/1, epmd_not_running/1, other_beamflame_version_is_refused/1,
          long_names/1, trace_mode_records_the_next_calls/1,
-         kill_9_during_a_trace_leaves_no_pattern/1]).
+         kill_9_during_a_trace_leaves_no_pattern/1, native_mode_on_a_bare_node/1]).
 
 all() ->
     [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
      kill_9_mid_run_leaves_nothing_behind, ctrl_c_ends_early_and_still_writes,
      progress_line_only_on_a_terminal, cookie_sources, wrong_cookie, absent_node,
      epmd_not_running, other_beamflame_version_is_refused, long_names,
-     trace_mode_records_the_next_calls, kill_9_during_a_trace_leaves_no_pattern].
+     trace_mode_records_the_next_calls, kill_9_during_a_trace_leaves_no_pattern,
+     native_mode_on_a_bare_node].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -35,10 +36,11 @@ end_per_suite(_Config) ->
 %% bf_workload:hot_a/1.
 init_per_testcase(long_names, Config) ->
     Config;
-init_per_testcase(_Case, Config) ->
+init_per_testcase(Case, Config) ->
+    Perf = case Case of native_mode_on_a_bare_node -> ["+JPperf", "map"]; _ -> [] end,
     {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_rec),
-                                         args => ["-setcookie", ?config(cookie, Config),
-                                                  "-hidden"]}),
+                                         args => Perf ++ ["-setcookie", ?config(cookie, Config),
+                                                          "-hidden"]}),
     ok = bf_probe:push(Node),
     _ = erpc:call(Node, bf_workload, start_split, [1, 0]),
     Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
@@ -305,3 +307,34 @@ kill_9_during_a_trace_leaves_no_pattern(Config) ->
     [] = os:cmd("kill -9 " ++ integer_to_list(OsPid)),
     {137, _} = wait_cli(Port),
     nothing_left(Config).
+
+%% Native mode from the command line, on a node that never loaded beamflame: the port
+%% program goes along with the code (kept in memory there, written to a private directory
+%% for the run, deleted after); kill -9 of the command line mid-run stops the sampler and
+%% leaves no thread traced.
+native_mode_on_a_bare_node(Config) ->
+    Node = ?config(node, Config),
+    OsPid = erpc:call(Node, os, getpid, []),
+    Out = out(Config, "native.folded"),
+    {0, Text} = run_cli(Config, ["record", atom_to_list(Node), "--mode", "native",
+                                 "--duration", "2", "-o", Out]),
+    ct:log("~s", [Text]),
+    {ok, Folded} = file:read_file(Out),
+    ?assert(contains(Folded, "_scheduler;")),
+    ?assert(contains(Folded, ";bf_workload:hot_a/1;")),
+    nothing_left(Config),
+    ?assertEqual([], erpc:call(Node, filelib, wildcard, ["/tmp/beamflame-native-*"])),
+    %% kill -9 mid-run
+    Port = start_cli(Config, ["record", atom_to_list(Node), "--mode", "native",
+                              "--duration", "60", "-o", out(Config, "killed.svg")], []),
+    {os_pid, CliPid} = erlang:port_info(Port, os_pid),
+    Sampler = fun() -> string:trim(os:cmd("pgrep -f 'beamflame_native --port --pid "
+                                          ++ OsPid ++ " '")) end,
+    bf_test_util:wait_until(fun() -> Sampler() =/= "" end),
+    [] = os:cmd("kill -9 " ++ integer_to_list(CliPid)),
+    {137, _} = wait_cli(Port),
+    bf_test_util:wait_until(fun() -> Sampler() =:= "" end),
+    nothing_left(Config),
+    ?assertEqual([], erpc:call(Node, filelib, wildcard, ["/tmp/beamflame-native-*"])),
+    Tracers = os:cmd("grep -h TracerPid /proc/" ++ OsPid ++ "/task/*/status | sort -u"),
+    ?assertEqual("TracerPid:\t0", string:trim(Tracers)).

@@ -43,7 +43,9 @@ const char *bf_cli_usage(void)
            "                      node, load beamflame there if it lacks it, record, write\n"
            "                      the flame graph; the svg options above apply\n"
            "    --mode M          sample (default): stacks of the node's processes; trace:\n"
-           "                      exact stacks of the next calls of one function, in us\n"
+           "                      exact stacks of the next calls of one function, in us;\n"
+           "                      native: the scheduler threads' C and JIT frames (ptrace;\n"
+           "                      whole Erlang chains when the node runs with +JPperf map)\n"
            "    --call M:F/A      trace: the function (e.g. my_server:handle_call/3)\n"
            "    --calls N         trace: how many of its next calls, by any process\n"
            "                      (default: 1; --duration is how long to wait for them)\n"
@@ -190,11 +192,10 @@ static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r,
         else if (v && !strcmp(v, "trace"))
             r->mode = BF_MODE_TRACE;
         else if (v && !strcmp(v, "native"))
-            return bf_fail(err, errlen, "--mode %s is not available in this build yet; "
-                                        "use --mode sample or trace", v), -1;
+            r->mode = BF_MODE_NATIVE;
         else
-            return bf_fail(err, errlen, "--mode is sample or trace (got %s)", v ? v : "nothing"),
-                   -1;
+            return bf_fail(err, errlen, "--mode is sample, trace or native (got %s)",
+                           v ? v : "nothing"), -1;
     } else if (bf_opt_value(argc, argv, i, "--call", &v)) {
         if (bf_parse_mfa(v, r) != 0)
             return bf_fail(err, errlen, "--call needs Module:function/Arity, e.g. "

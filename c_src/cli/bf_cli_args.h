@@ -22,7 +22,7 @@ enum bf_exit {
     BF_EXIT_COOKIE = 8,      /* no cookie found, or the node rejected ours */
     BF_EXIT_MISMATCH = 9,    /* OTP release, NIF version, architecture, word size or
                                 beamflame version differ from this build */
-    BF_EXIT_PTRACE = 10,     /* native mode: ptrace not permitted (reserved) */
+    BF_EXIT_PTRACE = 10,     /* native mode: ptrace not permitted */
     BF_EXIT_TIMEOUT = 11,    /* the node stopped answering within --timeout */
     BF_EXIT_REMOTE = 12,     /* the recording failed on the node, or the connection dropped */
     BF_EXIT_INTERRUPTED = 130 /* a second Ctrl-C: left at once, nothing written */

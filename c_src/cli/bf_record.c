@@ -3,10 +3,11 @@
  *      word size (read with erlang:system_info/1; this build's values are baked in at
  *      build time, bf_build_facts.h), then beamflame's version if the node has one;
  *   2. if the node lacks beamflame: loads beamflame_attach from ebin/ and calls
- *      beamflame_attach:install/3 with the other modules, the .app file and the NIF
- *      library (which the node writes to a private 0700 directory, loads and deletes);
- *   3. starts a session (beamflame_remote:start/3: sample, or trace of the next calls of
- *      one function) owned by this C node's pid: if this
+ *      beamflame_attach:install/4 with the other modules, the .app file, the NIF
+ *      library (which the node writes to a private 0700 directory, loads and deletes)
+ *      and native mode's port program (kept in memory, written out for each run);
+ *   3. starts a session (beamflame_remote:start/3: sample, native, or trace of the next
+ *      calls of one function) owned by this C node's pid: if this
  *      program dies or the connection drops, the node stops the run and undoes it;
  *   4. polls it (progress line on a terminal), stops it early on Ctrl-C, fetches the
  *      folded stacks and renders them here, so the node does no rendering.
@@ -294,7 +295,8 @@ static int bf_encode_beams(const char *ebin, ei_x_buff *x, char *err, size_t err
     return rc;
 }
 
-/* Loads beamflame into the node: beamflame_attach first, then install/3 does the rest. */
+/* Loads beamflame into the node: beamflame_attach first, then install/4 does the rest
+ * (the modules, the .app file, the NIF library, native mode's port program). */
 static int bf_push(bf_node *n, char *err, size_t errlen)
 {
     char ebin[PATH_MAX], priv[PATH_MAX], path[PATH_MAX + 64];
@@ -303,18 +305,20 @@ static int bf_push(bf_node *n, char *err, size_t errlen)
                               "beamflame.app); set BEAMFLAME_EBIN to that directory");
         return BF_EXIT_IO;
     }
-    size_t alen = 0, blen = 0, slen = 0;
+    size_t alen = 0, blen = 0, slen = 0, xlen = 0;
     snprintf(path, sizeof(path), "%s/beamflame.app", ebin);
     char *app = bf_slurp(path, &alen);
     snprintf(path, sizeof(path), "%s/beamflame_attach.beam", ebin);
     char *attach = bf_slurp(path, &blen);
     snprintf(path, sizeof(path), "%s/beamflame_nif.so", priv);
     char *so = bf_slurp(path, &slen);
+    snprintf(path, sizeof(path), "%s/beamflame_native", priv);
+    char *exe = bf_slurp(path, &xlen);
     ei_x_buff a, r;
     ei_x_new(&a);
     ei_x_new(&r);
     int idx, rc = BF_EXIT_OK;
-    if (!app || !attach || !so) {
+    if (!app || !attach || !so || !exe) {
         snprintf(err, errlen, "cannot read beamflame's files in %s and %s (rebuild: make build)",
                  ebin, priv);
         rc = BF_EXIT_IO;
@@ -338,7 +342,7 @@ static int bf_push(bf_node *n, char *err, size_t errlen)
         rc = BF_EXIT_REMOTE;
         goto done;
     }
-    bf_args(&a, 3);
+    bf_args(&a, 4);
     ei_x_encode_binary(&a, app, (long)alen);
     if (bf_encode_beams(ebin, &a, err, errlen) != 0) {
         rc = BF_EXIT_IO;
@@ -346,6 +350,7 @@ static int bf_push(bf_node *n, char *err, size_t errlen)
     }
     ei_x_encode_empty_list(&a);
     ei_x_encode_binary(&a, so, (long)slen);
+    ei_x_encode_binary(&a, exe, (long)xlen);
     bf_args_end(&a);
     rc = bf_node_call(n, "beamflame_attach", "install", &a, &r, &idx, err, errlen);
     if (rc == BF_EXIT_OK) {
@@ -361,6 +366,7 @@ done:
     free(app);
     free(attach);
     free(so);
+    free(exe);
     ei_x_free(&a);
     ei_x_free(&r);
     return rc;
@@ -424,7 +430,7 @@ static int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *ses
         ei_x_encode_atom_as(&a, o->call_function, ERLANG_UTF8, ERLANG_UTF8);
         ei_x_encode_ulong(&a, o->call_arity);
     } else {
-        ei_x_encode_atom(&a, "sample");
+        ei_x_encode_atom(&a, o->mode == BF_MODE_NATIVE ? "native" : "sample");
         ei_x_encode_map_header(&a, 2);
         ei_x_encode_atom(&a, "duration");
         ei_x_encode_ulong(&a, o->duration_ms);
@@ -635,6 +641,8 @@ int bf_record_run(const bf_cli *cli_in)
                 samples, bf_st_stack_count(st), bf_ms_since(&t0));
     rc = bf_output_write(&cli, &cli.svg, NULL, st, n.name);
 done:
+    if (rc == BF_EXIT_REMOTE && strstr(err, "ptrace_not_permitted"))
+        rc = BF_EXIT_PTRACE; /* native mode: the node's message names the fix */
     if (rc != BF_EXIT_OK && err[0])
         fprintf(stderr, "beamflame: %s\n", err);
     bf_node_close(&n);
