@@ -12,13 +12,16 @@ defmodule Beamflame do
     * `sample/1`: stacks of the node's processes, sampled at a rate (no VM flags; cheap).
     * `trace/2`, `capture/2`, `trace_process/2`: exact call stacks of one call, of the next
       calls of a function, or of a process, weighted in microseconds.
+    * `native/1`: the scheduler threads themselves, C frames and JIT-compiled Erlang frames
+      in one stack (a port program with ptrace; whole Erlang chains on a node started
+      with `+JPperf map`).
 
   Every local mode returns a `Beamflame.Profile`; render it with `svg/2`, `html/2`,
   `speedscope/2`, `folded/1` or `write!/3`.
 
   ## Other nodes
 
-  `sample/2`, `trace/3` and `capture/3` take a node first: beamflame is loaded there if it
+  `sample/2`, `native/2`, `trace/3` and `capture/3` take a node first: beamflame is loaded there if it
   lacks it (over a hidden connection; see `attach/1`), the run happens there, and what comes
   back is a map of binaries (`:folded`, `:svg`, `:html`) and an `:info` map, ready for
   `Kino.HTML` or `File.write!/2`. A run on another node is owned by the caller: if the
@@ -57,6 +60,26 @@ defmodule Beamflame do
   @spec sample(node_name(), keyword()) :: {:ok, map()} | {:error, term()}
   def sample(node, opts) when is_atom(node) and is_list(opts) do
     :beamflame.sample(node, Map.new(opts))
+  end
+
+  @doc """
+  Samples this node's scheduler threads: C frames (BIFs, NIFs, the garbage collector, the
+  scheduler loop) and the Erlang functions above them, rooted at the thread's name
+  (`1_scheduler`, ...). `info/1`'s `:capability` says what the node could give: whole
+  Erlang chains need `+JPperf map` at VM start.
+
+  Options: `duration:` (ms, 5000), `rate:` (Hz, 99), `dirty:` (also the dirty schedulers,
+  false), `idle:` (show idle schedulers as `[idle]`, true).
+  """
+  @spec native(keyword()) :: {:ok, Profile.t()} | {:error, term()}
+  def native(opts \\ []) when is_list(opts) do
+    :beamflame.native(Map.new(opts)) |> wrap()
+  end
+
+  @doc "`native/1` on another node (loading beamflame there if needed): a map of binaries."
+  @spec native(node_name(), keyword()) :: {:ok, map()} | {:error, term()}
+  def native(node, opts) when is_atom(node) and is_list(opts) do
+    :beamflame.native(node, Map.new(opts))
   end
 
   @doc """

@@ -37,7 +37,7 @@ static void build_module(void)
     flen = 0;
     memset(file, 0, sizeof(file));
     put(1, 4); put(0, 4);
-    put(0x7f0000001000ULL, 8); put(3, 4); put(0x400, 4); put(6, 2); put_name("timer");
+    put(0x7f0000001000ULL, 8); put(4, 4); put(0x400, 4); put(6, 2); put_name("timer");
     flen = 32 + 6;
     range(0, 0x1f0, 0, "timer::codeHeader");
     range(0x1f0, 0x220, 1, "timer:sleep/1");
@@ -45,7 +45,8 @@ static void build_module(void)
     put(0x1f8, 4); put(42, 4); put(8, 2); put_name("timer.e");
     flen = l + 12 + 8;
     third = flen;
-    range(0x220, 0x300, 0, "Elixir.MyApp.Worker:run/1");
+    range(0x220, 0x300, 0, "'Elixir.MyApp.Worker':run/1");
+    range(0x300, 0x340, 0, "shop:'-loop/1-fun-0-'/2");
 }
 
 Test(gdbjit, module_ranges_become_named_perf_map_entries)
@@ -54,11 +55,13 @@ Test(gdbjit, module_ranges_become_named_perf_map_entries)
     bf_perfmap *pm = bf_perfmap_new();
     int fl = -1;
     cr_assert_eq(bf_gdbjit_kind(file, flen, &fl), BF_GDBJIT_MODULE);
-    cr_assert_eq(bf_gdbjit_module(pm, file, flen), 3);
+    cr_assert_eq(bf_gdbjit_module(pm, file, flen), 4);
     cr_assert_str_eq(bf_perfmap_lookup(pm, 0x7f0000001010, NULL), "timer::codeHeader");
     cr_assert_str_eq(bf_perfmap_lookup(pm, 0x7f00000011f8, NULL), "timer:sleep/1");
     cr_assert_str_eq(bf_perfmap_lookup(pm, 0x7f00000012ff, NULL), "MyApp.Worker.run/1");
-    cr_assert_null(bf_perfmap_lookup(pm, 0x7f0000001300, NULL));
+    /* the list quotes atoms; the names come out as from a perf map */
+    cr_assert_str_eq(bf_perfmap_lookup(pm, 0x7f0000001300, NULL), "shop:loop/1-fun-0");
+    cr_assert_null(bf_perfmap_lookup(pm, 0x7f0000001340, NULL));
     bf_perfmap_free(pm);
 }
 
@@ -77,7 +80,7 @@ Test(gdbjit, damaged_files_keep_what_came_before)
     bf_perfmap *pm = bf_perfmap_new();
     build_module();
     /* cut inside the third range's name */
-    cr_assert_eq(bf_gdbjit_module(pm, file, flen - 10), -1);
+    cr_assert_eq(bf_gdbjit_module(pm, file, third + 20), -1);
     cr_assert_str_eq(bf_perfmap_lookup(pm, 0x7f00000011f8, NULL), "timer:sleep/1");
     cr_assert_null(bf_perfmap_lookup(pm, 0x7f0000001250, NULL));
     /* a name without its NUL, a range past the code size, a newline in a name */

@@ -29,6 +29,19 @@ defmodule BeamflameTest do
     assert %{mode: :sample} = Beamflame.info(profile)
   end
 
+  test "native/1 samples the scheduler threads, Elixir frames named the Elixir way" do
+    pid = spawn(&TestWork.busy/0)
+    {:ok, profile} = Beamflame.native(duration: 500, idle: false)
+    Process.exit(pid, :kill)
+    assert inspect(profile) =~ ~r/^#Beamflame.Profile<native, /
+    assert %{mode: :native, capability: capability} = Beamflame.info(profile)
+    assert is_binary(capability)
+    folded = Beamflame.folded(profile)
+    assert folded =~ ~r/^\d+_scheduler;/m
+    assert folded =~ "Beamflame.TestWork.fib/1"
+    assert {:error, {:bad_option, {:rate, 0}, _}} = Beamflame.native(rate: 0)
+  end
+
   test "trace/2 runs the call and names Elixir frames the Elixir way" do
     {:ok, 5, profile} = Beamflame.trace(fn -> TestWork.fib(5) end, weight: :calls)
     folded = Beamflame.folded(profile)
@@ -98,6 +111,8 @@ defmodule BeamflameTest do
       assert folded =~ "lists:sort/1"
       {:ok, [%{folded: cap}]} = Beamflame.capture(node, {:lists, :seq, 2}, calls: 1, timeout: 5000)
       assert cap =~ "lists:seq/2"
+      {:ok, %{svg: nsvg, info: %{mode: :native}}} = Beamflame.native(node, duration: 300)
+      assert "<?xml" <> _ = nsvg
       {:ok, merged, %{^node => :ok}} = Beamflame.sample_cluster([node], duration: 200, states: :wall)
       assert Beamflame.folded(merged) =~ Atom.to_string(node)
       assert :ok = Beamflame.detach(node)
