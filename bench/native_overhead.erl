@@ -1,14 +1,18 @@
 %% Benchmark: the throughput a CPU-bound node keeps under native sampling, in the same
-%% run: two processes computing fib(20) in a loop on a peer started with +JPperf map;
+%% run: one process computing fib(20) in a loop on a peer started with +JPperf map (one
+%% busy scheduler; on this 2-core machine a second one would compete with the sampler
+%% itself for a core, and the figure would measure the machine, not the stops);
 %% windows of ?WINDOW_MS unsampled, sampled at 99 Hz and at 999 Hz, and (if perf is
 %% installed) under `perf record -g -F 99`, alternating, ?ROUNDS rounds; work per window.
-%% Also the share of samples whose stack holds the workload's Erlang frames.
+%% Also the share of samples whose stack holds the workload's Erlang frames, the share of
+%% stacks with Erlang functions whose chain is complete (reaches the process's first
+%% frame), and how long threads were held stopped per sample.
 %% Output: native_bench: rate=... throughput_vs_unsampled=... (median of rounds) ...
 -module(native_overhead).
 -export([main/0, worker/1, fib/1, run_native/1]).
 
 -define(WINDOW_MS, 3000).
--define(ROUNDS, 3).
+-define(ROUNDS, 5).
 
 main() ->
     _ = os:cmd("epmd -daemon"),
@@ -20,7 +24,7 @@ main() ->
     %% the table lives in a process that stays
     _ = erpc:call(Node, erlang, spawn, [fun() -> ets:new(bench, [public, named_table]),
                                                  receive stop -> ok end end]),
-    [erpc:call(Node, erlang, spawn, [?MODULE, worker, [I]]) || I <- [1, 2]],
+    _ = erpc:call(Node, erlang, spawn, [?MODULE, worker, [1]]),
     OsPid = erpc:call(Node, os, getpid, []),
     Perf = os:find_executable("perf") =/= false,
     Modes = [none, {native, 99}, {native, 999}] ++ [perf || Perf],
@@ -29,15 +33,22 @@ main() ->
     [begin
          Ws = [W || R <- Rounds, {M1, {W, _}} <- R, M1 =:= M],
          Share = [S || R <- Rounds, {M1, {_, S}} <- R, M1 =:= M, S =/= undefined],
-         io:format("native_bench: mode=~s throughput_vs_unsampled=~.3f loss_pct=~.2f~s~n",
+         io:format("native_bench: mode=~s throughput_vs_unsampled=~.3f loss_pct=~.2f "
+                   "(rounds ~s)~s~n",
                    [label(M), median(Ws) / Base, 100 * (1 - median(Ws) / Base),
+                    lists:join(",", [io_lib:format("~.3f", [W / Base]) || W <- Ws]),
                     case Share of
                         [] -> "";
-                        _ -> io_lib:format(" erlang_frames_share=~.3f", [median(Share)])
+                        _ -> details(Share)
                     end])
      end || M <- Modes, M =/= none],
     peer:stop(Peer),
     halt(0).
+
+details(Shares) ->
+    Med = fun(K) -> median([maps:get(K, S) || S <- Shares]) end,
+    io_lib:format(" fib_share=~.3f complete_chain_share=~.3f held_us_per_sample=~.1f",
+                  [Med(fib), Med(complete), Med(held)]).
 
 label({native, R}) -> "native_" ++ integer_to_list(R) ++ "hz";
 label(perf) -> "perf_record_g_99hz".
@@ -53,9 +64,11 @@ window(Node, OsPid, Mode) ->
                 none ->
                     timer:sleep(?WINDOW_MS), undefined;
                 {native, Rate} ->
-                    {ok, Folded} = erpc:call(Node, ?MODULE, run_native,
-                                             [#{duration => ?WINDOW_MS, rate => Rate}]),
-                    share(Folded);
+                    {ok, Folded, Info} = erpc:call(Node, ?MODULE, run_native,
+                                                   [#{duration => ?WINDOW_MS, rate => Rate}]),
+                    #{erlang_samples := E, complete_chains := C, stopped_us := H,
+                      thread_samples := N} = Info,
+                    #{fib => share(Folded), complete => C / max(E, 1), held => H / max(N, 1)};
                 perf ->
                     _ = os:cmd("perf record -q -g -F 99 -o /tmp/bf_nbench.perf -p " ++ OsPid
                                ++ " -- sleep " ++ integer_to_list(?WINDOW_MS div 1000)
@@ -67,8 +80,8 @@ window(Node, OsPid, Mode) ->
 
 %% On the peer.
 run_native(Opts) ->
-    {ok, P} = beamflame:native(Opts),
-    {ok, beamflame:folded(P)}.
+    {ok, P} = beamflame:native(Opts#{idle => false}),
+    {ok, beamflame:folded(P), beamflame:info(P)}.
 
 total(Node) ->
     lists:sum([N || {_, N} <- erpc:call(Node, ets, tab2list, [bench])]).
