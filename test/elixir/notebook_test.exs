@@ -42,7 +42,7 @@ defmodule Beamflame.NotebookTest do
     File.mkdir_p!(tmp)
     on_exit(fn -> File.rm_rf!(tmp) end)
 
-    # the target: the demo shop, without beamflame
+    # the target: the demo shop, without beamflame (with +JPperf map, for native mode)
     {:ok, :demo_shop} =
       :compile.file(String.to_charlist(Path.join(repo, "demo/demo_shop.erl")),
                     outdir: String.to_charlist(tmp))
@@ -50,7 +50,8 @@ defmodule Beamflame.NotebookTest do
     cookie = "nbcookie#{System.unique_integer([:positive])}"
     port = Port.open({:spawn_executable, System.find_executable("erl")},
                      [:binary, :exit_status,
-                      args: ["-sname", name, "-setcookie", cookie, "-noshell", "-pa", tmp,
+                      args: ["+JPperf", "map", "-sname", name, "-setcookie", cookie,
+                             "-noshell", "-pa", tmp,
                              "-eval", "ok = demo_shop:start()."]])
     {:os_pid, os_pid} = Port.info(port, :os_pid)
     on_exit(fn -> System.cmd("kill", [Integer.to_string(os_pid)]) end)
@@ -78,13 +79,14 @@ defmodule Beamflame.NotebookTest do
     assert status == 0, out
     assert out =~ "NOTEBOOK DONE"
     html = Regex.scan(~r/KINO HTML \d+ demo_shop=(\w+)/, out, capture: :all_but_first)
-    assert length(html) == 4, out
+    assert length(html) == 5, out
     # the sampled and the diffed graphs show the shop's code (the captured calls are the
     # clients' gen_server:call/3, whose work happens in the server process)
     assert hd(html) == ["true"] and List.last(html) == ["true"], out
     assert out =~ "KINO IMAGE"
     assert out =~ "KINO DOWNLOAD flame.svg"
     assert out =~ "3 calls traced"
+    assert out =~ "full: C frames and the Erlang call chain"
   end
 
   defp wait_registered(_name, 0), do: flunk("the target node did not register with epmd")
