@@ -65,16 +65,13 @@ start_link(Opts, Caller, Ref) ->
 init(Parent, Opts, Caller, Ref) ->
     Parent =:= none orelse proc_lib:init_ack(Parent, {ok, self()}),
     CMon = erlang:monitor(process, Caller),
-    case executable() of
-        {ok, Exe, Cleanup} ->
-            try
-                Caller ! {Ref, sample(Exe, Opts, CMon)}
-            after
-                Cleanup()
-            end;
-        {error, _} = E ->
-            Caller ! {Ref, E}
-    end,
+    Result = case executable() of
+                 {ok, Exe, Cleanup} ->
+                     try sample(Exe, Opts, CMon) after Cleanup() end;
+                 {error, _} = E ->
+                     E
+             end,
+    Caller ! {Ref, Result},
     ok.
 
 %% The port program: in priv/, else (beamflame was pushed here by attach) the copy
