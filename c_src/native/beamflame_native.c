@@ -476,6 +476,54 @@ static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
     return ok ? 0 : -1;
 }
 
+/* BF_NATIVE_SNAPSHOT=FILE: writes the first complete Erlang walk's input (registers, the
+ * bytes at the pc, the stack from rsp to the process's first frame, the perf map entries
+ * of its frames) as text, for c_src/tests/test_jitwalk.c's recorded snapshots. */
+static void bf_dump_snapshot(bf_native *n, const bf_sample *sm, int bottom)
+{
+    static int done;
+    const char *path = getenv("BF_NATIVE_SNAPSHOT");
+    if (done || !path || !bottom)
+        return;
+    uint64_t last_fp = sm->regs.rbp, up;
+    while (bf_snap_word(&sm->snap, last_fp, &up) == 0 && up > last_fp)
+        last_fp = up; /* the frame whose saved rbp is 0 */
+    size_t len = (size_t)(last_fp + 16 - sm->snap.base);
+    FILE *f = fopen(path, "w");
+    if (!f || len > sm->snap.len)
+        return;
+    done = 1;
+    fprintf(f, "pc %llx sp %llx fp %llx code %02x%02x%02x%02x\n",
+            (unsigned long long)sm->regs.rip, (unsigned long long)sm->regs.rsp,
+            (unsigned long long)sm->regs.rbp, sm->code[0], sm->code[1], sm->code[2], sm->code[3]);
+    uint64_t seen[BF_NATIVE_MAX_FRAMES];
+    size_t nseen = 0;
+    for (size_t k = 0; k < sm->np; k++) {
+        uint64_t start = 0, pc = k ? sm->pcs[k] - 1 : sm->pcs[k];
+        const char *name = bf_perfmap_lookup(n->pm, pc, &start);
+        size_t j = 0;
+        while (j < nseen && seen[j] != start)
+            j++;
+        if (!name || j < nseen)
+            continue;
+        seen[nseen++] = start;
+    }
+    FILE *pm = fopen(n->pm_path, "r"); /* the perf map's own lines for those entries */
+    char line[1024];
+    while (pm && fgets(line, sizeof(line), pm)) {
+        unsigned long long a = strtoull(line, NULL, 16);
+        for (size_t j = 0; j < nseen; j++)
+            if (seen[j] == a)
+                fprintf(f, "map %s", line);
+    }
+    if (pm)
+        fclose(pm);
+    fprintf(f, "stack %llx %zu\n", (unsigned long long)sm->snap.base, len);
+    for (size_t i = 0; i < len; i++)
+        fprintf(f, "%02x%s", sm->snap.bytes[i], (i + 1) % 32 == 0 || i + 1 == len ? "\n" : "");
+    fclose(f);
+}
+
 static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
 {
     static bf_sample sm;
@@ -511,6 +559,8 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
                              sm.pcs + sm.np, BF_NATIVE_MAX_FRAMES - sm.np, &exit_ret, &bottom);
         jit = 1;
     }
+    if (bottom && sm.np > 8 && !sm.into_jit)
+        bf_dump_snapshot(n, &sm, bottom);
     const uint64_t *pcs = sm.pcs;
     size_t np = sm.np;
     /* root first: thread name, then outermost to innermost */

@@ -1,9 +1,11 @@
 /* bf_jitwalk: the Erlang chain through JIT frames on recorded stack snapshots, with the
  * prologue and epilogue fix-ups. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../core/bf_jitwalk.h"
+#include "../core/bf_perfmap.h"
 
 #define BASE 0x7ff000001000ULL
 /* JIT code lives in [0x5000, 0x9000); 0x1234 is C code */
@@ -11,6 +13,11 @@ static int is_jit(void *ctx, uint64_t pc)
 {
     (void)ctx;
     return pc >= 0x5000 && pc < 0x9000;
+}
+
+static int in_perfmap(void *ctx, uint64_t pc)
+{
+    return bf_perfmap_lookup(ctx, pc, NULL) != NULL;
 }
 
 static uint64_t words[64];
@@ -131,4 +138,58 @@ Test(jitwalk, a_zero_saved_rbp_is_the_process_bottom)
     n = bf_jit_walk(&s, 0x5050, BASE, BASE + 0x40, NULL, 0, is_jit, NULL, pcs, 16, &exit_ret,
                     &bottom);
     cr_assert_eq(bottom, 0);
+}
+
+/* A recorded snapshot: a scheduler thread of a `+JPperf map` node stopped in
+ * bf_nativework:c2/1, 60 levels into c/1 <-> c2/1 under b/0, a/0 and the process's loop
+ * (test/bf_nativework.erl), written by `BF_NATIVE_SNAPSHOT=FILE beamflame_native`: its
+ * registers, the bytes at its pc, its stack from rsp to the process's first frame, and the
+ * perf map's lines for those functions. */
+static uint8_t rec_stack[8192];
+
+Test(jitwalk, a_recorded_scheduler_stack_walks_to_the_process_bottom)
+{
+    FILE *f = fopen("snapshots/jit_chain.txt", "r");
+    cr_assert_not_null(f);
+    unsigned long long pc, sp, fp, base;
+    unsigned code4;
+    size_t len;
+    cr_assert_eq(fscanf(f, "pc %llx sp %llx fp %llx code %8x\n", &pc, &sp, &fp, &code4), 4);
+    bf_perfmap *pm = bf_perfmap_new();
+    char line[512];
+    long pos = ftell(f);
+    while (fgets(line, sizeof(line), f) && !strncmp(line, "map ", 4)) {
+        cr_assert_eq(bf_perfmap_feed(pm, line + 4, strlen(line + 4)), 0);
+        pos = ftell(f);
+    }
+    fseek(f, pos, SEEK_SET);
+    cr_assert_eq(fscanf(f, "stack %llx %zu\n", &base, &len), 2);
+    cr_assert_leq(len, sizeof(rec_stack));
+    for (size_t i = 0; i < len; i++)
+        cr_assert_eq(fscanf(f, "%2hhx", &rec_stack[i]), 1);
+    fclose(f);
+    uint8_t code[4] = {(uint8_t)(code4 >> 24), (uint8_t)(code4 >> 16), (uint8_t)(code4 >> 8),
+                       (uint8_t)code4};
+    bf_stack_snap s = {base, rec_stack, len};
+    uint64_t pcs[256], exit_ret;
+    int bottom = 0;
+    size_t n = bf_jit_walk(&s, pc, sp, fp, code, 4, in_perfmap, pm, pcs, 256, &exit_ret,
+                           &bottom);
+    cr_assert_eq(bottom, 1);
+    cr_assert_eq(exit_ret, 0);
+    /* innermost first: c2/1 (where it stopped), c/1 and c2/1 alternating, b, a, the loop */
+    const char *names[256];
+    for (size_t i = 0; i < n; i++) {
+        names[i] = bf_perfmap_lookup(pm, i ? pcs[i] - 1 : pcs[i], NULL);
+        cr_assert_not_null(names[i], "frame %zu unnamed", i);
+    }
+    cr_assert_gt(n, 10);
+    cr_assert_str_eq(names[0], "bf_nativework:c2/1");
+    cr_assert_str_eq(names[n - 1], "bf_nativework:loop_a/0");
+    cr_assert_str_eq(names[n - 2], "bf_nativework:a/0");
+    cr_assert_str_eq(names[n - 3], "bf_nativework:b/0");
+    for (size_t i = 1; i < n - 3; i++)
+        cr_assert(!strcmp(names[i], "bf_nativework:c/1") || !strcmp(names[i], "bf_nativework:c2/1"),
+                  "frame %zu is %s", i, names[i]);
+    bf_perfmap_free(pm);
 }
