@@ -657,14 +657,23 @@ static void bf_read_gdbjit(bf_native *n)
         bf_read_target(n->beam_bias + desc + 16, &entry, 8) != 0)
         return;
     static uint8_t sym[1 << 20];
-    for (unsigned i = 0; entry && i < BF_NATIVE_MAX_JIT_MODULES; i++) {
+    static uint64_t files[BF_NATIVE_MAX_JIT_MODULES][2]; /* symfile address, size */
+    size_t nfiles = 0;
+    while (entry && nfiles < BF_NATIVE_MAX_JIT_MODULES) {
         uint64_t e[4]; /* next, prev, symfile address, symfile size */
         if (bf_read_target(entry, e, sizeof(e)) != 0)
             break;
-        if (e[3] > 0 && e[3] <= sizeof(sym) && bf_read_target(e[2], sym, (size_t)e[3]) == 0 &&
-            bf_gdbjit_module(n->pm, sym, (size_t)e[3]) > 0)
-            n->gdb_modules++;
+        files[nfiles][0] = e[2];
+        files[nfiles++][1] = e[3];
         entry = e[0];
+    }
+    /* the list starts with the newest module: feed it last, so that where an address
+     * was reused (a module reloaded, old code not yet gone) the newest name wins */
+    for (size_t i = nfiles; i > 0; i--) {
+        uint64_t addr = files[i - 1][0], size = files[i - 1][1];
+        if (size > 0 && size <= sizeof(sym) && bf_read_target(addr, sym, (size_t)size) == 0 &&
+            bf_gdbjit_module(n->pm, sym, (size_t)size) > 0)
+            n->gdb_modules++;
     }
     n->have_gdbjit = bf_perfmap_count(n->pm) > 0;
 }
