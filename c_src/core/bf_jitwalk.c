@@ -11,13 +11,30 @@ int bf_snap_word(const bf_stack_snap *s, uint64_t addr, uint64_t *out)
     return 0;
 }
 
+enum { BF_STEP_OK, BF_STEP_BOTTOM, BF_STEP_END };
+
+/* One frame up the chain: the return address at [fp+8], the caller's frame at [fp]. The
+ * process's first frame saved rbp 0; any other frame must lie above this one. */
+static int bf_step(const bf_stack_snap *s, uint64_t *fp, uint64_t *ret)
+{
+    uint64_t up;
+    if (bf_snap_word(s, *fp + 8, ret) != 0 || bf_snap_word(s, *fp, &up) != 0)
+        return BF_STEP_END;
+    if (up == 0)
+        return BF_STEP_BOTTOM;
+    if (up <= *fp)
+        return BF_STEP_END; /* the chain must climb the stack */
+    *fp = up;
+    return BF_STEP_OK;
+}
+
 size_t bf_jit_walk(const bf_stack_snap *s, uint64_t pc, uint64_t sp, uint64_t fp,
                    const uint8_t *code, size_t ncode, bf_is_jit_fn is_jit, void *ctx,
                    uint64_t *pcs, size_t max, uint64_t *exit_ret, int *bottom)
 {
     size_t n = 0;
     uint64_t ret = 0;
-    int dummy;
+    int dummy, step;
     if (!bottom)
         bottom = &dummy;
     *exit_ret = 0;
@@ -35,17 +52,9 @@ size_t bf_jit_walk(const bf_stack_snap *s, uint64_t pc, uint64_t sp, uint64_t fp
     } else if (ncode >= 1 && code[0] == 0xc3) {
         if (bf_snap_word(s, sp, &ret) != 0)
             return n;
-    } else {
-        uint64_t up;
-        if (bf_snap_word(s, fp + 8, &ret) != 0 || bf_snap_word(s, fp, &up) != 0)
-            return n;
-        if (up == 0) {
-            *bottom = 1; /* frame 0 is the process's first frame */
-            return n;
-        }
-        if (up <= fp)
-            return n; /* the chain must climb the stack */
-        fp = up;
+    } else if ((step = bf_step(s, &fp, &ret)) != BF_STEP_OK) {
+        *bottom = step == BF_STEP_BOTTOM; /* frame 0 may be the process's first frame */
+        return n;
     }
     while (n < max) {
         if (ret == 0)
@@ -55,16 +64,10 @@ size_t bf_jit_walk(const bf_stack_snap *s, uint64_t pc, uint64_t sp, uint64_t fp
             return n;
         }
         pcs[n++] = ret;
-        uint64_t up;
-        if (bf_snap_word(s, fp + 8, &ret) != 0 || bf_snap_word(s, fp, &up) != 0)
-            return n;
-        if (up == 0) {
-            *bottom = 1;
+        if ((step = bf_step(s, &fp, &ret)) != BF_STEP_OK) {
+            *bottom = step == BF_STEP_BOTTOM;
             return n;
         }
-        if (up <= fp)
-            return n;
-        fp = up;
     }
     return n;
 }
