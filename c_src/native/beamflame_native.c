@@ -84,6 +84,7 @@ typedef struct bf_native {
     int have_gdbjit;    /* ... else from the JIT's debugger list, read once at start */
     int frame_pointers; /* erts_frame_layout: 1 when JIT code keeps rbp chains */
     size_t gdb_modules;
+    const char *snapshot_path; /* BF_NATIVE_SNAPSHOT: write one walk's input there */
     bf_stack_table *st;
     unw_addr_space_t as;
     /* counters */
@@ -315,8 +316,9 @@ static unw_accessors_t bf_accessors = {
 
 /* --- one sample ------------------------------------------------------------------------- */
 
-/* A frame's name: the perf map for JIT code, beam.smp's symbols, else file+offset. */
-static void bf_name_pc(bf_native *n, uint64_t pc, char *out, size_t len)
+/* A frame's name: the perf map (or debugger list) for JIT code, beam.smp's symbols, else
+ * file+offset. 1 when the JIT's names gave it. */
+static int bf_name_pc(bf_native *n, uint64_t pc, char *out, size_t len)
 {
     const bf_map *m = bf_map_of(n, pc);
     if (n->have_perfmap || n->have_gdbjit) {
@@ -328,20 +330,19 @@ static void bf_name_pc(bf_native *n, uint64_t pc, char *out, size_t len)
             s = bf_perfmap_lookup(n->pm, pc, NULL);
         if (s) {
             snprintf(out, len, "%s", s);
-            return;
+            return 1;
         }
     }
     if (m && n->beam && strstr(m->path, "/beam.smp")) {
         bf_elfsym_name(n->beam, pc - n->beam_bias, out, len);
-        return;
-    }
-    if (m && m->path[0]) {
+    } else if (m && m->path[0]) {
         const char *base = strrchr(m->path, '/');
         snprintf(out, len, "%s+0x%llx", base ? base + 1 : m->path,
                  (unsigned long long)(pc - m->start + m->offset));
-        return;
+    } else {
+        snprintf(out, len, m ? "[jit 0x%llx]" : "[unknown 0x%llx]", (unsigned long long)pc);
     }
-    snprintf(out, len, m ? "[jit 0x%llx]" : "[unknown 0x%llx]", (unsigned long long)pc);
+    return 0;
 }
 
 static int bf_thread_sleeping(const bf_native *n, pid_t tid)
@@ -365,6 +366,7 @@ typedef struct bf_sample {
     struct user_regs_struct regs;
     bf_stack_snap snap;                /* the stack at rsp */
     uint8_t code[4];                   /* the bytes at the pc (prologue fix-ups) */
+    int pc_in_jit;                     /* stopped in JIT code (else in C) */
     uint64_t pcs[BF_NATIVE_MAX_FRAMES]; /* innermost first */
     size_t np;
     int into_jit;                      /* the C frames were called from JIT code at */
@@ -462,7 +464,8 @@ static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
         struct iovec lc = {sm->code, 4}, rc = {(void *)(uintptr_t)sm->regs.rip, 4};
         if (process_vm_readv(g.pid, &lc, 1, &rc, 1, 0) != 4)
             memset(sm->code, 0x90, 4);
-        if (!bf_is_jit(n, sm->regs.rip))
+        sm->pc_in_jit = bf_is_jit(n, sm->regs.rip);
+        if (!sm->pc_in_jit)
             bf_unwind_c(n, t, sm);
     }
     /* a signal-delivery stop passes its signal on; a PTRACE_INTERRUPT stop has none */
@@ -479,20 +482,19 @@ static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
 /* BF_NATIVE_SNAPSHOT=FILE: writes the first complete Erlang walk's input (registers, the
  * bytes at the pc, the stack from rsp to the process's first frame, the perf map entries
  * of its frames) as text, for c_src/tests/test_jitwalk.c's recorded snapshots. */
-static void bf_dump_snapshot(bf_native *n, const bf_sample *sm, int bottom)
+static void bf_dump_snapshot(bf_native *n, const bf_sample *sm)
 {
-    static int done;
-    const char *path = getenv("BF_NATIVE_SNAPSHOT");
-    if (done || !path || !bottom)
-        return;
+    const char *path = n->snapshot_path;
     uint64_t last_fp = sm->regs.rbp, up;
     while (bf_snap_word(&sm->snap, last_fp, &up) == 0 && up > last_fp)
         last_fp = up; /* the frame whose saved rbp is 0 */
     size_t len = (size_t)(last_fp + 16 - sm->snap.base);
-    FILE *f = fopen(path, "w");
-    if (!f || len > sm->snap.len)
+    if (len > sm->snap.len)
         return;
-    done = 1;
+    n->snapshot_path = NULL; /* one snapshot */
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return;
     fprintf(f, "pc %llx sp %llx fp %llx code %02x%02x%02x%02x\n",
             (unsigned long long)sm->regs.rip, (unsigned long long)sm->regs.rsp,
             (unsigned long long)sm->regs.rbp, sm->code[0], sm->code[1], sm->code[2], sm->code[3]);
@@ -540,27 +542,28 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
     /* the thread runs again: walk the Erlang frames on the copies */
     uint64_t exit_ret;
     int jit = 0, bottom = 0;
-    if (bf_is_jit(n, sm.regs.rip) && !n->frame_pointers) {
-        sm.pcs[sm.np++] = sm.regs.rip; /* no rbp chain: the innermost function only */
-        jit = 1;
-    } else if (!n->frame_pointers) {
-        if (sm.into_jit && sm.np < BF_NATIVE_MAX_FRAMES)
-            sm.pcs[sm.np++] = sm.jit_ip; /* the JIT code that called C */
-        jit = sm.into_jit;
-    } else if (bf_is_jit(n, sm.regs.rip)) {
-        sm.np = bf_jit_walk(&sm.snap, sm.regs.rip, sm.regs.rsp, sm.regs.rbp, sm.code, 4,
-                            bf_is_jit, n, sm.pcs, BF_NATIVE_MAX_FRAMES, &exit_ret, &bottom);
+    /* without frame pointers (no +JPperf) there is no chain: the innermost JIT frame only */
+    if (sm.pc_in_jit) {
+        if (n->frame_pointers)
+            sm.np = bf_jit_walk(&sm.snap, sm.regs.rip, sm.regs.rsp, sm.regs.rbp, sm.code, 4,
+                                bf_is_jit, n, sm.pcs, BF_NATIVE_MAX_FRAMES, &exit_ret, &bottom);
+        else
+            sm.pcs[sm.np++] = sm.regs.rip;
         jit = 1;
     } else if (sm.into_jit && sm.np < BF_NATIVE_MAX_FRAMES) {
-        const bf_stack_snap *es = sm.esnap.len ? &sm.esnap : &sm.snap;
         /* the JIT code that called C has a frame at rbp (glue such as call_bif_shared
          * pushes one too), so its caller is at [rbp+8] */
-        sm.np += bf_jit_walk(es, sm.jit_ip, sm.jit_sp, sm.jit_bp, NULL, 0, bf_is_jit, n,
-                             sm.pcs + sm.np, BF_NATIVE_MAX_FRAMES - sm.np, &exit_ret, &bottom);
+        const bf_stack_snap *es = sm.esnap.len ? &sm.esnap : &sm.snap;
+        if (n->frame_pointers)
+            sm.np += bf_jit_walk(es, sm.jit_ip, sm.jit_sp, sm.jit_bp, NULL, 0, bf_is_jit, n,
+                                 sm.pcs + sm.np, BF_NATIVE_MAX_FRAMES - sm.np, &exit_ret,
+                                 &bottom);
+        else
+            sm.pcs[sm.np++] = sm.jit_ip;
         jit = 1;
     }
-    if (bottom && sm.np > 8 && !sm.into_jit)
-        bf_dump_snapshot(n, &sm, bottom);
+    if (n->snapshot_path && bottom && sm.np > 8 && sm.pc_in_jit)
+        bf_dump_snapshot(n, &sm);
     const uint64_t *pcs = sm.pcs;
     size_t np = sm.np;
     /* root first: thread name, then outermost to innermost */
@@ -586,8 +589,7 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
     for (size_t k = np; k > 0; k--) {
         char name[512];
         uint64_t pc = pcs[k - 1];
-        bf_name_pc(n, k - 1 == 0 ? pc : pc - 1, name, sizeof(name));
-        if (!erlang && bf_is_jit(n, pc) && name[0] != '[' && !strstr(name, "::"))
+        if (bf_name_pc(n, k - 1 == 0 ? pc : pc - 1, name, sizeof(name)) && !strstr(name, "::"))
             erlang = 1; /* an Erlang function, not JIT glue (`global::...`) */
         id = bf_st_intern(n->st, name, strlen(name));
         if (id < 0)
@@ -862,6 +864,7 @@ int main(int argc, char **argv)
     n->rate = 99;
     n->duration_ms = 5000;
     n->idle = 1;
+    n->snapshot_path = getenv("BF_NATIVE_SNAPSHOT");
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
