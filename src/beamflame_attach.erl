@@ -10,7 +10,7 @@
 %% version is refused, never replaced under a running session. {@link detach/1} removes
 %% what attach pushed (and only that).
 -module(beamflame_attach).
--export([attach/1, detach/1, facts/0, install/3, install/4]).
+-export([attach/1, detach/1, facts/0, install/3, install/4, private_file/4]).
 
 -define(CALL_TIMEOUT, 15000).
 -define(PUSHED, {beamflame_attach, pushed}).  % marker on the target: we loaded it
@@ -141,31 +141,19 @@ push(Node) ->
 %% text. On any failure, what was loaded is removed again.
 -spec install(binary(), [{module(), binary()}], binary()) -> ok | {error, term()}.
 install(AppFile, Beams, So) ->
-    Tmp = case os:getenv("TMPDIR") of
-              T when is_list(T), T =/= "" -> T;
-              _ -> "/tmp"
-          end,
-    Dir = filename:join(Tmp, "beamflame-" ++ os:getpid() ++ "-"
-                             ++ integer_to_list(erlang:unique_integer([positive])) ++ "-"
-                             ++ integer_to_list(rand:uniform(1 bsl 30))),
-    Path = filename:join(Dir, "beamflame_nif"),
     Result =
-        case file:make_dir(Dir) of
-            ok ->
+        case private_file("beamflame-", "beamflame_nif.so", So, 8#600) of
+            {ok, SoPath, Cleanup} ->
                 try
-                    ok = ok_or_throw(file:change_mode(Dir, 8#700), {cannot_write_library, Dir}),
-                    ok = ok_or_throw(file:write_file(Path ++ ".so", So, [exclusive]),
-                                     {cannot_write_library, Dir}),
-                    persistent_term:put({beamflame_nif, path}, Path),
+                    persistent_term:put({beamflame_nif, path}, filename:rootname(SoPath)),
                     lists:foreach(fun load_one/1, [B || {M, _} = B <- Beams, M =/= ?MODULE]),
                     load_app(AppFile)
                 catch
                     throw:Reason -> {error, Reason}
                 after
-                    _ = file:delete(Path ++ ".so"),
-                    _ = file:del_dir(Dir)
+                    Cleanup()
                 end;
-            {error, R} ->
+            {error, Dir, R} ->
                 {error, {cannot_write_library, Dir, R}}
         end,
     case Result of
@@ -188,8 +176,32 @@ install(AppFile, Beams, So, NativeExe) ->
         Error -> Error
     end.
 
-ok_or_throw(ok, _) -> ok;
-ok_or_throw({error, R}, What) -> throw(erlang:append_element(What, R)).
+%% @doc Writes Bytes as file Name (mode Mode) in a fresh private (0700) directory under
+%% TMPDIR (else /tmp) named Prefix, the OS pid and unique numbers. Cleanup deletes both.
+-spec private_file(string(), string(), binary(), non_neg_integer()) ->
+          {ok, file:filename(), fun(() -> ok)} | {error, file:filename(), term()}.
+private_file(Prefix, Name, Bytes, Mode) ->
+    Tmp = case os:getenv("TMPDIR") of
+              T when is_list(T), T =/= "" -> T;
+              _ -> "/tmp"
+          end,
+    Dir = filename:join(Tmp, Prefix ++ os:getpid() ++ "-"
+                             ++ integer_to_list(erlang:unique_integer([positive])) ++ "-"
+                             ++ integer_to_list(rand:uniform(1 bsl 30))),
+    Path = filename:join(Dir, Name),
+    Cleanup = fun() -> _ = file:delete(Path), _ = file:del_dir(Dir), ok end,
+    case file:make_dir(Dir) of
+        ok ->
+            Steps = [fun() -> file:change_mode(Dir, 8#700) end,
+                     fun() -> file:write_file(Path, Bytes, [exclusive]) end,
+                     fun() -> file:change_mode(Path, Mode) end],
+            case lists:foldl(fun(Step, ok) -> Step(); (_, Error) -> Error end, ok, Steps) of
+                ok -> {ok, Path, Cleanup};
+                {error, R} -> Cleanup(), {error, Dir, R}
+            end;
+        {error, R} ->
+            {error, Dir, R}
+    end.
 
 load_one({M, Bin}) ->
     case code:load_binary(M, "beamflame-pushed/" ++ atom_to_list(M) ++ ".beam", Bin) of

@@ -84,26 +84,11 @@ executable() ->
         {false, none} ->
             {error, {no_port_program, Exe, "rebuild beamflame (make build)"}};
         {false, Bin} ->
-            Tmp = case os:getenv("TMPDIR") of
-                      T when is_list(T), T =/= "" -> T;
-                      _ -> "/tmp"
-                  end,
-            Dir = filename:join(Tmp, "beamflame-native-" ++ os:getpid() ++ "-"
-                                ++ integer_to_list(erlang:unique_integer([positive])) ++ "-"
-                                ++ integer_to_list(rand:uniform(1 bsl 30))),
-            Path = filename:join(Dir, "beamflame_native"),
-            Cleanup = fun() -> _ = file:delete(Path), _ = file:del_dir(Dir), ok end,
-            case file:make_dir(Dir) of
-                ok ->
-                    case {file:change_mode(Dir, 8#700),
-                          file:write_file(Path, Bin, [exclusive]),
-                          file:change_mode(Path, 8#700)} of
-                        {ok, ok, ok} -> {ok, Path, Cleanup};
-                        Failed -> Cleanup(), {error, {cannot_write_port_program, Dir, Failed,
-                                                      "set TMPDIR to a writable directory "
-                                                      "that allows executables"}}
-                    end;
-                {error, R} ->
+            case beamflame_attach:private_file("beamflame-native-", "beamflame_native", Bin,
+                                               8#700) of
+                {ok, _Path, _Cleanup} = Ok ->
+                    Ok;
+                {error, Dir, R} ->
                     {error, {cannot_write_port_program, Dir, R,
                              "set TMPDIR to a writable directory that allows executables"}}
             end
