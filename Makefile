@@ -2,23 +2,32 @@
 #   make demo   install what is missing, build, profile a live demo node, write a flame graph
 #   make test   install what is missing, build, run every test layer (C, EUnit, CT, ExUnit,
 #               browser)
+#   make test-otp  the same layers inside Debian chroots of OTP 27 and 29 (root; cached)
 # Other targets: build, sanitize (C tests under ASan+UBSan), bench, clean.
 
-.PHONY: all deps build demo test test-c test-eunit test-ct test-elixir test-browser sanitize bench clean
+.PHONY: all deps build demo test test-otp test-c test-eunit test-ct test-elixir test-browser sanitize bench clean
 
 all: build
 
 deps:
 	@bash scripts/install-deps.sh
 
+# REBAR_PROFILE=strict (CI, every release): any compiler warning fails the build.
+REBAR_PROFILE ?= default
 build: deps
-	rebar3 compile
+	rebar3 as $(REBAR_PROFILE) compile
 
 demo: build
 	@bash scripts/demo.sh
 
 test: build
 	@$(MAKE) --no-print-directory test-c test-eunit test-ct test-elixir test-browser
+
+# Every test layer but the browser's inside bare Debian chroots of other OTP releases
+# (trixie: OTP 27, sid: OTP 29), made once and cached under /var/cache/beamflame; prints
+# release x layer x result. Needs root. SUITES=trixie runs one.
+test-otp:
+	@bash scripts/otp-matrix.sh $(SUITES)
 
 test-c:
 	@echo "==> C unit tests (Criterion)"

@@ -429,7 +429,7 @@ render(Format, ProfileOrFolded, Opts0) ->
 
 %% A traced profile counts microseconds (or calls), not samples: say so unless told.
 default_count_name(P, Opts) when is_reference(P), is_map(Opts) ->
-    case {maps:is_key(count_name, Opts), catch info(P)} of
+    case {maps:is_key(count_name, Opts), try info(P) catch _:_ -> none end} of
         {false, #{unit := us}} -> Opts#{count_name => <<"us">>};
         {false, #{unit := calls}} -> Opts#{count_name => <<"calls">>};
         _ -> Opts

@@ -121,7 +121,7 @@ push(Node) ->
     {ok, Mods} = application:get_key(beamflame, modules),
     Beams = [begin {M, Bin, _} = code:get_object_code(M), {M, Bin} end || M <- Mods],
     {ok, So} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_nif.so")),
-    {ok, App} = file:read_file(filename:join(code:lib_dir(beamflame, ebin), "beamflame.app")),
+    {ok, App} = file:read_file(filename:join(filename:dirname(code:which(beamflame)), "beamflame.app")),
     {ok, Exe} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_native")),
     {?MODULE, Self, File} = code:get_object_code(?MODULE),
     case rpc(Node, code, load_binary, [?MODULE, File, Self]) of

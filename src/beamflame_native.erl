@@ -123,17 +123,17 @@ collect(Port, S = #{mon := CMon, deadline := Deadline}) ->
             {error, {port_program_exited, St}};
         finish ->
             %% any packet tells the program to stop sampling and answer with what it has
-            _ = (catch port_command(Port, <<"stop">>)),
+            close_quietly(fun() -> port_command(Port, <<"stop">>) end),
             collect(Port, S);
         {progress, From, Tag} ->
             E = now_ms() - maps:get(started, S),
             From ! {Tag, #{elapsed_ms => E, samples => E * maps:get(rate, S) div 1000}},
             collect(Port, S);
         {'DOWN', CMon, process, _, _} ->
-            catch port_close(Port),
+            close_quietly(Port),
             exit(normal)
     after max(0, Deadline - now_ms()) ->
-        catch port_close(Port),
+        close_quietly(Port),
         {error, {timeout, "the native sampler did not finish in time; it was stopped"}}
     end.
 
@@ -141,7 +141,13 @@ now_ms() ->
     erlang:monotonic_time(millisecond).
 
 wait_exit(Port) ->
-    receive {Port, {exit_status, _}} -> ok after 5000 -> catch port_close(Port), ok end.
+    receive {Port, {exit_status, _}} -> ok after 5000 -> close_quietly(Port) end.
+
+%% A port that is already gone is not an error here (OTP 29 deprecates `catch Expr').
+close_quietly(Port) when is_port(Port) ->
+    close_quietly(fun() -> port_close(Port) end);
+close_quietly(F) ->
+    try F() of _ -> ok catch error:_ -> ok end.
 
 profile(Folded, Info) ->
     case beamflame:read_folded(Folded) of

@@ -248,7 +248,7 @@ stop_app(false) ->
     ok;
 stop_app(true) ->
     %% Only beamflame_flags left under the supervisor: no other run needs the application.
-    case catch supervisor:count_children(beamflame_sup) of
+    case try supervisor:count_children(beamflame_sup) catch exit:_ -> none end of
         L when is_list(L) ->
             case proplists:get_value(workers, L, 0) =< 1 of
                 true -> _ = application:stop(beamflame), ok;

@@ -423,7 +423,7 @@ sweep(Scan, ScanDeadline, Deadline, S0) ->
              || P <- lists:sublist(Want, ?MAX_STACKS_PER_TICK)],
     {Answers, LateStacks, Stackers} =
         run_jobs(stack, Items, ?STACK_CHUNK, Suspects, S0#s.stackers, Deadline),
-    Kept = [X || A <- Answers, (X = sample(A, States, Roots, Depth)) =/= skip],
+    Kept = [X || A <- Answers, X <- [sample(A, States, Roots, Depth)], X =/= skip],
     {Ids, Dropped} = add(Profile, Kept),
     S1 = update_reds(Reds, S0#s{scanner = Scanner, stackers = Stackers}),
     S2 = case States of

@@ -29,10 +29,6 @@
 -export([validate/2, trace/2, capture/3, trace_process/2]).
 -export([start_link/3, guard_init/4]).
 
-%% OTP 25's spec of erlang:trace_info/2 lacks the {tracer, {Module, State}} answer that a
-%% tracer module gives (measured: {tracer, {beamflame_nif, Session}}), so dialyzer
-%% believes cleanup/1 can never find our processes.
--dialyzer({no_match, cleanup/1}).
 -define(CALLER_MS, [{'_', [], [{message, {caller}}]}]).
 -define(BASE_FLAGS, [call, arity, return_to]).
 
@@ -246,6 +242,7 @@ finish_guard(Guard, Timeout) ->
 %%% The guard ----------------------------------------------------------------------------
 
 -record(g, {session :: undefined | reference(),
+            tr :: undefined | beamflame_tracing:t(),  % where our flags and patterns live
             opts :: opts(),
             owner_mon :: reference(),
             job :: term(),
@@ -289,19 +286,27 @@ setup(Job, Opts, G0) ->
               names => maps:get(names, Opts), weight => maps:get(weight, Opts),
               caps => maps:with([max_stacks, max_depth, max_bytes], Opts)},
     {ok, S} = beamflame_nif:trace_session(SOpts),
-    G = G0#g{session = S},
+    T = beamflame_tracing:new({beamflame_nif, S}),
+    G = G0#g{session = S, tr = T},
     case free_of_tracers(Job) of
         ok ->
             Loaded = [M || {M, _} <- code:all_loaded()],
-            {Mods, Skipped, OnLoad} = set_patterns(maps:get(modules, Opts)),
+            {Mods, Skipped, OnLoad} = set_patterns(T, maps:get(modules, Opts)),
             G1 = G#g{modules = Mods, skipped = Skipped, on_load = OnLoad, loaded = Loaded},
             start_job(Job, Opts, G1);
         {error, Reason} ->
             {error, Reason, G}
     end.
 
-%% One tracer per process (OTP 25): refuse clearly if another one is there.
-free_of_tracers({capture, _, _}) ->
+%% One tracer per process before OTP 27: refuse clearly if another one is there. From 27
+%% beamflame has a session of its own, which other tracers do not disturb.
+free_of_tracers(Job) ->
+    case beamflame_tracing:sessions() of
+        true -> ok;
+        false -> free_of_legacy_tracers(Job)
+    end.
+
+free_of_legacy_tracers({capture, _, _}) ->
     case [{P, T} || P <- erlang:processes(), {tracer, T} <- [erlang:trace_info(P, tracer)],
                     T =/= []] of
         [] -> ok;
@@ -311,7 +316,7 @@ free_of_tracers({capture, _, _}) ->
                        "~b process(es) already have a tracer (dbg, recon_trace, observer?); "
                        "stop it first: capture may trace any process", [length(L)]))}}
     end;
-free_of_tracers({_, Pid}) ->
+free_of_legacy_tracers({_, Pid}) ->
     case erlang:trace_info(Pid, tracer) of
         {tracer, []} -> ok;
         {tracer, T} -> {error, {already_traced, Pid, T,
@@ -320,29 +325,28 @@ free_of_tracers({_, Pid}) ->
         undefined -> {error, {noproc, Pid}}
     end.
 
-flags(#{follow := Follow, sleep := Sleep}, S) ->
-    ?BASE_FLAGS ++ [F || Follow, F <- [set_on_spawn, procs]] ++ [running || Sleep]
-        ++ [{tracer, beamflame_nif, S}].
+flags(#{follow := Follow, sleep := Sleep}) ->
+    ?BASE_FLAGS ++ [F || Follow, F <- [set_on_spawn, procs]] ++ [running || Sleep].
 
-start_job({call, Pid}, Opts, G = #g{session = S}) ->
-    trace_on(Pid, flags(Opts, S), G);
+start_job({call, Pid}, Opts, G) ->
+    trace_on(Pid, flags(Opts), G);
 start_job({process, Pid}, Opts, G = #g{session = S}) ->
     case erlang:process_info(Pid, current_stacktrace) of
         {current_stacktrace, St} ->
             Seed = lists:reverse([{M, F, arity(A)} || {M, F, A, _} <- St]),
             _ = beamflame_nif:trace_seed(S, Pid, lists:sublist(Seed, maps:get(max_depth, Opts) - 2)),
-            case trace_on(Pid, flags(Opts, S), G) of
+            case trace_on(Pid, flags(Opts), G) of
                 {ok, G1} -> ok = beamflame_nif:trace_control(S, activate), {ok, G1};
                 Error -> Error
             end;
         undefined ->
             {error, {noproc, Pid}, G}
     end;
-start_job({capture, {M, F, A} = MFA, _N}, Opts, G = #g{session = S}) ->
+start_job({capture, {M, F, A} = MFA, _N}, Opts, G = #g{session = S, tr = T}) ->
     Enable = ?BASE_FLAGS ++ [F2 || maps:get(follow, Opts), F2 <- [set_on_spawn, procs]]
-        ++ [{const, {tracer, beamflame_nif, S}}],
+        ++ beamflame_tracing:tracer(T),
     Trigger = [{'_', [], [{trace, [], Enable}, {exception_trace}]}],
-    try erlang:trace_pattern(MFA, Trigger, [{meta, beamflame_nif, S}]) of
+    try beamflame_tracing:function(T, MFA, Trigger, [meta]) of
         0 ->
             {error, {no_such_function, MFA, "the function is not loaded (or not exported "
                                             "with that arity): load its module first"}, G};
@@ -356,8 +360,8 @@ start_job({capture, {M, F, A} = MFA, _N}, Opts, G = #g{session = S}) ->
 arity(A) when is_integer(A) -> A;
 arity(L) when is_list(L) -> length(L).
 
-trace_on(Pid, Flags, G) ->
-    try erlang:trace(Pid, true, Flags) of
+trace_on(Pid, Flags, G = #g{tr = T}) ->
+    try beamflame_tracing:process(T, Pid, true, Flags) of
         1 -> {ok, G#g{traced = [Pid | G#g.traced]}};
         0 -> {error, {noproc, Pid}, G}
     catch
@@ -366,7 +370,8 @@ trace_on(Pid, Flags, G) ->
 
 %% Patterns on each module that has none of someone else's, and (for `all') on modules
 %% loaded during the run, unless someone else holds on_load. Returns {Set, Skipped, OnLoad}.
-set_patterns(Which) ->
+%% In a session of our own (27+) nobody else's patterns are visible, so none are skipped.
+set_patterns(T, Which) ->
     Ours = ours(),
     Mods = case Which of
                all ->
@@ -375,10 +380,12 @@ set_patterns(Which) ->
                    [M || M <- List, not is_map_key(M, Ours),
                          code:ensure_loaded(M) =:= {module, M}]
            end,
-    {Free, Busy} = lists:partition(fun has_no_patterns/1, Mods),
-    Set = [M || M <- Free, erlang:trace_pattern({M, '_', '_'}, ?CALLER_MS, [local]) >= 0],
-    OnLoad = Which =:= all andalso erlang:trace_info(on_load, traced) =:= {traced, false}
-        andalso erlang:trace_pattern(on_load, ?CALLER_MS, [local]) >= 0,
+    {Free, Busy} = lists:partition(fun(M) -> has_no_patterns(T, M) end, Mods),
+    Set = [M || M <- Free,
+                beamflame_tracing:function(T, {M, '_', '_'}, ?CALLER_MS, [local]) >= 0],
+    OnLoad = Which =:= all
+        andalso beamflame_tracing:info(T, on_load, traced) =:= {traced, false}
+        andalso beamflame_tracing:function(T, on_load, ?CALLER_MS, [local]) >= 0,
     {Set, Busy, OnLoad}.
 
 %% beamflame's own modules (the application's, not every module named beamflame_*: a user
@@ -386,12 +393,14 @@ set_patterns(Which) ->
 ours() ->
     Mods = case application:get_key(beamflame, modules) of
                {ok, L} -> L;
-               undefined -> [beamflame, beamflame_nif, beamflame_trace]
+               undefined -> [beamflame, beamflame_nif, beamflame_trace, beamflame_tracing]
            end,
     maps:from_keys(Mods, true).
 
-has_no_patterns(M) ->
-    lists:all(fun({F, A}) -> erlang:trace_info({M, F, A}, traced) =:= {traced, false} end,
+has_no_patterns(T, M) ->
+    lists:all(fun({F, A}) ->
+                      beamflame_tracing:info(T, {M, F, A}, traced) =:= {traced, false}
+              end,
               M:module_info(functions)).
 
 guard_loop(Parent, G = #g{session = S, owner_mon = OMon}) ->
@@ -428,7 +437,7 @@ guard_loop(Parent, G = #g{session = S, owner_mon = OMon}) ->
                                    false -> G1
                                end);
         {beamflame_trace, S, {done, Pid, I}} ->
-            catch erlang:trace(Pid, false, [all]),
+            _ = untrace(G#g.tr, Pid),
             maybe_reply(Parent, G#g{done = [I | G#g.done]});
         {'DOWN', OMon, process, _, _} ->
             _ = cleanup(G),
@@ -459,30 +468,36 @@ maybe_reply(Parent, G = #g{job = {capture, _, N}, done = Done, pending = Pending
 
 remove_trigger(G = #g{meta = none}) ->
     G;
-remove_trigger(G = #g{meta = MFA}) ->
-    _ = erlang:trace_pattern(MFA, false, [meta]),
+remove_trigger(G = #g{meta = MFA, tr = T}) ->
+    _ = beamflame_tracing:function(T, MFA, false, [meta]),
     G#g{meta = none}.
 
 %% Undoes everything this guard set; idempotent.
 cleanup(G = #g{clean = true}) ->
     G;
-cleanup(G = #g{session = S}) ->
+cleanup(G = #g{session = S, tr = T}) ->
     _ = S =/= undefined andalso beamflame_nif:trace_control(S, stop),
     G1 = remove_trigger(G),
     Follow = maps:get(follow, G#g.opts, false),
     Ours = case Follow orelse element(1, G#g.job) =:= capture of
-               true -> [P || P <- erlang:processes(),
-                             erlang:trace_info(P, tracer) =:= {tracer, {beamflame_nif, S}}];
+               true -> [P || P <- erlang:processes(), beamflame_tracing:owns(T, P)];
                false -> G#g.traced
            end,
-    _ = [catch erlang:trace(P, false, [all]) || P <- Ours],
-    _ = [erlang:trace_pattern({M, '_', '_'}, false, [local]) || M <- G#g.modules],
-    _ = G#g.on_load andalso erlang:trace_pattern(on_load, false, [local]),
+    _ = [untrace(T, P) || P <- Ours],
+    _ = [beamflame_tracing:function(T, {M, '_', '_'}, false, [local]) || M <- G#g.modules],
+    _ = G#g.on_load andalso beamflame_tracing:function(T, on_load, false, [local]),
     %% every module loaded during the run got our pattern from on_load (ours too)
     _ = G#g.on_load andalso
-        [erlang:trace_pattern({M, '_', '_'}, false, [local])
+        [beamflame_tracing:function(T, {M, '_', '_'}, false, [local])
          || {M, _} <- code:all_loaded(), not lists:member(M, G#g.loaded)],
+    ok = beamflame_tracing:destroy(T),
     G1#g{clean = true}.
+
+%% A process that is gone has no flags left to remove.
+untrace(T, Pid) ->
+    try beamflame_tracing:process(T, Pid, false, [all])
+    catch error:badarg -> 0
+    end.
 
 results(G = #g{session = S, job = Job}) ->
     Indices = case Job of
