@@ -1,5 +1,7 @@
 /* bf_elfsym: size-checked symbol lookups in the real beam.smp, and the .eh_frame_hdr
- * fallback for addresses no symbol covers. */
+ * fallback for addresses no symbol covers. What beam.smp exports differs per release
+ * (Debian: 3,957 dynamic functions on OTP 25, 3,819 on 27, 290 on 29): nm is the oracle,
+ * and the tests check agreement with it, not a count. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,20 +26,21 @@ Test(elfsym, symbols_name_only_what_they_cover)
     const char *err;
     bf_elfsym *es = bf_elfsym_open(path, &err);
     cr_assert_not_null(es, "%s", err ? err : "");
-    cr_assert_gt(bf_elfsym_count(es), 1000);
-    cr_assert_gt(bf_elfsym_fde_count(es), 1000);
+    cr_assert_gt(bf_elfsym_count(es), 100);
+    cr_assert_gt(bf_elfsym_fde_count(es), 1000); /* .eh_frame covers every function */
     /* nm's view: address, size, name of defined functions, sorted */
     snprintf(cmd, sizeof(cmd), "nm -D --defined-only -S -n %s | awk '$3==\"T\"||$3==\"t\"'", path);
     FILE *p = popen(cmd, "r");
     cr_assert_not_null(p);
     unsigned long long prev_addr = 0, prev_size = 0;
     char prev_name[256] = "";
-    int checked = 0, gaps = 0;
+    int checked = 0, gaps = 0, listed = 0;
     while (fgets(line, sizeof(line), p) && checked < 2000) {
         unsigned long long addr, size;
         char type, name[256];
         if (sscanf(line, "%llx %llx %c %255s", &addr, &size, &type, name) != 4 || size == 0)
             continue;
+        listed++;
         uint64_t start = 0;
         const char *got = bf_elfsym_symbol(es, addr + size / 2, &start);
         cr_assert_not_null(got, "%s", name);
@@ -65,7 +68,8 @@ Test(elfsym, symbols_name_only_what_they_cover)
         snprintf(prev_name, sizeof(prev_name), "%s", name);
     }
     pclose(p);
-    cr_assert_gt(checked, 1000);
+    cr_assert_eq(checked, listed); /* every sized function nm lists, up to 2000 */
+    cr_assert_gt(checked, 100);
     cr_assert_gt(gaps, 10);
     bf_elfsym_free(es);
 }
@@ -116,17 +120,28 @@ Test(elfsym, data_symbols_native_mode_reads)
     const char *err;
     bf_elfsym *es = bf_elfsym_open(path, &err);
     cr_assert_not_null(es, "%s", err ? err : "");
-    const char *names[] = {"erts_frame_layout", "__jit_debug_descriptor"};
-    for (size_t i = 0; i < 2; i++) {
+    /* exported up to OTP 27, not on 29: found exactly when nm lists them */
+    const char *names[] = {"erts_frame_layout", "__jit_debug_descriptor",
+                           "__environ"}; /* __environ: a copy-relocated libc object, on all */
+    int found = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         uint64_t v = 0;
-        cr_assert_eq(bf_elfsym_object(es, names[i], &v), 0, "%s", names[i]);
-        snprintf(cmd, sizeof(cmd), "nm -D --defined-only %s | awk '$3==\"%s\" {print $1}'",
-                 path, names[i]);
+        int got = bf_elfsym_object(es, names[i], &v);
+        snprintf(cmd, sizeof(cmd),
+                 "nm -D --defined-only %s | awk '$3==\"%s\" || index($3, \"%s@\")==1 {print $1}'",
+                 path, names[i], names[i]);
         FILE *p = popen(cmd, "r");
-        cr_assert_not_null(fgets(line, sizeof(line), p));
+        int listed = fgets(line, sizeof(line), p) != NULL;
         pclose(p);
+        if (!listed) {
+            cr_assert_eq(got, -1, "%s is not exported, yet found", names[i]);
+            continue;
+        }
+        cr_assert_eq(got, 0, "%s", names[i]);
         cr_assert_eq(v, strtoull(line, NULL, 16), "%s", names[i]);
+        found++;
     }
+    cr_assert_gt(found, 0);
     uint64_t v;
     cr_assert_eq(bf_elfsym_object(es, "erts_frame_layou", &v), -1); /* whole names only */
     cr_assert_eq(bf_elfsym_object(es, "crc32_2", &v), -1);          /* a function */
