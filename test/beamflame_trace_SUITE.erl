@@ -12,7 +12,8 @@
          spawn_option_runs_in_a_fresh_process/1, capture_calls_of_other_processes/1,
          capture_times_out_cleanly/1, trace_process_starts_from_its_stack/1,
          event_limit_stops_and_cleans/1, timeout_stops_and_cleans/1,
-         caller_death_cleans/1, another_tracer_is_refused/1, dirty_work_is_safe/1,
+         caller_death_cleans/1, another_tracer_is_refused/1, coexists_with_dbg/1,
+         dirty_work_is_safe/1,
          eflambe_names/1, bad_options/1, flamechart_keeps_call_order/1]).
 %% run on the peer
 -export([on_peer/2]).
@@ -23,7 +24,8 @@ all() ->
      spawn_option_runs_in_a_fresh_process, capture_calls_of_other_processes,
      capture_times_out_cleanly, trace_process_starts_from_its_stack,
      event_limit_stops_and_cleans, timeout_stops_and_cleans, caller_death_cleans,
-     another_tracer_is_refused, dirty_work_is_safe, eflambe_names, bad_options,
+     another_tracer_is_refused, coexists_with_dbg, dirty_work_is_safe, eflambe_names,
+     bad_options,
      flamechart_keeps_call_order].
 
 init_per_suite(Config) ->
@@ -72,6 +74,25 @@ on_peer(trace_process, [Pid, Opts]) ->
         {ok, P} -> {ok, strip(beamflame:folded(P)), beamflame:info(P)};
         Other -> Other
     end;
+on_peer(trace_process_raw, [Pid, Opts]) ->
+    {ok, P} = beamflame:trace_process(Pid, Opts),
+    {ok, beamflame:folded(P), beamflame:info(P)};
+on_peer(dbg_on, [Pid]) ->
+    C = counters:new(1, []),
+    persistent_term:put(bf_dbg_events, C),
+    {ok, _} = dbg:tracer(process, {fun(_Event, St) -> counters:add(C, 1, 1), St end, ok}),
+    {ok, _} = dbg:p(Pid, [c]),
+    {ok, _} = dbg:tpl(bf_tracework, tick, 1, []),
+    timer:sleep(100),
+    on_peer(dbg_events, [Pid]);
+on_peer(dbg_events, [Pid]) ->
+    {flags, F} = erlang:trace_info(Pid, flags),
+    {ok, #{flags => F, pattern => erlang:trace_info({bf_tracework, tick, 1}, traced),
+           match_spec => erlang:trace_info({bf_tracework, tick, 1}, match_spec),
+           tracer => erlang:trace_info(Pid, tracer),
+           events => counters:get(persistent_term:get(bf_dbg_events), 1)}};
+on_peer(dbg_off, [_Pid]) ->
+    dbg:stop();
 on_peer(svg_x, [Call, Opts, SvgOpts, Frames]) ->
     {ok, _, P} = beamflame:trace(Call, Opts),
     Svg = beamflame:svg(P, SvgOpts),
@@ -110,15 +131,30 @@ tail_recursion_stays_flat(Config) ->
     ?assertEqual([{<<"bf_tracework:loop/1">>, <<"100001">>}], lines(Folded)),
     nothing_left(Config).
 
+%% The 200 ms wait is time in timer:sleep/1 either way: wall time of the function on OTP
+%% before 25.3 (no running flag, erlang/otp#6448), a `sleep' frame under it from 25.3 on.
 time_is_wall_time(Config) ->
     {ok, 1, Folded, Info} = peer(Config, trace, [{bf_tracework, sleeper, [200]}, #{}]),
-    ?assertMatch(#{unit := us, sleep := false}, Info),
-    %% the 200 ms wait is in timer:sleep/1 (wall time: no running flag on OTP 25.2)
+    Safe = erpc:call(?config(node, Config), erlang, system_info, [otp_release]) =/= "25"
+        orelse running_safe_25(Config),
+    ?assertMatch(#{unit := us, sleep := Safe}, Info),
     Sleep = [binary_to_integer(W) || {S, W} <- lines(Folded),
                                      binary:match(S, <<"timer:sleep/1">>) =/= nomatch],
     ?assert(lists:sum(Sleep) >= 190000),
     ?assert(lists:sum(Sleep) =< 2000000),
+    Descheduled = [binary_to_integer(W) || {S, W} <- lines(Folded),
+                                           binary:match(S, <<"timer:sleep/1;sleep">>) =/= nomatch],
+    case Safe of
+        true -> ?assert(lists:sum(Descheduled) >= 190000);
+        false -> ?assertEqual([], Descheduled)
+    end,
     nothing_left(Config).
+
+running_safe_25(Config) ->
+    {ok, V} = erpc:call(?config(node, Config), file, read_file,
+                        [filename:join([code:root_dir(), "releases", "25", "OTP_VERSION"])]),
+    [_, Minor | _] = [list_to_integer(X) || X <- string:lexemes(string:trim(binary_to_list(V)), ".")],
+    Minor >= 3.
 
 exception_is_reraised_after_cleanup(Config) ->
     ?assertMatch({error, boom_inside},
@@ -201,7 +237,15 @@ caller_death_cleans(Config) ->
     erpc:call(Node, erlang, exit, [Caller, kill]),
     nothing_left(Config).
 
+%% Before OTP 27 a process has one tracer: another one's process is refused, its flags left
+%% alone. From 27 beamflame has a session of its own: see coexists_with_dbg/1.
 another_tracer_is_refused(Config) ->
+    case erpc:call(?config(node, Config), erlang, system_info, [otp_release]) of
+        R when R >= "27" -> {skip, "OTP 27+: sessions coexist (coexists_with_dbg)"};
+        _ -> another_tracer_is_refused_legacy(Config)
+    end.
+
+another_tracer_is_refused_legacy(Config) ->
     Node = ?config(node, Config),
     Pid = erpc:call(Node, erlang, spawn, [bf_tracework, idle_loop, []]),
     Tracer = erpc:call(Node, erlang, spawn, [timer, sleep, [infinity]]),
@@ -211,6 +255,32 @@ another_tracer_is_refused(Config) ->
     %% ...and the other tracer's flags are untouched
     ?assertEqual({flags, [call]}, erpc:call(Node, erlang, trace_info, [Pid, flags])),
     erpc:call(Node, erlang, trace, [Pid, false, [all]]),
+    nothing_left(Config).
+
+%% OTP 27+: dbg traces a process (its own pattern on a function, its own tracer) while
+%% beamflame traces the same process; both get their events, and afterwards dbg's flags
+%% and patterns are exactly as dbg left them.
+coexists_with_dbg(Config) ->
+    Node = ?config(node, Config),
+    case erpc:call(Node, erlang, system_info, [otp_release]) of
+        R when R < "27" -> {skip, "OTP 25-26 have no trace sessions (another_tracer_is_refused)"};
+        _ -> coexists_with_dbg(Node, Config)
+    end.
+
+coexists_with_dbg(Node, Config) ->
+    Pid = erpc:call(Node, erlang, spawn, [bf_tracework, tick_loop, [5]]),
+    {ok, Before} = erpc:call(Node, ?MODULE, on_peer, [dbg_on, [Pid]]),
+    ?assertMatch(#{flags := [call], pattern := {traced, local}, events := N} when N > 0, Before),
+    {ok, _, Raw} = peer(Config, trace_process_raw, [Pid, #{duration => 300}]),
+    %% beamflame saw the calls dbg traces too
+    ?assertNotEqual(nomatch, binary:match(Raw, <<"bf_tracework:tick/1">>)),
+    {ok, After} = erpc:call(Node, ?MODULE, on_peer, [dbg_events, [Pid]]),
+    %% dbg kept getting its events during beamflame's run and after, and its settings
+    %% are exactly as they were
+    ?assert(maps:get(events, After) > maps:get(events, Before)),
+    ?assertEqual(maps:without([events], Before), maps:without([events], After)),
+    erpc:call(Node, ?MODULE, on_peer, [dbg_off, [Pid]]),
+    erpc:call(Node, erlang, exit, [Pid, kill]),
     nothing_left(Config).
 
 %% erlang/otp#6448: removing a NIF tracer from a process on a dirty scheduler could crash

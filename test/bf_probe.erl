@@ -20,21 +20,41 @@ leftovers(Depth) ->
 leftovers_but_app(Depth) ->
     leftovers(Depth, [whereis(beamflame_sup), whereis(beamflame_flags)]).
 
+%% On OTP 27+ beamflame traces in a session of its own, invisible to erlang:trace_info/2:
+%% what any beamflame session still holds counts too, and a beamflame session that still
+%% exists is itself a leftover.
 leftovers(Depth, Expected) ->
     Procs = [{P, erlang:process_info(P, [initial_call, current_function, dictionary])}
              || P <- erlang:processes(), P =/= self(), not lists:member(P, Expected),
                 is_beamflame_process(P)],
     Flags = [{P, F} || P <- erlang:processes(),
-                       {flags, F} <- [erlang:trace_info(P, flags)], F =/= []],
-    New = [F || {flags, F} <- [erlang:trace_info(new, flags)], F =/= []],
+                       {flags, F} <- [erlang:trace_info(P, flags)], F =/= []]
+        ++ [{P, session} || P <- erlang:processes(), in_our_session(P)],
+    New = [F || {flags, F} <- [erlang:trace_info(new, flags)], F =/= []]
+        ++ [session || in_our_session(new)],
     Patterns = [MFA || {M, _} <- code:all_loaded(),
                        {F, A} <- M:module_info(functions),
                        MFA <- [{M, F, A}],
-                       erlang:trace_info(MFA, traced) =/= {traced, false}],
+                       erlang:trace_info(MFA, traced) =/= {traced, false}
+                           orelse in_our_session(MFA)],
+    Sessions = [S || sessions(), S = {beamflame, _} <- trace:session_info(all)],
     DepthNow = bf_workload:backtrace_depth(),
     [{processes, Procs} || Procs =/= []] ++ [{trace_flags, Flags} || Flags =/= []]
         ++ [{new_process_flags, New} || New =/= []] ++ [{patterns, Patterns} || Patterns =/= []]
+        ++ [{sessions, Sessions} || Sessions =/= []]
         ++ [{backtrace_depth, DepthNow} || DepthNow =/= Depth].
+
+sessions() ->
+    erlang:function_exported(trace, session_info, 1)
+        orelse (code:ensure_loaded(trace) =:= {module, trace}
+                andalso erlang:function_exported(trace, session_info, 1)).
+
+in_our_session(What) ->
+    sessions() andalso
+        case try trace:session_info(What) catch error:badarg -> [] end of
+            L when is_list(L) -> lists:any(fun({beamflame, _}) -> true; (_) -> false end, L);
+            _ -> false
+        end.
 
 is_beamflame_process(P) ->
     case erlang:process_info(P, [current_function, initial_call, dictionary]) of

@@ -1,7 +1,7 @@
 %% Call-heavy code with known shapes, traced by beamflame_trace_SUITE on peer nodes.
 -module(bf_tracework).
 -export([tree/1, leaf/0, loop/1, boom/0, parent/0, child_work/0, target/1, helper/1,
-         caller/2, dirty_loop/1, sleeper/1, idle_loop/0, fib/1, sort/1, ordered/0,
+         caller/2, dirty_loop/1, sleeper/1, idle_loop/0, tick_loop/1, tick/1, fib/1, sort/1, ordered/0,
          zeta/0, alpha/0]).
 
 %% A binary tree of body calls: tree(N) calls tree(N-1) twice; tree(0) calls leaf().
@@ -39,6 +39,10 @@ dirty_loop(Ms) -> erts_debug:dirty_cpu(wait, Ms), leaf(), dirty_loop(Ms).
 sleeper(Ms) -> timer:sleep(Ms), leaf().
 
 idle_loop() -> receive stop -> ok after 1 -> leaf(), idle_loop() end.
+
+%% Calls tick/1 every Ms milliseconds (dbg's pattern goes on tick/1).
+tick_loop(Ms) -> receive stop -> ok after Ms -> _ = tick(Ms), tick_loop(Ms) end.
+tick(X) -> X + 1.
 
 fib(0) -> 0;
 fib(1) -> 1;

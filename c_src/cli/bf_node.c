@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,20 +61,44 @@ static void bf_long_host(char *host, size_t len)
         freeaddrinfo(res);
 }
 
-/* Whether something listens on host:epmd_port (1), refuses (0), or the host does not
- * resolve (-1). Used only to explain a failed connect. */
-static int bf_epmd_listening(const char *host)
+/* The IPv4 address of a target's host, found the way Erlang finds it (inet_db): the
+ * resolver first, then, for this machine's own host name (short or long, any case),
+ * loopback. A minimal image or container often lists no host name in /etc/hosts, where
+ * `erl -sname` nodes still reach each other; so must we. 0, or -1 when unknown. */
+static int bf_resolve_ipv4(const char *host, const char *own_short, const char *own_long,
+                           struct in_addr *out)
 {
-    const char *p = getenv("ERL_EPMD_PORT");
-    int port = p && atoi(p) > 0 ? atoi(p) : BF_EPMD_DEFAULT_PORT;
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_INET; /* ei speaks IPv4 only */
     hints.ai_socktype = SOCK_STREAM;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
-        return -1;
-    struct sockaddr_in a = *(struct sockaddr_in *)res->ai_addr;
-    freeaddrinfo(res);
+    if (getaddrinfo(host, NULL, &hints, &res) == 0 && res) {
+        *out = ((struct sockaddr_in *)res->ai_addr)->sin_addr;
+        freeaddrinfo(res);
+        return 0;
+    }
+    char own[256];
+    if (gethostname(own, sizeof(own)) != 0)
+        own[0] = '\0';
+    own[sizeof(own) - 1] = '\0';
+    if (!strcasecmp(host, own) || (own_short[0] && !strcasecmp(host, own_short)) ||
+        (own_long[0] && !strcasecmp(host, own_long))) {
+        out->s_addr = htonl(INADDR_LOOPBACK);
+        return 0;
+    }
+    return -1;
+}
+
+/* Whether something listens on addr:epmd_port (1) or refuses (0). Used only to explain a
+ * failed connect. */
+static int bf_epmd_listening(struct in_addr addr)
+{
+    const char *p = getenv("ERL_EPMD_PORT");
+    int port = p && atoi(p) > 0 ? atoi(p) : BF_EPMD_DEFAULT_PORT;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr = addr;
     a.sin_port = htons((unsigned short)port);
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
@@ -103,16 +128,13 @@ int bf_node_connect(bf_node *n, const bf_record_opts *r, char *err, size_t errle
         fprintf(stderr, "beamflame: warning: --cookie is visible to other users in the "
                         "process list; prefer --cookie-file or BEAMFLAME_COOKIE\n");
     const char *thost = strchr(n->name, '@') + 1;
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_INET; /* ei speaks IPv4 only */
-    if (getaddrinfo(thost, NULL, &hints, &res) != 0) {
+    struct in_addr taddr;
+    bf_long_host(hl, sizeof(hl));
+    if (bf_resolve_ipv4(thost, hs, hl, &taddr) != 0) {
         snprintf(err, errlen, "cannot resolve the host %s of %s (ei needs an IPv4 address): "
                               "check the node name", thost, n->name);
         return BF_EXIT_UNREACHABLE;
     }
-    freeaddrinfo(res);
-    bf_long_host(hl, sizeof(hl));
     if (bf_own_name(r, n->name, (long)getpid(), hs, hl, alive, sizeof(alive), host,
                     sizeof(host), err, errlen) != 0)
         return BF_EXIT_USAGE;
@@ -128,18 +150,17 @@ int bf_node_connect(bf_node *n, const bf_record_opts *r, char *err, size_t errle
         return BF_EXIT_USAGE;
     }
     memset(cookie, 0, sizeof(cookie));
-    int fd = ei_connect_tmo(&n->ec, n->name, n->timeout_ms);
+    /* connect to the address found above: ei_connect would resolve the host again with
+     * the resolver alone */
+    char talive[MAXATOMLEN];
+    snprintf(talive, sizeof(talive), "%.*s", (int)(thost - 1 - n->name), n->name);
+    int fd = ei_xconnect_tmo(&n->ec, (Erl_IpAddr)&taddr, talive, n->timeout_ms);
     if (fd >= 0) {
         n->fd = fd;
         return BF_EXIT_OK;
     }
     int e = erl_errno;
-    int epmd = bf_epmd_listening(thost);
-    if (epmd < 0) {
-        snprintf(err, errlen, "cannot resolve the host %s of %s: check the node name", thost,
-                 n->name);
-        return BF_EXIT_UNREACHABLE;
-    }
+    int epmd = bf_epmd_listening(taddr);
     if (e == ETIMEDOUT) {
         snprintf(err, errlen, "no answer from %s within %u ms: check that the node is up and "
                               "not overloaded, or raise --timeout", n->name, n->timeout_ms);

@@ -38,6 +38,7 @@
 #include "../core/bf_buf.h"
 #include "../core/bf_elfsym.h"
 #include "../core/bf_folded.h"
+#include "../core/bf_beamproc.h"
 #include "../core/bf_gdbjit.h"
 #include "../core/bf_jitwalk.h"
 #include "../core/bf_perfmap.h"
@@ -51,12 +52,15 @@
 #define BF_NATIVE_ESTACK_BELOW 4096u  /* process stack copied below rbp (the call into glue) */
 #define BF_NATIVE_ESTACK_COPY 65536u  /* bytes of process stack copied from rbp - BELOW */
 #define BF_NATIVE_MAX_JIT_MODULES 100000u /* entries of the JIT's debugger list read */
+#define BF_NATIVE_MAX_SCAN (64u << 20) /* beam.smp's data read when looking for the JIT's
+                                        * descriptor unexported (Debian 29: ~3 MB) */
+#define BF_NATIVE_CMDLINE_MAX 65536u   /* bytes of /proc/PID/cmdline read */
 
 enum { BF_NAT_OK = 0, BF_NAT_USAGE = 2, BF_NAT_NOPROC = 6, BF_NAT_PTRACE = 10, BF_NAT_FAIL = 12 };
 
 typedef struct bf_map {
     uint64_t start, end, offset;
-    int exec;
+    int exec, write;
     char path[256]; /* "" for anonymous */
 } bf_map;
 
@@ -83,6 +87,8 @@ typedef struct bf_native {
     int have_perfmap;   /* JIT names from the perf map (re-read on a miss) */
     int have_gdbjit;    /* ... else from the JIT's debugger list, read once at start */
     int frame_pointers; /* erts_frame_layout: 1 when JIT code keeps rbp chains */
+    const char *layout_from; /* where frame_pointers was read: symbol, debugger list, cmdline */
+    int jit_layout;          /* the debugger list's emulator record says: -1 unknown */
     size_t gdb_modules;
     const char *snapshot_path; /* BF_NATIVE_SNAPSHOT: write one walk's input there */
     bf_stack_table *st;
@@ -113,14 +119,12 @@ static long long bf_now_us(void)
 
 /* --- the target's threads and memory map ------------------------------------------------ */
 
+/* Thread names differ per release (bf_beamproc.h). */
 static int bf_is_scheduler(const char *comm, int dirty)
 {
-    const char *u = strchr(comm, '_');
-    if (!u || u == comm)
-        return 0;
-    if (!strncmp(u, "_scheduler", 10))
-        return 1;
-    return dirty && (!strncmp(u, "_dirty_cpu_sch", 14) || !strncmp(u, "_dirty_io_sche", 14));
+    bf_thread_kind k = bf_thread_kind_of(comm);
+    return k == BF_THREAD_SCHEDULER ||
+           (dirty && (k == BF_THREAD_DIRTY_CPU || k == BF_THREAD_DIRTY_IO));
 }
 
 static int bf_find_threads(bf_native *n)
@@ -173,6 +177,7 @@ static int bf_read_maps(bf_native *n)
         m->end = e;
         m->offset = off;
         m->exec = perms[2] == 'x';
+        m->write = perms[1] == 'w';
         /* anonymous, or the JIT's dual-mapped memory (`/memfd:vmem (deleted)`): no file */
         snprintf(m->path, sizeof(m->path), "%s",
                  file[0] == '/' && strncmp(file, "/memfd:", 7) ? file : "");
@@ -652,12 +657,64 @@ static int bf_read_target(uint64_t addr, void *out, size_t len)
  * beam.smp fills with or without +JPperf. Read once, without stopping anything: the
  * list is changed under a lock we cannot take, so every entry is bounds-checked and a
  * torn read only loses names. */
+/* The first entry of the list, proven: its prev is null and its symbol file is one of
+ * OTP's records. */
+static int bf_jit_entry_ok(uint64_t entry)
+{
+    uint64_t e[4]; /* next, prev, symfile address, symfile size */
+    uint8_t head[32];
+    int fl;
+    return bf_read_target(entry, e, sizeof(e)) == 0 && e[1] == 0 && e[2] && e[3] >= 8 &&
+           e[3] <= (1u << 20) &&
+           bf_read_target(e[2], head, e[3] < sizeof(head) ? (size_t)e[3] : sizeof(head)) == 0 &&
+           bf_gdbjit_kind(head, e[3] < sizeof(head) ? (size_t)e[3] : sizeof(head), &fl) >= 0;
+}
+
+/* Where beam.smp does not export `__jit_debug_descriptor` (Debian's OTP 29), it is found
+ * in beam.smp's writable data (its rw mappings and the anonymous .bss right after them) by
+ * its shape, each candidate proven by its first entry. 0 and *entry set, or -1. */
+static int bf_scan_jit_descriptor(bf_native *n, uint64_t *entry)
+{
+    static uint8_t buf[1 << 20];
+    int after_beam = 0;
+    size_t scanned = 0;
+    for (size_t i = 0; i < n->nmaps && scanned < BF_NATIVE_MAX_SCAN; i++) {
+        const bf_map *m = &n->maps[i];
+        int beam = strstr(m->path, "/beam.smp") != NULL;
+        int bss = after_beam && !m->path[0] && m->start == n->maps[i - 1].end;
+        after_beam = beam || bss;
+        if (!m->write || m->exec || !(beam || bss))
+            continue;
+        /* chunks overlap by a descriptor's size, so none is cut in two */
+        for (uint64_t a = m->start; a < m->end && scanned < BF_NATIVE_MAX_SCAN;
+             a += sizeof(buf) - 24) {
+            size_t len = m->end - a < sizeof(buf) ? (size_t)(m->end - a) : sizeof(buf);
+            if (bf_read_target(a, buf, len) != 0)
+                break;
+            scanned += len;
+            uint64_t first;
+            for (long off = bf_jit_descriptor_candidate(buf, len, 0, &first); off >= 0;
+                 off = bf_jit_descriptor_candidate(buf, len, (size_t)off + 8, &first))
+                if (bf_jit_entry_ok(first)) {
+                    *entry = first;
+                    return 0;
+                }
+            if (len < sizeof(buf))
+                break;
+        }
+    }
+    return -1;
+}
+
 static void bf_read_gdbjit(bf_native *n)
 {
     uint64_t desc, entry;
-    if (!n->beam || bf_elfsym_object(n->beam, "__jit_debug_descriptor", &desc) != 0 ||
-        bf_read_target(n->beam_bias + desc + 16, &entry, 8) != 0)
+    if (n->beam && bf_elfsym_object(n->beam, "__jit_debug_descriptor", &desc) == 0) {
+        if (bf_read_target(n->beam_bias + desc + 16, &entry, 8) != 0)
+            return;
+    } else if (bf_scan_jit_descriptor(n, &entry) != 0) {
         return;
+    }
     static uint8_t sym[1 << 20];
     static uint64_t files[BF_NATIVE_MAX_JIT_MODULES][2]; /* symfile address, size */
     size_t nfiles = 0;
@@ -673,27 +730,56 @@ static void bf_read_gdbjit(bf_native *n)
      * was reused (a module reloaded, old code not yet gone) the newest name wins */
     for (size_t i = nfiles; i > 0; i--) {
         uint64_t addr = files[i - 1][0], size = files[i - 1][1];
-        if (size > 0 && size <= sizeof(sym) && bf_read_target(addr, sym, (size_t)size) == 0 &&
-            bf_gdbjit_module(n->pm, sym, (size_t)size) > 0)
+        if (size == 0 || size > sizeof(sym) || bf_read_target(addr, sym, (size_t)size) != 0)
+            continue;
+        int fl;
+        if (bf_gdbjit_kind(sym, (size_t)size, &fl) == BF_GDBJIT_EMULATOR)
+            n->jit_layout = fl == 1;
+        else if (bf_gdbjit_module(n->pm, sym, (size_t)size) > 0)
             n->gdb_modules++;
     }
     n->have_gdbjit = bf_perfmap_count(n->pm) > 0;
 }
 
-/* erts_frame_layout (1: JIT code keeps frame pointers, as +JPperf map|true makes it),
- * the perf map, else the debugger list. */
+/* The +JPperf flags the emulator was started with (bf_beamproc.h). */
+static int bf_cmdline_fp(pid_t pid)
+{
+    static char args[BF_NATIVE_CMDLINE_MAX];
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t len = fread(args, 1, sizeof(args), f);
+    fclose(f);
+    return bf_cmdline_frame_pointers(args, len);
+}
+
+/* Whether JIT code keeps frame pointers (1 with +JPperf map|true, 26+ also fp), read from
+ * erts_frame_layout where beam.smp exports it (25, 27), else from the debugger list's
+ * emulator record, else from the emulator's arguments (29); then the perf map, else the
+ * debugger list for names. */
 static void bf_check_node(bf_native *n)
 {
     uint64_t addr;
     int32_t layout = 0;
-    if (n->beam && bf_elfsym_object(n->beam, "erts_frame_layout", &addr) == 0 &&
-        bf_read_target(n->beam_bias + addr, &layout, sizeof(layout)) == 0)
-        n->frame_pointers = layout == 1;
+    n->jit_layout = -1;
     snprintf(n->pm_path, sizeof(n->pm_path), "/tmp/perf-%d.map", (int)n->pid);
     n->have_perfmap = bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0 &&
                       bf_perfmap_count(n->pm) > 0;
     if (!n->have_perfmap)
         bf_read_gdbjit(n);
+    if (n->beam && bf_elfsym_object(n->beam, "erts_frame_layout", &addr) == 0 &&
+        bf_read_target(n->beam_bias + addr, &layout, sizeof(layout)) == 0) {
+        n->frame_pointers = layout == 1;
+        n->layout_from = "erts_frame_layout";
+    } else if (n->jit_layout >= 0) {
+        n->frame_pointers = n->jit_layout;
+        n->layout_from = "the JIT's debugger list";
+    } else {
+        n->frame_pointers = bf_cmdline_fp(n->pid);
+        n->layout_from = "the emulator's +JPperf flags";
+    }
 }
 
 /* Port mode: the node sends one packet once it has allowed us to ptrace it
@@ -769,6 +855,9 @@ static const char *bf_capability(const bf_native *n)
 {
     if (n->have_perfmap && n->frame_pointers)
         return "full: C frames and the Erlang call chain (perf map, frame pointers)";
+    if (n->have_gdbjit && n->frame_pointers)
+        return "full: C frames and the Erlang call chain (the JIT's debugger list, frame "
+               "pointers)";
     if (n->have_perfmap || n->have_gdbjit)
         return "reduced: C frames and the innermost JIT frame (named from the JIT's debugger "
                "list), no Erlang callers; start the node with +JPperf map for whole chains";
@@ -810,12 +899,16 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
         ei_x_encode_atom(&x, "ok");
         ei_x_encode_binary(&x, text ? text : "", text ? (long)len : 0);
         free(text);
-        ei_x_encode_map_header(&x, 15);
+        ei_x_encode_map_header(&x, 16);
         ei_x_encode_atom(&x, "jit_names");
         ei_x_encode_atom(&x, n->have_perfmap ? "perf_map" : n->have_gdbjit ? "debugger_list"
                                                                          : "none");
         ei_x_encode_atom(&x, "frame_pointers");
         ei_x_encode_boolean(&x, n->frame_pointers);
+        ei_x_encode_atom(&x, "frame_layout_from");
+        ei_x_encode_atom(&x, !n->layout_from ? "none"
+                             : n->layout_from[0] == 'e' ? "symbol"
+                             : n->layout_from[4] == 'J' ? "debugger_list" : "cmdline");
         ei_x_encode_atom(&x, "erlang_samples");
         ei_x_encode_ulonglong(&x, n->erlang_samples);
         ei_x_encode_atom(&x, "complete_chains");

@@ -1,0 +1,114 @@
+/* bf_beamproc: thread names, +JPperf flags and the JIT descriptor's shape, per release.
+ * See bf_beamproc.h. Pure: no I/O, every length checked. */
+#include "bf_beamproc.h"
+
+#include <string.h>
+
+/* comm is at most 15 characters (TASK_COMM_LEN 16): OTP cuts its names to fit */
+static int bf_digits(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return 1;
+}
+
+static int bf_prefixed(const char *comm, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return !strncmp(comm, prefix, n) && bf_digits(comm + n);
+}
+
+/* OTP 25-26: a number, then the name */
+static int bf_suffixed(const char *comm, const char *suffix)
+{
+    const char *u = strchr(comm, '_');
+    if (!u || u == comm || strcmp(u, suffix))
+        return 0;
+    for (const char *p = comm; p < u; p++)
+        if (*p < '0' || *p > '9')
+            return 0;
+    return 1;
+}
+
+bf_thread_kind bf_thread_kind_of(const char *comm)
+{
+    if (bf_prefixed(comm, "erts_sched_") || bf_suffixed(comm, "_scheduler"))
+        return BF_THREAD_SCHEDULER;
+    if (bf_prefixed(comm, "erts_dcpus_") || bf_suffixed(comm, "_dirty_cpu_sch"))
+        return BF_THREAD_DIRTY_CPU;
+    if (bf_prefixed(comm, "erts_dios_") || bf_suffixed(comm, "_dirty_io_sche"))
+        return BF_THREAD_DIRTY_IO;
+    return BF_THREAD_OTHER;
+}
+
+/* -1: not a frame-pointer decision; else the new state */
+static int bf_perf_value(const char *v, int current)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "map") || !strcmp(v, "fp"))
+        return 1;
+    if (!strcmp(v, "false") || !strcmp(v, "no_fp"))
+        return 0;
+    return current; /* dump, or a value this reader does not know */
+}
+
+int bf_cmdline_frame_pointers(const char *args, size_t len)
+{
+    int fp = 0;
+    size_t i = 0;
+    while (i < len) {
+        const char *a = args + i;
+        size_t alen = strnlen(a, len - i);
+        size_t next = i + alen + 1;
+        if (alen == 2 && !strcmp(a, "--"))
+            break; /* the emulator's arguments end here; the rest is init's */
+        if (alen >= 7 && !strncmp(a, "-JPperf", 7)) {
+            if (alen > 7) {
+                fp = bf_perf_value(a + 7, fp);
+            } else if (next < len) {
+                const char *v = args + next;
+                size_t vlen = strnlen(v, len - next);
+                if (vlen < len - next) /* NUL-ended inside the buffer */
+                    fp = bf_perf_value(v, fp);
+                next += vlen + 1;
+            }
+        }
+        i = next;
+    }
+    return fp;
+}
+
+static uint64_t bf_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+#define BF_JIT_DESCRIPTOR_SIZE 24 /* u32 version, u32 action, two pointers (GDB's jit.h) */
+#define BF_JIT_ACTION_MAX 2       /* JIT_NOACTION, JIT_REGISTER_FN, JIT_UNREGISTER_FN */
+
+long bf_jit_descriptor_candidate(const uint8_t *mem, size_t len, size_t from,
+                                 uint64_t *first_entry)
+{
+    for (size_t off = (from + 7) & ~(size_t)7; len >= BF_JIT_DESCRIPTOR_SIZE &&
+                                               off <= len - BF_JIT_DESCRIPTOR_SIZE;
+         off += 8) {
+        const uint8_t *p = mem + off;
+        uint32_t version = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                           (uint32_t)p[3] << 24;
+        uint32_t action = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
+                          (uint32_t)p[7] << 24;
+        if (version != 1 || action > BF_JIT_ACTION_MAX)
+            continue;
+        uint64_t relevant = bf_le64(p + 8), first = bf_le64(p + 16);
+        if (!first || (first & 7) || (relevant & 7))
+            continue;
+        *first_entry = first;
+        return (long)off;
+    }
+    return -1;
+}
