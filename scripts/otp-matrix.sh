@@ -143,7 +143,7 @@ for suite in "${SUITES[@]}"; do
   # `make build` installs what the chroot lacks (scripts/install-deps.sh), then compiles
   # with the strict profile: a warning on this release fails the build.
   log "$suite: make build (installs what is missing)"
-  if in_chroot "$dir" "make build REBAR_PROFILE=strict" > "$logs/build.log" 2>&1; then
+  if in_chroot "$dir" "make build && make strict" > "$logs/build.log" 2>&1; then
     RESULT[$suite,build]=passed
     OTP[$suite]=$(in_chroot "$dir" "erl -noshell -eval 'io:put_chars(erlang:system_info(otp_release)), halt().'" 2>/dev/null)
     for l in "${LAYERS[@]}"; do

@@ -28,7 +28,7 @@ attach(Node) when is_atom(Node) ->
     case connect(Node) of
         ok ->
             case compatible(Node) of
-                ok -> ensure_loaded(Node);
+                {ok, How} -> ensure_loaded(Node, How);
                 {error, _} = E -> E
             end;
         {error, _} = E ->
@@ -64,29 +64,77 @@ connect(Node) ->
             end
     end.
 
+%% Another release is fine where it can be done safely (the same rules as the command
+%% line's c_src/cli/bf_compat.h): a newer node takes code and a NIF built here as they are
+%% (OTP loads code two releases ahead, and the NIF loader takes an older minor version);
+%% an older node with our NIF API gets beamflame compiled there from its abstract code when
+%% it has the compiler application; anything else is refused naming the fix.
 compatible(Node) ->
-    Local = facts(),
-    check(maps:to_list(Local), Node).
-
-check([], _Node) ->
-    ok;
-check([{Key, Mine} | Rest], Node) ->
-    Item = case Key of
-               wordsize -> {wordsize, external};
-               _ -> Key
-           end,
-    case rpc(Node, erlang, system_info, [Item]) of
-        Mine -> check(Rest, Node);
-        {badrpc, R} -> {error, {badrpc, Node, R}};
-        Theirs -> {error, {mismatch, Key, Mine, Theirs, hint(Key)}}
+    Mine = facts(),
+    case theirs(Node, maps:keys(Mine)) of
+        {ok, Theirs} -> compatible(Mine, Theirs, Node);
+        {error, _} = E -> E
     end.
 
-hint(otp_release) -> "this beamflame was built for another OTP release: build it with the target's OTP";
-hint(nif_version) -> "the target's NIF API differs: build beamflame with the target's OTP";
-hint(system_architecture) -> "the target runs on another architecture: build beamflame there";
-hint(wordsize) -> "the target's word size differs: build beamflame for it".
+theirs(Node, Keys) ->
+    lists:foldl(fun(_, {error, _} = E) -> E;
+                   (Key, {ok, Acc}) ->
+                        Item = case Key of wordsize -> {wordsize, external}; _ -> Key end,
+                        case rpc(Node, erlang, system_info, [Item]) of
+                            {badrpc, R} -> {error, {badrpc, Node, R}};
+                            V -> {ok, Acc#{Key => V}}
+                        end
+                end, {ok, #{}}, Keys).
 
-ensure_loaded(Node) ->
+compatible(Mine, Theirs, Node) ->
+    Same = fun(K) -> maps:get(K, Mine) =:= maps:get(K, Theirs) end,
+    Rel = fun(M) -> list_to_integer(maps:get(otp_release, M)) end,
+    case {Same(system_architecture), Same(wordsize), nif_ok(Mine, Theirs)} of
+        {false, _, _} -> mismatch(system_architecture, Mine, Theirs);
+        {_, false, _} -> mismatch(wordsize, Mine, Theirs);
+        {_, _, false} -> mismatch(nif_version, Mine, Theirs);
+        _ ->
+            case Rel(Theirs) >= Rel(Mine) of
+                true -> {ok, as_built};
+                false ->
+                    case rpc(Node, code, which, [compile]) of
+                        Path when is_list(Path) -> {ok, compile};
+                        _ -> mismatch(otp_release, Mine, Theirs)
+                    end
+            end
+    end.
+
+%% The node's NIF API must be ours or a later minor version of it.
+nif_ok(#{nif_version := Mine}, #{nif_version := Theirs}) ->
+    case {parse_nif(Mine), parse_nif(Theirs)} of
+        {{Major, M1}, {Major, M2}} -> M2 >= M1;
+        _ -> false
+    end.
+
+parse_nif(V) ->
+    try [list_to_integer(X) || X <- string:split(V, ".")] of
+        [Major, Minor] -> {Major, Minor};
+        _ -> bad
+    catch
+        error:badarg -> bad
+    end.
+
+mismatch(Key, Mine, Theirs) ->
+    {error, {mismatch, Key, maps:get(Key, Mine), maps:get(Key, Theirs), hint(Key, Mine, Theirs)}}.
+
+hint(otp_release, _, #{otp_release := R}) ->
+    "code compiled on a newer OTP release does not load on an older one, and the node has "
+    "no compiler application to compile beamflame there: build beamflame with OTP " ++ R ++
+    ", or add the compiler application to the node's release";
+hint(nif_version, _, #{otp_release := R}) ->
+    "the node's VM refuses a NIF library built for a newer NIF API: use a beamflame built "
+    "with OTP " ++ R ++ " or older";
+hint(system_architecture, _, _) ->
+    "the target runs on another architecture: build beamflame there";
+hint(wordsize, _, _) ->
+    "the target's word size differs: build beamflame for it".
+
+ensure_loaded(Node, How) ->
     {ok, Vsn} = local_vsn(),
     case rpc(Node, application, get_key, [beamflame, vsn]) of
         {ok, Vsn} ->
@@ -97,7 +145,7 @@ ensure_loaded(Node) ->
                      "running session (detach it first if attach/1 loaded it)"}};
         undefined ->
             case rpc(Node, code, is_loaded, [beamflame]) of
-                false -> push(Node);
+                false -> push(Node, How);
                 {file, _} -> start(Node);
                 {badrpc, R} -> {error, {badrpc, Node, R}}
             end;
@@ -117,13 +165,40 @@ start(Node) ->
 
 %% Pushes this module alone, then has it install the rest on the target (the same path the
 %% command line takes): one remote call carries the code, the library and the app file.
-push(Node) ->
+push(Node, How) ->
+    case beams(Node, How) of
+        {ok, Beams} -> push(Node, Beams, proplists:get_value(?MODULE, Beams));
+        {error, _} = E -> E
+    end.
+
+%% Object code as built here, or compiled on the (older) node from its abstract code.
+beams(Node, How) ->
     {ok, Mods} = application:get_key(beamflame, modules),
-    Beams = [begin {M, Bin, _} = code:get_object_code(M), {M, Bin} end || M <- Mods],
+    lists:foldl(fun(_, {error, _} = E) -> E;
+                   (M, {ok, Acc}) ->
+                        {M, Bin, _} = code:get_object_code(M),
+                        case beam_for(Node, How, M, Bin) of
+                            {ok, B} -> {ok, [{M, B} | Acc]};
+                            {error, _} = E -> E
+                        end
+                end, {ok, []}, Mods).
+
+beam_for(_Node, as_built, _M, Bin) ->
+    {ok, Bin};
+beam_for(Node, compile, M, Bin) ->
+    {ok, {M, [{debug_info, {debug_info_v1, Backend, Meta}}]}} = beam_lib:chunks(Bin, [debug_info]),
+    {ok, Forms} = Backend:debug_info(erlang_v1, M, Meta, []),
+    case rpc(Node, compile, forms, [Forms, [binary, return_errors, report_errors]]) of
+        {ok, M, Compiled} -> {ok, Compiled};
+        {ok, M, Compiled, _Warnings} -> {ok, Compiled};
+        Other -> {error, {cannot_compile_on_node, Node, M, Other}}
+    end.
+
+push(Node, Beams, Self) ->
     {ok, So} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_nif.so")),
     {ok, App} = file:read_file(filename:join(filename:dirname(code:which(beamflame)), "beamflame.app")),
     {ok, Exe} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_native")),
-    {?MODULE, Self, File} = code:get_object_code(?MODULE),
+    File = "beamflame-pushed/" ++ atom_to_list(?MODULE) ++ ".beam",
     case rpc(Node, code, load_binary, [?MODULE, File, Self]) of
         {module, ?MODULE} ->
             case rpc(Node, ?MODULE, install, [App, Beams, So, Exe]) of

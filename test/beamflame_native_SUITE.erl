@@ -5,6 +5,8 @@
 -module(beamflame_native_SUITE).
 -include_lib("common_test/include/ct.hrl").
 -include_lib("stdlib/include/assert.hrl").
+%% A scheduler thread's name: `1_scheduler' on OTP 25-26, `erts_sched_1' from 27.
+-define(SCHED, "^([0-9]+_scheduler|erts_sched_[0-9]+)").
 -export([all/0, init_per_suite/1, end_per_suite/1]).
 -export([erlang_chain_with_perf_map/1, bif_shows_c_frames/1, reduced_without_perf_map/1,
          killing_the_sampler_leaves_the_node_running/1, bad_options/1]).
@@ -52,8 +54,8 @@ erlang_chain_with_perf_map(Config) ->
     #{erlang_samples := Erl, complete_chains := Complete} = Info,
     ?assert(Erl > 50),
     ?assert(Complete > Erl * 0.8, {complete, Complete, 'of', Erl}),
-    %% every stack starts with a scheduler thread's name
-    ?assert(lists:all(fun(L) -> re:run(L, "^[0-9]+_scheduler;") =/= nomatch end, lines(Folded))),
+    %% every stack starts with a scheduler thread's name (as the release names them)
+    ?assert(lists:all(fun(L) -> re:run(L, ?SCHED ";") =/= nomatch end, lines(Folded))),
     peer:stop(Peer).
 
 bif_shows_c_frames(Config) ->
@@ -62,7 +64,7 @@ bif_shows_c_frames(Config) ->
     {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1500}]]),
     %% one stack: the scheduler, the Erlang function, the JIT's BIF glue, the BIF in C, zlib
     Full = [L || L <- lines(Folded),
-                 re:run(L, "^[0-9]+_scheduler;bf_nativework:crc_loop/1;global::call_[a-z_]*bif"
+                 re:run(L, ?SCHED ";bf_nativework:crc_loop/1;global::call_[a-z_]*bif"
                            "_shared;.*crc32_[12];.*libz[^;]*\\+0x[0-9a-f]+ [0-9]+$") =/= nomatch],
     Samples = lists:sum([binary_to_integer(lists:last(binary:split(L, <<" ">>, [global])))
                          || L <- Full]),
@@ -81,7 +83,7 @@ reduced_without_perf_map(Config) ->
     ?assertMatch({_, _}, binary:match(Cap, <<"+JPperf map">>)),
     ?assertMatch(<<"reduced", _/binary>>, Cap),
     ?assertMatch(#{jit_names := debugger_list, frame_pointers := false}, Info),
-    ?assert(lists:any(fun(L) -> re:run(L, "^[0-9]+_scheduler;bf_nativework:c/1 ") =/= nomatch
+    ?assert(lists:any(fun(L) -> re:run(L, ?SCHED ";bf_nativework:c/1 ") =/= nomatch
                       end, lines(Folded))),
     ?assertEqual([], [L || L <- lines(Folded),
                            re:run(L, "bf_nativework:.*;bf_nativework:") =/= nomatch]),

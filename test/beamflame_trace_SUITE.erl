@@ -78,20 +78,33 @@ on_peer(trace_process_raw, [Pid, Opts]) ->
     {ok, P} = beamflame:trace_process(Pid, Opts),
     {ok, beamflame:folded(P), beamflame:info(P)};
 on_peer(dbg_on, [Pid]) ->
-    C = counters:new(1, []),
+    %% dbg (its own session on 27+) with its pattern on tick/1, and a legacy tracer
+    %% (erlang:trace/3, as recon_trace sets it) with its pattern on tick_loop/1
+    C = counters:new(2, []),
     persistent_term:put(bf_dbg_events, C),
     {ok, _} = dbg:tracer(process, {fun(_Event, St) -> counters:add(C, 1, 1), St end, ok}),
     {ok, _} = dbg:p(Pid, [c]),
     {ok, _} = dbg:tpl(bf_tracework, tick, 1, []),
+    T = spawn(fun Count() -> receive _ -> counters:add(C, 2, 1), Count() end end),
+    persistent_term:put(bf_legacy_tracer, T),
+    1 = erlang:trace(Pid, true, [call, {tracer, T}]),
+    1 = erlang:trace_pattern({bf_tracework, tick_loop, 1}, true, [local]),
     timer:sleep(100),
     on_peer(dbg_events, [Pid]);
 on_peer(dbg_events, [Pid]) ->
-    {flags, F} = erlang:trace_info(Pid, flags),
-    {ok, #{flags => F, pattern => erlang:trace_info({bf_tracework, tick, 1}, traced),
-           match_spec => erlang:trace_info({bf_tracework, tick, 1}, match_spec),
-           tracer => erlang:trace_info(Pid, tracer),
-           events => counters:get(persistent_term:get(bf_dbg_events), 1)}};
-on_peer(dbg_off, [_Pid]) ->
+    C = persistent_term:get(bf_dbg_events),
+    Sessions = fun(What) -> lists:sort([N || {N, _} <- trace:session_info(What)]) end,
+    {ok, #{legacy => #{flags => erlang:trace_info(Pid, flags),
+                       tracer => erlang:trace_info(Pid, tracer),
+                       pattern => erlang:trace_info({bf_tracework, tick_loop, 1}, traced),
+                       match_spec => erlang:trace_info({bf_tracework, tick_loop, 1}, match_spec)},
+           dbg => #{process_sessions => Sessions(Pid),
+                    function_sessions => Sessions({bf_tracework, tick, 1})},
+           dbg_events => counters:get(C, 1), legacy_events => counters:get(C, 2)}};
+on_peer(dbg_off, [Pid]) ->
+    _ = erlang:trace(Pid, false, [all]),
+    _ = erlang:trace_pattern({bf_tracework, tick_loop, 1}, false, [local]),
+    exit(persistent_term:get(bf_legacy_tracer), kill),
     dbg:stop();
 on_peer(svg_x, [Call, Opts, SvgOpts, Frames]) ->
     {ok, _, P} = beamflame:trace(Call, Opts),
@@ -270,15 +283,20 @@ coexists_with_dbg(Config) ->
 coexists_with_dbg(Node, Config) ->
     Pid = erpc:call(Node, erlang, spawn, [bf_tracework, tick_loop, [5]]),
     {ok, Before} = erpc:call(Node, ?MODULE, on_peer, [dbg_on, [Pid]]),
-    ?assertMatch(#{flags := [call], pattern := {traced, local}, events := N} when N > 0, Before),
-    {ok, _, Raw} = peer(Config, trace_process_raw, [Pid, #{duration => 300}]),
-    %% beamflame saw the calls dbg traces too
+    ?assertMatch(#{legacy := #{flags := {flags, [call]}, pattern := {traced, local}}}, Before),
+    #{dbg := #{process_sessions := PS, function_sessions := FS}} = Before,
+    ?assert(lists:member(dbg, PS) andalso lists:member(dbg, FS), Before),
+    ?assert(maps:get(dbg_events, Before) > 0 andalso maps:get(legacy_events, Before) > 0),
+    {ok, Raw, _} = peer(Config, trace_process_raw, [Pid, #{duration => 300}]),
+    %% beamflame saw the calls the other two trace
     ?assertNotEqual(nomatch, binary:match(Raw, <<"bf_tracework:tick/1">>)),
+    timer:sleep(100),
     {ok, After} = erpc:call(Node, ?MODULE, on_peer, [dbg_events, [Pid]]),
-    %% dbg kept getting its events during beamflame's run and after, and its settings
-    %% are exactly as they were
-    ?assert(maps:get(events, After) > maps:get(events, Before)),
-    ?assertEqual(maps:without([events], Before), maps:without([events], After)),
+    %% both kept getting their events during beamflame's run and after it, and what they
+    %% set is exactly as they set it
+    ?assert(maps:get(dbg_events, After) > maps:get(dbg_events, Before)),
+    ?assert(maps:get(legacy_events, After) > maps:get(legacy_events, Before)),
+    ?assertEqual(maps:with([legacy, dbg], Before), maps:with([legacy, dbg], After)),
     erpc:call(Node, ?MODULE, on_peer, [dbg_off, [Pid]]),
     erpc:call(Node, erlang, exit, [Pid, kill]),
     nothing_left(Config).

@@ -15,6 +15,7 @@
  * application it started), so the next record starts at once.
  */
 #include "bf_record.h"
+#include "bf_compat.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -159,9 +160,9 @@ static int bf_reply_string(const ei_x_buff *r, int idx, char *out, size_t len)
     return ei_decode_string(r->buff, &idx, out);
 }
 
-/* The node's value of a system_info item must equal ours. */
-static int bf_check_fact(bf_node *n, const char *item, const char *mine, const char *why,
-                         char *err, size_t errlen)
+/* The node's value of a system_info item, as text ("?" when it answers something else). */
+static int bf_node_fact(bf_node *n, const char *item, char *theirs, size_t len, char *err,
+                        size_t errlen)
 {
     ei_x_buff a, r;
     ei_x_new(&a);
@@ -177,19 +178,13 @@ static int bf_check_fact(bf_node *n, const char *item, const char *mine, const c
     bf_args_end(&a);
     int idx, rc = bf_node_call(n, "erlang", "system_info", &a, &r, &idx, err, errlen);
     if (rc == BF_EXIT_OK) {
-        char theirs[256];
         long w;
         if (!strcmp(item, "wordsize")) {
             if (ei_decode_long(r.buff, &idx, &w))
                 w = -1;
-            snprintf(theirs, sizeof(theirs), "%ld", w);
-        } else if (bf_reply_string(&r, idx, theirs, sizeof(theirs))) {
-            snprintf(theirs, sizeof(theirs), "?");
-        }
-        if (strcmp(theirs, mine)) {
-            snprintf(err, errlen, "%s has %s %s, this beamflame was built for %s: %s", n->name,
-                     item, theirs, mine, why);
-            rc = BF_EXIT_MISMATCH;
+            snprintf(theirs, len, "%ld", w);
+        } else if (bf_reply_string(&r, idx, theirs, len)) {
+            snprintf(theirs, len, "?");
         }
     }
     ei_x_free(&a);
@@ -197,19 +192,30 @@ static int bf_check_fact(bf_node *n, const char *item, const char *mine, const c
     return rc;
 }
 
+/* Whether this build runs on a node of another release (bf_compat.h decides), with the
+ * error naming the fix when it does not. */
 static int bf_check_compatible(bf_node *n, char *err, size_t errlen)
 {
-    static const struct { const char *item, *mine, *why; } facts[] = {
-        {"otp_release", BF_BUILD_OTP_RELEASE, "build beamflame with the node's OTP release"},
-        {"nif_version", BF_BUILD_NIF_VERSION, "build beamflame with the node's OTP release"},
-        {"system_architecture", BF_BUILD_ARCH, "build beamflame on the node's architecture"},
-        {"wordsize", BF_BUILD_WORDSIZE, "build beamflame for the node's word size"},
-    };
-    for (size_t i = 0; i < sizeof(facts) / sizeof(facts[0]); i++) {
-        int rc = bf_check_fact(n, facts[i].item, facts[i].mine, facts[i].why, err, errlen);
+    static const char *items[] = {"system_architecture", "wordsize", "otp_release",
+                                  "nif_version"};
+    char theirs[4][256];
+    for (size_t i = 0; i < 4; i++) {
+        int rc = bf_node_fact(n, items[i], theirs[i], sizeof(theirs[i]), err, errlen);
         if (rc != BF_EXIT_OK)
             return rc;
     }
+    bf_compat c = bf_compat_check(&(bf_build){BF_BUILD_ARCH, BF_BUILD_WORDSIZE,
+                                               BF_BUILD_OTP_RELEASE, BF_BUILD_NIF_VERSION},
+                                  &(bf_build){theirs[0], theirs[1], theirs[2], theirs[3]},
+                                  0, err, errlen);
+    if (c == BF_COMPAT_REFUSED) {
+        char why[1024];
+        snprintf(why, sizeof(why), "%s", err);
+        snprintf(err, errlen, "%s: %s", n->name, why);
+        return BF_EXIT_MISMATCH;
+    }
+    if (c == BF_COMPAT_UNTESTED)
+        fprintf(stderr, "beamflame: warning: %s: %s\n", n->name, err);
     return BF_EXIT_OK;
 }
 

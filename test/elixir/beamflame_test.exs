@@ -37,7 +37,7 @@ defmodule BeamflameTest do
     assert %{mode: :native, capability: capability} = Beamflame.info(profile)
     assert is_binary(capability)
     folded = Beamflame.folded(profile)
-    assert folded =~ ~r/^\d+_scheduler;/m
+    assert folded =~ ~r/^(\d+_scheduler|erts_sched_\d+);/m
     assert folded =~ "Beamflame.TestWork.fib/1"
     assert {:error, {:bad_option, {:rate, 0}, _}} = Beamflame.native(rate: 0)
   end

@@ -69,7 +69,7 @@ defmodule Beamflame.NotebookTest do
     script = Path.join(tmp, "notebook.exs")
     File.write!(script, [@kino_stand_in, "\n", Enum.join(cells, "\n"), "\nIO.puts(\"NOTEBOOK DONE\")\n"])
 
-    ebin = :code.lib_dir(:beamflame, :ebin) |> to_string()
+    ebin = :code.which(:beamflame) |> to_string() |> Path.dirname()
     {out, status} =
       System.cmd("elixir", ["--sname", "bf_nb_#{System.unique_integer([:positive])}", "--hidden",
                             "-pa", ebin, script],
