@@ -15,8 +15,10 @@
 # a recursive delete through a bind-mounted /dev empties the host's /dev.
 #
 # Layers run one by one (C, EUnit, CT, ExUnit; the browser layer stays on the host, which
-# runs it in `make test`), so one failing layer does not hide the others. Exit status: 0
-# when every layer of every release passed.
+# runs it in `make test`), so one failing layer does not hide the others; then `cross`
+# (scripts/otp-cross.sh): the host's command line records the release's nodes, and the
+# release's command line meets a host node. Exit status: 0 when every layer of every
+# release passed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -26,6 +28,7 @@ SUITES=(${BEAMFLAME_OTP_SUITES:-trixie sid})
 [ $# -gt 0 ] && SUITES=("$@")
 CACHE=${BEAMFLAME_CHROOTS:-/var/cache/beamflame/chroots}
 LAYERS=(test-c test-eunit test-ct test-elixir)
+COLUMNS=(build "${LAYERS[@]}" cross)
 BASE_PKGS=git,make,ca-certificates
 
 log() { echo "otp-matrix: $*" >&2; }
@@ -119,10 +122,12 @@ in_chroot() { # dir, command
 
 declare -A RESULT OTP
 status=0
+# the host's command line, for the cross-release column
+[ -x priv/beamflame ] || make --no-print-directory build >/dev/null
 for suite in "${SUITES[@]}"; do
   dir=$CACHE/$suite
   if ! prepare "$suite"; then
-    for l in build "${LAYERS[@]}"; do RESULT[$suite,$l]="not run"; done
+    for l in "${COLUMNS[@]}"; do RESULT[$suite,$l]="not run"; done
     RESULT[$suite,prepare]=failed
     status=1
     continue
@@ -157,12 +162,20 @@ for suite in "${SUITES[@]}"; do
         tail -n 30 "$logs/$l.log" >&2
       fi
     done
+    log "$suite: cross-release recording"
+    if bash scripts/otp-cross.sh "$dir" > "$logs/cross.log" 2>&1; then
+      RESULT[$suite,cross]=passed
+    else
+      RESULT[$suite,cross]=FAILED
+      status=1
+      tail -n 30 "$logs/cross.log" >&2
+    fi
   else
     RESULT[$suite,build]=FAILED
     status=1
     log "$suite: build failed, last lines of $logs/build.log:"
     tail -n 30 "$logs/build.log" >&2
-    for l in "${LAYERS[@]}"; do RESULT[$suite,$l]="not run"; done
+    for l in "${LAYERS[@]}" cross; do RESULT[$suite,$l]="not run"; done
   fi
   RESULT[$suite,seconds]=$(( $(date +%s) - t0 ))
   unmount_all "$dir"
@@ -171,11 +184,11 @@ done
 
 echo
 printf '%-8s %-5s' "release" "OTP"
-for l in build "${LAYERS[@]}"; do printf ' %-12s' "$l"; done
+for l in "${COLUMNS[@]}"; do printf ' %-12s' "$l"; done
 printf ' %s\n' "seconds"
 for suite in "${SUITES[@]}"; do
   printf '%-8s %-5s' "$suite" "${OTP[$suite]:-?}"
-  for l in build "${LAYERS[@]}"; do printf ' %-12s' "${RESULT[$suite,$l]:-not run}"; done
+  for l in "${COLUMNS[@]}"; do printf ' %-12s' "${RESULT[$suite,$l]:-not run}"; done
   printf ' %s\n' "${RESULT[$suite,seconds]:-}"
 done
 exit $status

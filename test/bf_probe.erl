@@ -24,33 +24,35 @@ leftovers_but_app(Depth) ->
 %% what any beamflame session still holds counts too, and a beamflame session that still
 %% exists is itself a leftover.
 leftovers(Depth, Expected) ->
+    Sessions = sessions(),
+    InOurs = fun(What) -> Sessions andalso in_our_session(What) end,
     Procs = [{P, erlang:process_info(P, [initial_call, current_function, dictionary])}
              || P <- erlang:processes(), P =/= self(), not lists:member(P, Expected),
                 is_beamflame_process(P)],
     Flags = [{P, F} || P <- erlang:processes(),
                        {flags, F} <- [erlang:trace_info(P, flags)], F =/= []]
-        ++ [{P, session} || P <- erlang:processes(), in_our_session(P)],
+        ++ [{P, session} || P <- erlang:processes(), InOurs(P)],
     New = [F || {flags, F} <- [erlang:trace_info(new, flags)], F =/= []]
-        ++ [session || in_our_session(new)],
+        ++ [session || InOurs(new)],
     Patterns = [MFA || {M, _} <- code:all_loaded(),
                        {F, A} <- M:module_info(functions),
                        MFA <- [{M, F, A}],
                        erlang:trace_info(MFA, traced) =/= {traced, false}
-                           orelse in_our_session(MFA)],
-    Sessions = [S || sessions(), S = {beamflame, _} <- trace:session_info(all)],
+                           orelse InOurs(MFA)],
+    Ours = [S || Sessions, S = {beamflame, _} <- trace:session_info(all)],
     DepthNow = bf_workload:backtrace_depth(),
     [{processes, Procs} || Procs =/= []] ++ [{trace_flags, Flags} || Flags =/= []]
         ++ [{new_process_flags, New} || New =/= []] ++ [{patterns, Patterns} || Patterns =/= []]
-        ++ [{sessions, Sessions} || Sessions =/= []]
+        ++ [{sessions, Ours} || Ours =/= []]
         ++ [{backtrace_depth, DepthNow} || DepthNow =/= Depth].
 
+%% Asked once per call: on OTP 25-26 each ensure_loaded of the missing module searches the
+%% whole code path.
 sessions() ->
-    erlang:function_exported(trace, session_info, 1)
-        orelse (code:ensure_loaded(trace) =:= {module, trace}
-                andalso erlang:function_exported(trace, session_info, 1)).
+    code:ensure_loaded(trace) =:= {module, trace}
+        andalso erlang:function_exported(trace, session_info, 1).
 
 in_our_session(What) ->
-    sessions() andalso
         case try trace:session_info(What) catch error:badarg -> [] end of
             L when is_list(L) -> lists:any(fun({beamflame, _}) -> true; (_) -> false end, L);
             _ -> false
