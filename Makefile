@@ -2,7 +2,7 @@
 #   make demo   install what is missing, build, profile a live demo node, write a flame graph
 #   make test   install what is missing, build, run every test layer (C, EUnit, CT, ExUnit,
 #               browser)
-#   make test-otp  the same layers inside Debian chroots of OTP 27 and 29 (root; cached)
+#   make test-otp  the same layers inside bare Debian chroots of OTP 25, 27 and 29 (root; cached)
 # Other targets: build, strict (warnings as errors), sanitize (C tests under ASan+UBSan), bench, clean.
 
 .PHONY: all deps build strict demo test test-otp test-c test-eunit test-ct test-elixir test-browser sanitize bench clean
@@ -26,8 +26,8 @@ demo: build
 test: build
 	@$(MAKE) --no-print-directory test-c test-eunit test-ct test-elixir test-browser
 
-# Every test layer but the browser's inside bare Debian chroots of other OTP releases
-# (trixie: OTP 27, sid: OTP 29), made once and cached under /var/cache/beamflame; prints
+# Every test layer but the browser's inside bare Debian chroots (bookworm: OTP 25,
+# trixie: OTP 27, sid: OTP 29), made once and cached under /var/cache/beamflame; prints
 # release x layer x result. Needs root. SUITES=trixie runs one.
 test-otp:
 	@bash scripts/otp-matrix.sh $(SUITES)

@@ -23,8 +23,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-# suite -> the OTP release Debian ships in it (for the table; the run reads the real one)
-SUITES=(${BEAMFLAME_OTP_SUITES:-trixie sid})
+# bookworm (OTP 25: the host's release, but bare: no host name in /etc/hosts), trixie (27),
+# sid (29); the table reads each one's real release
+SUITES=(${BEAMFLAME_OTP_SUITES:-bookworm trixie sid})
 [ $# -gt 0 ] && SUITES=("$@")
 CACHE=${BEAMFLAME_CHROOTS:-/var/cache/beamflame/chroots}
 LAYERS=(test-c test-eunit test-ct test-elixir)
