@@ -9,12 +9,13 @@
 -define(SCHED, "^([0-9]+_scheduler|erts_sched_[0-9]+)").
 -export([all/0, init_per_suite/1, end_per_suite/1]).
 -export([erlang_chain_with_perf_map/1, bif_shows_c_frames/1, reduced_without_perf_map/1,
+         frame_pointers_without_map/1,
          killing_the_sampler_leaves_the_node_running/1, bad_options/1]).
 -export([on_peer/2]).
 
 all() ->
     [erlang_chain_with_perf_map, bif_shows_c_frames, reduced_without_perf_map,
-     killing_the_sampler_leaves_the_node_running, bad_options].
+     frame_pointers_without_map, killing_the_sampler_leaves_the_node_running, bad_options].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -93,6 +94,30 @@ reduced_without_perf_map(Config) ->
                       end, lines(Folded))),
     ?assertEqual([], [L || L <- lines(Folded),
                            re:run(L, "bf_nativework:.*;bf_nativework:") =/= nomatch]),
+    peer:stop(Peer).
+
+%% OTP 26+: `+JPperf fp' gives frame pointers without a perf map. The names come from the
+%% JIT's debugger list, the frame layout from erts_frame_layout (27) or the list's emulator
+%% record (29, where beam.smp exports neither): whole chains all the same.
+frame_pointers_without_map(Config) ->
+    case erlang:system_info(otp_release) of
+        "25" -> {skip, "+JPperf fp is OTP 26+"};
+        _ -> frame_pointers_without_map_26(Config)
+    end.
+
+frame_pointers_without_map_26(Config) ->
+    {Peer, Node} = start(Config, ["+JPperf", "fp"]),
+    _ = erpc:call(Node, bf_nativework, start_chain, []),
+    {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1500}]]),
+    ct:log("~p", [Info]),
+    ?assertMatch(#{jit_names := debugger_list, frame_pointers := true,
+                   capability := <<"full", _/binary>>}, Info),
+    ?assertNotEqual(symbol_missing, maps:get(frame_layout_from, Info, symbol_missing)),
+    ?assert(lists:any(fun(L) -> binary:match(L, <<"bf_nativework:a/0;bf_nativework:b/0;"
+                                                  "bf_nativework:c/1">>) =/= nomatch
+                      end, lines(Folded))),
+    #{erlang_samples := Erl, complete_chains := Complete} = Info,
+    ?assert(Complete > Erl * 0.8, {complete, Complete, 'of', Erl}),
     peer:stop(Peer).
 
 killing_the_sampler_leaves_the_node_running(Config) ->
