@@ -28,6 +28,7 @@ struct bf_elfsym {
     uint64_t *fde; /* function start addresses, ascending */
     size_t nfde;
     char base[64]; /* the file's basename */
+    bf_elfsym *debug; /* a separate debug file whose symbols were added (owned), or NULL */
 };
 
 static int bf_in(const bf_elfsym *es, uint64_t off, uint64_t n)
@@ -176,6 +177,7 @@ void bf_elfsym_free(bf_elfsym *es)
 {
     if (!es)
         return;
+    bf_elfsym_free(es->debug);
     free(es->data);
     free(es->syms);
     free(es->fde);
@@ -264,4 +266,89 @@ int bf_elfsym_object(const bf_elfsym *es, const char *name, uint64_t *value)
         }
     }
     return -1;
+}
+
+#define BF_NT_GNU_BUILD_ID 3 /* <elf.h>'s NT_GNU_BUILD_ID */
+
+/* The GNU build id note's bytes: 0 with *id, *len set, or -1. */
+static int bf_build_id_bytes(const bf_elfsym *es, const unsigned char **id, size_t *len)
+{
+    const Elf64_Ehdr *eh = (const Elf64_Ehdr *)es->data; /* checked by bf_elfsym_parse */
+    const Elf64_Shdr *sh = (const Elf64_Shdr *)(es->data + eh->e_shoff);
+    for (uint16_t i = 0; i < eh->e_shnum; i++) {
+        if (sh[i].sh_type != SHT_NOTE || !bf_in(es, sh[i].sh_offset, sh[i].sh_size))
+            continue;
+        const unsigned char *p = (const unsigned char *)es->data + sh[i].sh_offset;
+        uint64_t off = 0, size = sh[i].sh_size;
+        while (size - off >= 12) {
+            uint32_t namesz, descsz, type;
+            memcpy(&namesz, p + off, 4);
+            memcpy(&descsz, p + off + 4, 4);
+            memcpy(&type, p + off + 8, 4);
+            uint64_t name_at = off + 12, desc_at = name_at + (((uint64_t)namesz + 3) & ~3ull);
+            if (desc_at > size || descsz > size - desc_at)
+                break;
+            if (type == BF_NT_GNU_BUILD_ID && namesz == 4 && !memcmp(p + name_at, "GNU", 4) &&
+                descsz > 0) {
+                *id = p + desc_at;
+                *len = descsz;
+                return 0;
+            }
+            off = desc_at + (((uint64_t)descsz + 3) & ~3ull);
+        }
+    }
+    return -1;
+}
+
+int bf_elfsym_build_id(const bf_elfsym *es, char *hex, size_t hexlen)
+{
+    const unsigned char *id;
+    size_t len;
+    if (bf_build_id_bytes(es, &id, &len) != 0 || hexlen < 2 * len + 1)
+        return -1;
+    for (size_t i = 0; i < len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    return 0;
+}
+
+int bf_elfsym_debug_path(const bf_elfsym *es, const char *root, char *out, size_t outlen)
+{
+    char hex[2 * 64 + 1];
+    if (bf_elfsym_build_id(es, hex, sizeof(hex)) != 0 || strlen(hex) < 3)
+        return -1;
+    int n = snprintf(out, outlen, "%s/.build-id/%.2s/%s.debug", root, hex, hex + 2);
+    return n > 0 && (size_t)n < outlen ? 0 : -1;
+}
+
+int bf_elfsym_add_debug_file(bf_elfsym *es, const char *path, const char **err)
+{
+    char mine[2 * 64 + 1], theirs[2 * 64 + 1];
+    if (es->debug) {
+        *err = "a debug file was added already";
+        return -1;
+    }
+    if (bf_elfsym_build_id(es, mine, sizeof(mine)) != 0) {
+        *err = "the file has no build id";
+        return -1;
+    }
+    bf_elfsym *d = bf_elfsym_open(path, err);
+    if (!d)
+        return -1;
+    if (bf_elfsym_build_id(d, theirs, sizeof(theirs)) != 0 || strcmp(mine, theirs)) {
+        *err = "the debug file is for another build (build ids differ)";
+        bf_elfsym_free(d);
+        return -1;
+    }
+    bf_esym *grown = realloc(es->syms, (es->nsyms + d->nsyms + 1) * sizeof(bf_esym));
+    if (!grown) {
+        *err = "out of memory";
+        bf_elfsym_free(d);
+        return -1;
+    }
+    es->syms = grown;
+    memcpy(es->syms + es->nsyms, d->syms, d->nsyms * sizeof(bf_esym)); /* names live in d */
+    es->nsyms += d->nsyms;
+    qsort(es->syms, es->nsyms, sizeof(bf_esym), bf_sym_cmp);
+    es->debug = d;
+    return 0;
 }

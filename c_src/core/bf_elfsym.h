@@ -33,6 +33,15 @@ void bf_elfsym_name(const bf_elfsym *es, uint64_t addr, char *out, size_t outlen
 /* The address (file-relative) of the data symbol name: 0, or -1 when there is none. */
 int bf_elfsym_object(const bf_elfsym *es, const char *name, uint64_t *value);
 
+/* Separate debug files (Debian's -dbgsym packages put beam.smp's full symbol table in
+ * /usr/lib/debug/.build-id/xx/yyyy.debug): the file's GNU build id as hex (0, or -1 when it
+ * has none or hexlen is short), the path of its debug file under root (0 or -1), and the
+ * debug file's function symbols added to es's, once, only when the build ids are equal
+ * (0, or -1 with *err set; es unchanged). */
+int bf_elfsym_build_id(const bf_elfsym *es, char *hex, size_t hexlen);
+int bf_elfsym_debug_path(const bf_elfsym *es, const char *root, char *out, size_t outlen);
+int bf_elfsym_add_debug_file(bf_elfsym *es, const char *path, const char **err);
+
 size_t bf_elfsym_count(const bf_elfsym *es);       /* function symbols kept */
 size_t bf_elfsym_fde_count(const bf_elfsym *es);   /* .eh_frame_hdr entries */
 

@@ -89,6 +89,7 @@ typedef struct bf_native {
     int frame_pointers; /* erts_frame_layout: 1 when JIT code keeps rbp chains */
     const char *layout_from; /* where frame_pointers was read: symbol, debugger list, cmdline */
     int jit_layout;          /* the debugger list's emulator record says: -1 unknown */
+    int debug_symbols;       /* beam.smp's separate debug file was found and read */
     size_t gdb_modules;
     const char *snapshot_path; /* BF_NATIVE_SNAPSHOT: write one walk's input there */
     bf_stack_table *st;
@@ -157,6 +158,21 @@ static int bf_find_threads(bf_native *n)
     return 0;
 }
 
+/* beam.smp's separate debug file, where one is installed (Debian: erlang-base-dbgsym from
+ * the debug archive), names what its .dynsym does not: on OTP 29 that is nearly all of it
+ * (290 exported functions). Looked up by build id under BEAMFLAME_DEBUG_DIR, else
+ * /usr/lib/debug; a file of another build is ignored. */
+static void bf_add_debug_symbols(bf_elfsym *beam)
+{
+    const char *root = getenv("BEAMFLAME_DEBUG_DIR");
+    char path[512];
+    const char *err;
+    if (beam && bf_elfsym_debug_path(beam, root && *root ? root : "/usr/lib/debug", path,
+                                     sizeof(path)) == 0 &&
+        access(path, R_OK) == 0 && bf_elfsym_add_debug_file(beam, path, &err) == 0)
+        g.debug_symbols = 1;
+}
+
 static int bf_read_maps(bf_native *n)
 {
     char path[64], line[512];
@@ -187,6 +203,7 @@ static int bf_read_maps(bf_native *n)
             if (!n->beam) {
                 const char *err;
                 n->beam = bf_elfsym_open(file, &err);
+                bf_add_debug_symbols(n->beam);
             }
         }
     }
@@ -899,7 +916,7 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
         ei_x_encode_atom(&x, "ok");
         ei_x_encode_binary(&x, text ? text : "", text ? (long)len : 0);
         free(text);
-        ei_x_encode_map_header(&x, 16);
+        ei_x_encode_map_header(&x, 17);
         ei_x_encode_atom(&x, "jit_names");
         ei_x_encode_atom(&x, n->have_perfmap ? "perf_map" : n->have_gdbjit ? "debugger_list"
                                                                          : "none");
@@ -909,6 +926,8 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
         ei_x_encode_atom(&x, !n->layout_from ? "none"
                              : n->layout_from[0] == 'e' ? "symbol"
                              : n->layout_from[4] == 'J' ? "debugger_list" : "cmdline");
+        ei_x_encode_atom(&x, "debug_symbols");
+        ei_x_encode_boolean(&x, n->debug_symbols);
         ei_x_encode_atom(&x, "erlang_samples");
         ei_x_encode_ulonglong(&x, n->erlang_samples);
         ei_x_encode_atom(&x, "complete_chains");

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/bf_elfsym.h"
 
@@ -146,4 +147,49 @@ Test(elfsym, data_symbols_native_mode_reads)
     cr_assert_eq(bf_elfsym_object(es, "erts_frame_layou", &v), -1); /* whole names only */
     cr_assert_eq(bf_elfsym_object(es, "crc32_2", &v), -1);          /* a function */
     bf_elfsym_free(es);
+}
+
+/* A stripped copy of this test program names nothing of its own; with its separate debug
+ * file (objcopy --only-keep-debug, what Debian's -dbgsym packages ship) it names its
+ * functions again. A debug file of another build is refused. */
+Test(elfsym, debug_file_names_what_the_stripped_file_lacks)
+{
+    char dbg[128], stripped[128], cmd[512], line[256];
+    snprintf(dbg, sizeof(dbg), "/tmp/bf_elfsym_%d.debug", (int)getpid());
+    snprintf(stripped, sizeof(stripped), "/tmp/bf_elfsym_%d.stripped", (int)getpid());
+    snprintf(cmd, sizeof(cmd), "objcopy --only-keep-debug /proc/%d/exe %s && "
+             "objcopy --strip-all /proc/%d/exe %s", (int)getpid(), dbg, (int)getpid(), stripped);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+    /* where bf_elfsym_open lies in this program, by nm */
+    snprintf(cmd, sizeof(cmd), "nm /proc/%d/exe | awk '$3==\"bf_elfsym_open\" {print $1}'",
+             (int)getpid());
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(fgets(line, sizeof(line), p));
+    pclose(p);
+    uint64_t addr = strtoull(line, NULL, 16) + 4;
+    const char *err;
+    bf_elfsym *es = bf_elfsym_open(stripped, &err);
+    cr_assert_not_null(es, "%s", err ? err : "");
+    cr_assert_null(bf_elfsym_symbol(es, addr, NULL));
+    char hex[129], path[400];
+    cr_assert_eq(bf_elfsym_build_id(es, hex, sizeof(hex)), 0);
+    cr_assert_geq(strlen(hex), 16);
+    cr_assert_eq(bf_elfsym_debug_path(es, "/usr/lib/debug", path, sizeof(path)), 0);
+    char want[400];
+    snprintf(want, sizeof(want), "/usr/lib/debug/.build-id/%.2s/%s.debug", hex, hex + 2);
+    cr_assert_str_eq(path, want);
+    /* another build's debug file: refused, nothing changed */
+    cr_assert_eq(bf_elfsym_add_debug_file(es, "/bin/true", &err), -1);
+    cr_assert_null(bf_elfsym_symbol(es, addr, NULL));
+    /* this build's: names again */
+    cr_assert_eq(bf_elfsym_add_debug_file(es, dbg, &err), 0, "%s", err ? err : "");
+    uint64_t start = 0;
+    const char *got = bf_elfsym_symbol(es, addr, &start);
+    cr_assert_not_null(got);
+    cr_assert_str_eq(got, "bf_elfsym_open");
+    cr_assert_eq(start, addr - 4);
+    cr_assert_eq(bf_elfsym_add_debug_file(es, dbg, &err), -1); /* once */
+    bf_elfsym_free(es);
+    remove(dbg);
+    remove(stripped);
 }
