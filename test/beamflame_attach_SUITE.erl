@@ -10,7 +10,7 @@
          detach_removes_everything/1, unreachable_node_fails_fast/1,
          cluster_of_three_merges_and_survives_a_bad_node/1, remote_trace_and_capture/1,
          remote_native_on_a_bare_node/1,
-         caller_death_stops_a_remote_trace/1]).
+         caller_death_stops_a_remote_trace/1, attach_compiles_on_the_node/1]).
 %% run on the notebook-style node
 -export([notebook_call/2]).
 
@@ -20,7 +20,7 @@ all() ->
      caller_death_stops_the_remote_run, other_version_is_refused, detach_removes_everything,
      unreachable_node_fails_fast, cluster_of_three_merges_and_survives_a_bad_node,
      remote_trace_and_capture, caller_death_stops_a_remote_trace,
-     remote_native_on_a_bare_node].
+     remote_native_on_a_bare_node, attach_compiles_on_the_node].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -195,3 +195,27 @@ remote_native_on_a_bare_node(Config) ->
     ?assertMatch({_, _}, binary:match(Folded, <<";bf_workload:hot_a/1;">>)),
     ?assertMatch(#{mode := native, capability := <<"full", _/binary>>}, Info),
     ?assertEqual([], erpc:call(Node, filelib, wildcard, ["/tmp/beamflame-native-*"])).
+
+%% An older node with our NIF API gets beamflame compiled there from its abstract code
+%% (BEAMFLAME_COMPILE_ON_NODE=1 takes that path on this release: 25, 27 and 29 all differ
+%% in NIF API); without the compiler application it is refused naming both fixes.
+attach_compiles_on_the_node(Config) ->
+    Node = ?config(node, Config),
+    push_workload(Node),
+    true = os:putenv("BEAMFLAME_COMPILE_ON_NODE", "1"),
+    try
+        [Compiler] = [D || D <- erpc:call(Node, code, get_path, []),
+                           string:find(D, "/compiler-") =/= nomatch],
+        true = erpc:call(Node, code, del_path, [Compiler]),
+        {error, {mismatch, otp_release, _, _, Why}} = beamflame:attach(Node),
+        ?assertNotEqual(nomatch, string:find(Why, "compiler application")),
+        ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])),
+        true = erpc:call(Node, code, add_patha, [Compiler]),
+        ok = beamflame:attach(Node),
+        _ = erpc:call(Node, bf_workload, start_split, [1, 0]),
+        {ok, #{folded := Folded}} = beamflame:sample(Node, #{duration => 500}),
+        ?assertMatch({_, _}, binary:match(Folded, <<"bf_workload:hot_a/1">>)),
+        ok = beamflame:detach(Node)
+    after
+        os:unsetenv("BEAMFLAME_COMPILE_ON_NODE")
+    end.

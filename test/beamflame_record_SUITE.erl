@@ -11,7 +11,8 @@
          progress_line_only_on_a_terminal/1, cookie_sources/1, wrong_cookie/1,
          absent_node/1, epmd_not_running/1, other_beamflame_version_is_refused/1,
          long_names/1, trace_mode_records_the_next_calls/1,
-         kill_9_during_a_trace_leaves_no_pattern/1, native_mode_on_a_bare_node/1]).
+         kill_9_during_a_trace_leaves_no_pattern/1, native_mode_on_a_bare_node/1,
+         compiles_on_the_node/1, no_compiler_is_refused/1]).
 
 all() ->
     [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
@@ -19,7 +20,7 @@ all() ->
      progress_line_only_on_a_terminal, cookie_sources, wrong_cookie, absent_node,
      epmd_not_running, other_beamflame_version_is_refused, long_names,
      trace_mode_records_the_next_calls, kill_9_during_a_trace_leaves_no_pattern,
-     native_mode_on_a_bare_node].
+     native_mode_on_a_bare_node, compiles_on_the_node, no_compiler_is_refused].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -340,3 +341,34 @@ native_mode_on_a_bare_node(Config) ->
     ?assertEqual([], erpc:call(Node, filelib, wildcard, ["/tmp/beamflame-native-*"])),
     Tracers = os:cmd("grep -h TracerPid /proc/" ++ OsPid ++ "/task/*/status | sort -u"),
     ?assertEqual("TracerPid:\t0", string:trim(Tracers)).
+
+%% The path for a node older than the build (with our NIF API): every module compiled on
+%% the node from its abstract code by the node's compiler. Between the releases CI has
+%% (25, 27, 29) the NIF API always differs, so BEAMFLAME_COMPILE_ON_NODE=1 takes the path
+%% on a node of this release.
+compiles_on_the_node(Config) ->
+    Node = ?config(node, Config),
+    Out = out(Config, "compiled.folded"),
+    {0, Text} = run_cli(Config, ["record", atom_to_list(Node), "--duration", "1", "-o", Out],
+                        [{"BEAMFLAME_COMPILE_ON_NODE", "1"}]),
+    ct:log("~s", [Text]),
+    ?assert(contains(Text, "beamflame compiled and loaded on the node")),
+    {ok, Folded} = file:read_file(Out),
+    ?assert(contains(Folded, "bf_workload:hot_a/1")),
+    ?assertMatch({file, _}, erpc:call(Node, code, is_loaded, [beamflame_sampler])),
+    nothing_left(Config).
+
+%% ...and a node without the compiler application: refused (exit 9), naming both fixes.
+no_compiler_is_refused(Config) ->
+    Node = ?config(node, Config),
+    [Compiler] = [D || D <- erpc:call(Node, code, get_path, []),
+                       string:find(D, "/compiler-") =/= nomatch],
+    true = erpc:call(Node, code, del_path, [Compiler]),
+    {9, Text} = run_cli(Config, ["record", atom_to_list(Node), "--duration", "1",
+                                 "-o", out(Config, "refused.svg")],
+                        [{"BEAMFLAME_COMPILE_ON_NODE", "1"}]),
+    ct:log("~s", [Text]),
+    ?assert(contains(Text, "no compiler application")),
+    ?assert(contains(Text, "build beamflame with OTP")),
+    ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])),
+    nothing_left(Config).

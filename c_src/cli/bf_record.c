@@ -192,22 +192,58 @@ static int bf_node_fact(bf_node *n, const char *item, char *theirs, size_t len, 
     return rc;
 }
 
+/* Whether the node has the compiler application (compile.beam on its code path). */
+static int bf_node_has_compiler(bf_node *n, char *err, size_t errlen)
+{
+    ei_x_buff a, r;
+    ei_x_new(&a);
+    ei_x_new(&r);
+    bf_args(&a, 1);
+    ei_x_encode_atom(&a, "compile");
+    bf_args_end(&a);
+    int idx, type, size, has = 0;
+    if (bf_node_call(n, "code", "which", &a, &r, &idx, err, errlen) == BF_EXIT_OK &&
+        ei_get_type(r.buff, &idx, &type, &size) == 0)
+        has = type == ERL_STRING_EXT || type == ERL_LIST_EXT; /* a path, not non_existing */
+    ei_x_free(&a);
+    ei_x_free(&r);
+    return has;
+}
+
 /* Whether this build runs on a node of another release (bf_compat.h decides), with the
- * error naming the fix when it does not. */
-static int bf_check_compatible(bf_node *n, char *err, size_t errlen)
+ * error naming the fix when it does not. *compile: beamflame must be compiled on the node
+ * from its abstract code (an older node with our NIF API, and it has the compiler).
+ * BEAMFLAME_COMPILE_ON_NODE=1 takes that path on any release (tests). */
+static int bf_check_compatible(bf_node *n, int *compile, char *err, size_t errlen)
 {
     static const char *items[] = {"system_architecture", "wordsize", "otp_release",
                                   "nif_version"};
     char theirs[4][256];
+    *compile = 0;
     for (size_t i = 0; i < 4; i++) {
         int rc = bf_node_fact(n, items[i], theirs[i], sizeof(theirs[i]), err, errlen);
         if (rc != BF_EXIT_OK)
             return rc;
     }
-    bf_compat c = bf_compat_check(&(bf_build){BF_BUILD_ARCH, BF_BUILD_WORDSIZE,
-                                               BF_BUILD_OTP_RELEASE, BF_BUILD_NIF_VERSION},
-                                  &(bf_build){theirs[0], theirs[1], theirs[2], theirs[3]},
-                                  0, err, errlen);
+    const bf_build ours = {BF_BUILD_ARCH, BF_BUILD_WORDSIZE, BF_BUILD_OTP_RELEASE,
+                           BF_BUILD_NIF_VERSION};
+    const bf_build node = {theirs[0], theirs[1], theirs[2], theirs[3]};
+    bf_compat c = bf_compat_check(&ours, &node, 1, err, errlen);
+    const char *force = getenv("BEAMFLAME_COMPILE_ON_NODE");
+    if (c != BF_COMPAT_REFUSED && force && !strcmp(force, "1"))
+        c = BF_COMPAT_COMPILE;
+    if (c == BF_COMPAT_COMPILE) {
+        if (bf_node_has_compiler(n, err, errlen)) {
+            *compile = 1;
+            return BF_EXIT_OK;
+        }
+        c = bf_compat_check(&ours, &node, 0, err, errlen);
+        if (c != BF_COMPAT_REFUSED) /* forced on a release that needs no compiling */
+            snprintf(err, errlen, "the node has no compiler application to compile beamflame "
+                                  "there: add compiler to the node's release, or build "
+                                  "beamflame with OTP %s", theirs[2]);
+        c = BF_COMPAT_REFUSED;
+    }
     if (c == BF_COMPAT_REFUSED) {
         char why[1024];
         snprintf(why, sizeof(why), "%s", err);
@@ -266,8 +302,86 @@ done:
     return result;
 }
 
+/* The raw bytes of the term at buf[*idx] (advances *idx past it). 0, or -1. */
+static int bf_subterm(const char *buf, int *idx, int *start, int *len)
+{
+    *start = *idx;
+    if (ei_skip_term(buf, idx) != 0)
+        return -1;
+    *len = *idx - *start;
+    return 0;
+}
+
+/* Compiles module `mod` (its .beam bytes, built here) on the node from the abstract code
+ * in its debug_info chunk, with the node's own compiler: beam_lib:chunks/2 there reads
+ * the chunk, compile:forms/2 there compiles it. Appends the node's object code, as a
+ * binary term, to out. 0, or -1 with err set. */
+static int bf_compile_on_node(bf_node *n, const char *mod, const char *bin, size_t len,
+                              ei_x_buff *out, char *err, size_t errlen)
+{
+    ei_x_buff a, r;
+    ei_x_new(&a);
+    ei_x_new(&r);
+    int idx, rc = -1, arity, start, flen;
+    char atom[MAXATOMLEN];
+    bf_args(&a, 2);
+    ei_x_encode_binary(&a, bin, (long)len);
+    ei_x_encode_list_header(&a, 1);
+    ei_x_encode_atom(&a, "debug_info");
+    ei_x_encode_empty_list(&a);
+    bf_args_end(&a);
+    if (bf_node_call(n, "beam_lib", "chunks", &a, &r, &idx, err, errlen) != BF_EXIT_OK)
+        goto done;
+    /* {ok, {Mod, [{debug_info, {debug_info_v1, erl_abstract_code, {Forms, _Opts}}}]}} */
+    int i = idx;
+    if (ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 ||
+        ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "ok") ||
+        ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 || ei_skip_term(r.buff, &i) ||
+        ei_decode_list_header(r.buff, &i, &arity) || arity != 1 ||
+        ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 || ei_skip_term(r.buff, &i) ||
+        ei_decode_tuple_header(r.buff, &i, &arity) || arity != 3 ||
+        ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "debug_info_v1") ||
+        ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "erl_abstract_code") ||
+        ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 ||
+        bf_subterm(r.buff, &i, &start, &flen)) {
+        char text[256];
+        bf_node_term_text(&r, idx, text, sizeof(text));
+        snprintf(err, errlen, "%s.beam carries no abstract code to compile on the node (build "
+                              "beamflame with debug_info): %s", mod, text);
+        goto done;
+    }
+    ei_x_free(&a);
+    ei_x_new(&a);
+    bf_args(&a, 2);
+    ei_x_append_buf(&a, r.buff + start, flen); /* the forms, as the node sent them */
+    ei_x_encode_list_header(&a, 2);
+    ei_x_encode_atom(&a, "binary");
+    ei_x_encode_atom(&a, "return_errors");
+    ei_x_encode_empty_list(&a);
+    bf_args_end(&a);
+    if (bf_node_call(n, "compile", "forms", &a, &r, &idx, err, errlen) != BF_EXIT_OK)
+        goto done;
+    /* {ok, Mod, Binary} */
+    i = idx;
+    if (ei_decode_tuple_header(r.buff, &i, &arity) || arity != 3 ||
+        ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "ok") || ei_skip_term(r.buff, &i) ||
+        bf_subterm(r.buff, &i, &start, &flen)) {
+        char text[512];
+        bf_node_term_text(&r, idx, text, sizeof(text));
+        snprintf(err, errlen, "the node's compiler refused %s: %s", mod, text);
+        goto done;
+    }
+    ei_x_append_buf(out, r.buff + start, flen);
+    rc = 0;
+done:
+    ei_x_free(&a);
+    ei_x_free(&r);
+    return rc;
+}
+
 /* Encodes {Module, Binary} for each .beam in ebin but beamflame_attach; *count set. */
-static int bf_encode_beams(const char *ebin, ei_x_buff *x, char *err, size_t errlen)
+static int bf_encode_beams(bf_node *n, int compile, const char *ebin, ei_x_buff *x, char *err,
+                           size_t errlen)
 {
     DIR *d = opendir(ebin);
     if (!d) {
@@ -294,16 +408,22 @@ static int bf_encode_beams(const char *ebin, ei_x_buff *x, char *err, size_t err
         ei_x_encode_list_header(x, 1);
         ei_x_encode_tuple_header(x, 2);
         ei_x_encode_atom(x, mod);
-        ei_x_encode_binary(x, bin, (long)len);
+        if (compile)
+            rc = bf_compile_on_node(n, mod, bin, len, x, err, errlen);
+        else
+            ei_x_encode_binary(x, bin, (long)len);
         free(bin);
+        if (rc != 0)
+            break;
     }
     closedir(d);
     return rc;
 }
 
 /* Loads beamflame into the node: beamflame_attach first, then install/4 does the rest
- * (the modules, the .app file, the NIF library, native mode's port program). */
-static int bf_push(bf_node *n, char *err, size_t errlen)
+ * (the modules, the .app file, the NIF library, native mode's port program). compile:
+ * every module is compiled on the node first (bf_compile_on_node). */
+static int bf_push(bf_node *n, int compile, char *err, size_t errlen)
 {
     char ebin[PATH_MAX], priv[PATH_MAX], path[PATH_MAX + 64];
     if (bf_find_dirs(ebin, sizeof(ebin), priv, sizeof(priv)) != 0) {
@@ -333,7 +453,12 @@ static int bf_push(bf_node *n, char *err, size_t errlen)
     bf_args(&a, 3);
     ei_x_encode_atom(&a, "beamflame_attach");
     ei_x_encode_string(&a, "beamflame-pushed/beamflame_attach.beam");
-    ei_x_encode_binary(&a, attach, (long)blen);
+    if (!compile)
+        ei_x_encode_binary(&a, attach, (long)blen);
+    else if (bf_compile_on_node(n, "beamflame_attach", attach, blen, &a, err, errlen) != 0) {
+        rc = BF_EXIT_MISMATCH;
+        goto done;
+    }
     bf_args_end(&a);
     rc = bf_node_call(n, "code", "load_binary", &a, &r, &idx, err, errlen);
     if (rc != BF_EXIT_OK)
@@ -350,8 +475,8 @@ static int bf_push(bf_node *n, char *err, size_t errlen)
     }
     bf_args(&a, 4);
     ei_x_encode_binary(&a, app, (long)alen);
-    if (bf_encode_beams(ebin, &a, err, errlen) != 0) {
-        rc = BF_EXIT_IO;
+    if (bf_encode_beams(n, compile, ebin, &a, err, errlen) != 0) {
+        rc = compile ? BF_EXIT_MISMATCH : BF_EXIT_IO;
         goto done;
     }
     ei_x_encode_empty_list(&a);
@@ -586,7 +711,8 @@ int bf_record_run(const bf_cli *cli_in)
     if (rc != BF_EXIT_OK)
         goto done;
     double connected_ms = bf_ms_since_f(&t0);
-    rc = bf_check_compatible(&n, err, sizeof(err));
+    int compile = 0;
+    rc = bf_check_compatible(&n, &compile, err, sizeof(err));
     if (rc != BF_EXIT_OK)
         goto done;
     int has = bf_node_has_beamflame(&n, err, sizeof(err));
@@ -594,7 +720,7 @@ int bf_record_run(const bf_cli *cli_in)
         rc = -has;
         goto done;
     }
-    if (!has && (rc = bf_push(&n, err, sizeof(err))) != BF_EXIT_OK)
+    if (!has && (rc = bf_push(&n, compile, err, sizeof(err))) != BF_EXIT_OK)
         goto done;
     erlang_pid session;
     rc = bf_session_start(&n, o, &session, err, sizeof(err));
@@ -603,7 +729,9 @@ int bf_record_run(const bf_cli *cli_in)
     double started_ms = bf_ms_since_f(&t0);
     fprintf(stderr, "beamflame: recording %s as hidden node %s (%s; connected after %.1f ms, "
                     "recording started after %.1f ms)\n", n.name, ei_thisnodename(&n.ec),
-            has ? "beamflame was already loaded" : "beamflame loaded", connected_ms, started_ms);
+            has ? "beamflame was already loaded"
+                : compile ? "beamflame compiled and loaded on the node" : "beamflame loaded",
+            connected_ms, started_ms);
     int progress = !o->quiet && isatty(STDERR_FILENO);
     rc = bf_session_wait(&n, o, &session, progress, err, sizeof(err));
     if (rc != BF_EXIT_OK)
