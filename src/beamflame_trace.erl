@@ -39,6 +39,8 @@
                   max_stacks => pos_integer(),
                   max_depth => pos_integer(), max_bytes => pos_integer(),
                   max_procs => pos_integer(),
+                  recursion => fold | keep,         % default fold
+                  tail_calls => drop | keep,        % default drop
                   %% set by this module, not by callers
                   kind => trace | capture | process, owner => pid()}.
 -export_type([opts/0]).
@@ -47,7 +49,7 @@ defaults() ->
     #{spawn => false, follow => false, modules => all, max_events => 10000000,
       timeout => 60000, duration => 5000, sleep => auto, names => beamflame, weight => time,
       max_stacks => 100000, max_depth => 1024, max_bytes => 256 * 1024 * 1024,
-      max_procs => 10000}.
+      max_procs => 10000, recursion => fold, tail_calls => drop}.
 
 %% @doc Validates options for `Kind' (trace, capture, process); errors name the fix.
 -spec validate(trace | capture | process, term()) -> {ok, opts()} | {error, term()}.
@@ -78,12 +80,14 @@ check(max_stacks, V, Acc) when is_integer(V), V >= 1, V =< 10000000 -> Acc#{max_
 check(max_depth, V, Acc) when is_integer(V), V >= 2, V =< 4096 -> Acc#{max_depth => V};
 check(max_bytes, V, Acc) when is_integer(V), V >= 65536 -> Acc#{max_bytes => V};
 check(max_procs, V, Acc) when is_integer(V), V >= 1, V =< 100000 -> Acc#{max_procs => V};
+check(recursion, V, Acc) when V =:= fold; V =:= keep -> Acc#{recursion => V};
+check(tail_calls, V, Acc) when V =:= drop; V =:= keep -> Acc#{tail_calls => V};
 check(K, V, _) ->
     bad(K, V, "known options: spawn, follow (booleans), modules (all or a list), "
               "max_events, timeout, duration (ms), sleep (auto, true, false), names "
               "(beamflame or eflambe), weight (time or calls), max_stacks (1..10M), "
               "max_depth (2..4096), max_bytes, "
-              "max_procs (1..100000)").
+              "max_procs (1..100000), recursion (fold or keep), tail_calls (drop or keep)").
 
 -spec bad(atom(), term(), string()) -> no_return().
 bad(K, V, Why) -> throw({bad_option, {K, V}, Why}).
@@ -284,6 +288,7 @@ setup(Job, Opts, G0) ->
     SOpts = #{max_events => maps:get(max_events, Opts), deadline_ms => Deadline,
               max_procs => maps:get(max_procs, Opts), captures => Captures,
               names => maps:get(names, Opts), weight => maps:get(weight, Opts),
+              recursion => maps:get(recursion, Opts), tail_calls => maps:get(tail_calls, Opts),
               caps => maps:with([max_stacks, max_depth, max_bytes], Opts)},
     {ok, S} = beamflame_nif:trace_session(SOpts),
     T = beamflame_tracing:new({beamflame_nif, S}),
@@ -516,6 +521,10 @@ results(G = #g{session = S, job = Job}) ->
              modules_traced => length(G#g.modules),
              modules_skipped => G#g.skipped,
              depth_capped => maps:get(depth_capped, Status),
+             levels_dropped => maps:get(levels_dropped, Status),
+             procs_lost => maps:get(procs_lost, Status),
+             recursion => maps:get(recursion, G#g.opts),
+             tail_calls => maps:get(tail_calls, G#g.opts),
              procs_dropped => maps:get(procs_dropped, Status),
              sleep => maps:get(sleep, G#g.opts)},
     Profiles = [begin

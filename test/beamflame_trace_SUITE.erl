@@ -7,7 +7,8 @@
 -include_lib("common_test/include/ct.hrl").
 -include_lib("stdlib/include/assert.hrl").
 -export([all/0, init_per_suite/1, end_per_suite/1, init_per_testcase/2, end_per_testcase/2]).
--export([call_tree_is_exact/1, tail_recursion_stays_flat/1, time_is_wall_time/1,
+-export([call_tree_is_exact/1, recursion_folds_by_default/1, exact_at_any_depth/1,
+         tail_calls_keep/1, tail_recursion_stays_flat/1, time_is_wall_time/1,
          exception_is_reraised_after_cleanup/1, children_followed_or_not/1,
          spawn_option_runs_in_a_fresh_process/1, capture_calls_of_other_processes/1,
          capture_times_out_cleanly/1, trace_process_starts_from_its_stack/1,
@@ -19,7 +20,8 @@
 -export([on_peer/2]).
 
 all() ->
-    [call_tree_is_exact, tail_recursion_stays_flat, time_is_wall_time,
+    [call_tree_is_exact, recursion_folds_by_default, exact_at_any_depth, tail_calls_keep,
+     tail_recursion_stays_flat, time_is_wall_time,
      exception_is_reraised_after_cleanup, children_followed_or_not,
      spawn_option_runs_in_a_fresh_process, capture_calls_of_other_processes,
      capture_times_out_cleanly, trace_process_starts_from_its_stack,
@@ -129,7 +131,8 @@ lines(Folded) ->
 %%% Cases ---------------------------------------------------------------------------------
 
 call_tree_is_exact(Config) ->
-    {ok, 16, Folded, Info} = peer(Config, trace, [{bf_tracework, tree, [3]}, #{weight => calls}]),
+    {ok, 16, Folded, Info} = peer(Config, trace, [{bf_tracework, tree, [3]},
+                                                  #{weight => calls, recursion => keep}]),
     T = <<"bf_tracework:tree/1">>,
     L = <<"bf_tracework:leaf/0">>,
     J = fun(Fs) -> iolist_to_binary(lists:join(<<";">>, Fs)) end,
@@ -137,6 +140,60 @@ call_tree_is_exact(Config) ->
                              {J([T, T, T, T]), <<"8">>}, {J([T, T, T, T, L]), <<"8">>}]),
                  lists:sort(lines(Folded))),
     ?assertMatch(#{mode := trace, unit := calls, stopped := none}, Info),
+    nothing_left(Config).
+
+%% The default folds recursion: the same call tree is one tree/1 frame (15 calls) and its
+%% leaves; info says so.
+recursion_folds_by_default(Config) ->
+    {ok, 16, Folded, Info} = peer(Config, trace, [{bf_tracework, tree, [3]}, #{weight => calls}]),
+    T = <<"bf_tracework:tree/1">>,
+    ?assertEqual(lists:sort([{T, <<"15">>}, {<<T/binary, ";bf_tracework:leaf/0">>, <<"8">>}]),
+                 lists:sort(lines(Folded))),
+    ?assertMatch(#{recursion := fold, tail_calls := drop}, Info),
+    nothing_left(Config).
+
+%% Exact at any depth: a body recursion N deep between outer/0's other calls. After it
+%% returns, later/0 is under outer/0 (not under the pid); folded it is one frame, kept it
+%% is capped with a [truncated] frame and counted.
+exact_at_any_depth(Config) ->
+    lists:foreach(
+      fun(N) ->
+              {ok, N, Raw, Info} = peer(Config, trace_raw, [{bf_tracework, outer, [N]}, #{}]),
+              Lines = binary:split(Raw, <<"\n">>, [global, trim_all]),
+              ct:log("~b: ~b lines, ~p", [N, length(Lines), Info]),
+              ?assert(length(Lines) =< 6, {N, Lines}),
+              ?assertMatch({match, _}, re:run(Raw, "^<[^;]*>;bf_tracework:outer/1;"
+                                                   "bf_tracework:later/0 ", [multiline])),
+              ?assertMatch({match, _}, re:run(Raw, "^<[^;]*>;bf_tracework:outer/1;"
+                                                   "bf_tracework:deep/1 ", [multiline])),
+              ?assertEqual(nomatch, re:run(Raw, "^<[^;]*>;bf_tracework:(later|deep)", [multiline])),
+              ?assertMatch(#{depth_capped := 0, levels_dropped := 0}, Info),
+              {ok, N, Kept, KInfo} = peer(Config, trace_raw, [{bf_tracework, outer, [N]},
+                                                               #{recursion => keep}]),
+              ?assertMatch({match, _}, re:run(Kept, "^<[^;]*>;bf_tracework:outer/1;"
+                                                    "bf_tracework:later/0 ", [multiline])),
+              ?assertNotEqual(nomatch, binary:match(Kept, <<";[truncated] ">>)),
+              #{depth_capped := Capped} = KInfo,
+              ?assert(Capped >= N - 1024, {N, Capped})
+      end, [5000, 50000, 500000]),
+    nothing_left(Config).
+
+%% tail_calls => keep: a gen_server-like loop (loop tail-calls handle, handle tail-calls
+%% work, work body-calls leaf and tail-calls loop) keeps each tail-calling frame under its
+%% callee, and the cycle closes at loop: bounded. drop (the default) is the VM's view.
+tail_calls_keep(Config) ->
+    {ok, done, Kept, Info} = peer(Config, trace_raw, [{bf_tracework, serve, [3]},
+                                                       #{tail_calls => keep, weight => calls}]),
+    ?assertMatch(#{tail_calls := keep}, Info),
+    ?assertMatch({match, _}, re:run(Kept, "^<[^;]*>;bf_tracework:serve/1;bf_tracework:loop_s/1;"
+                                          "bf_tracework:handle_s/1;bf_tracework:work_s/1;"
+                                          "bf_tracework:leaf/0 3$", [multiline])),
+    {ok, done, Dropped, _} = peer(Config, trace_raw, [{bf_tracework, serve, [3]},
+                                                       #{weight => calls}]),
+    %% the VM's view: serve/1, loop_s/1 and handle_s/1 all tail-called their way out
+    ?assertMatch({match, _}, re:run(Dropped, "^<[^;]*>;bf_tracework:work_s/1;"
+                                             "bf_tracework:leaf/0 3$", [multiline])),
+    ?assertEqual(nomatch, binary:match(Dropped, <<"handle_s/1;bf_tracework:work_s">>)),
     nothing_left(Config).
 
 tail_recursion_stays_flat(Config) ->
@@ -193,7 +250,8 @@ spawn_option_runs_in_a_fresh_process(Config) ->
     Node = ?config(node, Config),
     {Pid, V} = erpc:call(Node, fun() -> {self(), ok} end),
     ?assert(is_pid(Pid) andalso V =:= ok),
-    {ok, 16, Folded, _} = peer(Config, trace, [{bf_tracework, tree, [3]}, #{spawn => true}]),
+    {ok, 16, Folded, _} = peer(Config, trace, [{bf_tracework, tree, [3]},
+                                               #{spawn => true, recursion => keep}]),
     ?assert(length(Folded) >= 5),
     ?assertError({exception, boom_inside, _},
                  peer(Config, trace, [{bf_tracework, boom, []}, #{spawn => true}])),

@@ -1,7 +1,7 @@
 %% Call-heavy code with known shapes, traced by beamflame_trace_SUITE on peer nodes.
 -module(bf_tracework).
 -export([tree/1, leaf/0, loop/1, boom/0, parent/0, child_work/0, target/1, helper/1,
-         caller/2, dirty_loop/1, sleeper/1, idle_loop/0, tick_loop/1, tick/1, fib/1, sort/1, ordered/0,
+         caller/2, dirty_loop/1, sleeper/1, idle_loop/0, tick_loop/1, tick/1, outer/1, serve/1, fib/1, sort/1, ordered/0,
          zeta/0, alpha/0]).
 
 %% A binary tree of body calls: tree(N) calls tree(N-1) twice; tree(0) calls leaf().
@@ -54,3 +54,18 @@ sort(N) -> lists:sort([rand:uniform(1 bsl 30) || _ <- lists:seq(1, N)]).
 ordered() -> zeta() + alpha().
 zeta() -> tree(4).
 alpha() -> tree(4).
+
+%% A body recursion N deep (the list is built on the way back), between two other calls.
+outer(N) -> _ = before(), L = deep(N), _ = later(), length(L).
+before() -> ok.
+later() -> ok.
+deep(0) -> [];
+deep(N) -> [N | deep(N - 1)].
+
+%% A gen_server-like loop N rounds: loop_s tail-calls handle_s, which tail-calls work_s,
+%% which body-calls leaf/0 and tail-calls loop_s.
+serve(N) -> loop_s(N).
+loop_s(0) -> done;
+loop_s(N) -> handle_s(N).
+handle_s(N) -> work_s(N).
+work_s(N) -> _ = leaf(), loop_s(N - 1).

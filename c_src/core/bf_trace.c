@@ -14,20 +14,33 @@
 
 #define BF_TRACE_INITIAL_SLOTS 1024u /* each map starts this large and doubles at 50% */
 #define BF_TRACE_FCACHE 512u         /* direct-mapped frame cache in front of the map */
-#define BF_TRACE_OVERFLOW_MAX 4096u  /* frames past max_depth kept per process (16 KiB):
-                                        enough to follow returns out of deep recursion */
+#define BF_TRACE_LEVELS_MAX (1u << 18) /* logical levels kept per process (6 MiB): past
+                                          it a process's stack is no longer exact, counted */
+#define BF_TRACE_LEVELS_INITIAL 16u
+
+/* One level of a process's logical call stack. Consecutive calls of one function that
+ * show as one node (direct recursion folded, or past the depth cap) share a level: reps
+ * counts them, so the memory of a recursion 500k deep is one level. */
+typedef struct bf_tlev {
+    uint32_t frame; /* the function called */
+    uint32_t node;  /* the tree node shown while this level is on top */
+    uint32_t reps;  /* >= 1 */
+    uint32_t pad;
+    uint64_t mask;  /* frames on the shown path, hashed to 64 bits (fold's quick check) */
+} bf_tlev;
 
 typedef struct bf_tproc {
     uint64_t key;
     uint64_t last_ns;     /* time credited up to here */
-    uint32_t cur;         /* current node, BF_TRACE_NONE before the first frame */
+    uint32_t cur;         /* the top level's node (time is credited there) */
     uint32_t root;        /* the process's root node (its name) */
     uint32_t root_caller; /* caller of the first traced call: a call from it pops to root */
-    uint32_t *ov;         /* frames past max_depth (not in the tree), bottom first */
-    uint32_t ov_len, ov_cap;
+    bf_tlev *lv;          /* the logical stack, lv[0] the root; nlv levels */
+    uint32_t nlv, lv_cap;
     uint8_t state;        /* 0 empty, 1 used, 2 deleted */
     uint8_t sleeping;     /* scheduled out */
     uint8_t started;      /* root_caller is set */
+    uint8_t lost;         /* levels were dropped (BF_TRACE_LEVELS_MAX): returns approximate */
 } bf_tproc;
 
 typedef struct bf_tframe {
@@ -54,7 +67,11 @@ struct bf_trace {
     bf_tproc *pmap;
     uint32_t pmask, pcount, ptomb, max_procs;
     uint32_t sleep_frame;
+    uint32_t capped_frame;  /* the marker below which deeper frames are credited */
+    int fold;               /* recursion: BF_TRACE_FOLD (1) or keep (0) */
+    int keep_tail;          /* tail_calls: keep the tail-calling frames (1) or the VM's view */
     bf_trace_stats stats;
+    size_t level_bytes;     /* memory of every process's logical stack */
     uint32_t *path; /* scratch: max_depth + 1 frames */
 };
 
@@ -85,12 +102,17 @@ bf_trace *bf_trace_new(const bf_st_caps *caps, uint32_t max_procs)
     int64_t sleep = tr->st ? bf_st_intern(tr->st, BF_TRACE_SLEEP_FRAME,
                                           sizeof(BF_TRACE_SLEEP_FRAME) - 1)
                            : -1;
+    int64_t capped = tr->st ? bf_st_intern(tr->st, BF_TRACE_CAPPED_FRAME,
+                                           sizeof(BF_TRACE_CAPPED_FRAME) - 1)
+                            : -1;
     if (!tr->st || !tr->ckeys || !tr->cvals || !tr->fmap || !tr->pmap || !tr->path ||
-        sleep < 0) {
+        sleep < 0 || capped < 0 || caps->max_depth < 2) {
         bf_trace_free(tr);
         return NULL;
     }
     tr->sleep_frame = (uint32_t)sleep;
+    tr->capped_frame = (uint32_t)capped;
+    tr->fold = 1;
     return tr;
 }
 
@@ -110,7 +132,7 @@ void bf_trace_free(bf_trace *tr)
     if (tr->pmap)
         for (uint32_t i = 0; i <= tr->pmask; i++)
             if (tr->pmap[i].state == 1)
-                free(tr->pmap[i].ov);
+                free(tr->pmap[i].lv);
     free(tr->pmap);
     free(tr->path);
     free(tr);
@@ -246,7 +268,8 @@ static uint32_t bf_child(bf_trace *tr, uint32_t parent, uint32_t frame, int *cap
     if (tr->ckeys[i])
         return tr->cvals[i];
     uint32_t d = parent == BF_TRACE_NONE ? 1 : tr->depth[parent] + 1;
-    if (d > tr->caps.max_depth) {
+    /* the last level of the cap is the marker's: a capped stack says so */
+    if (d > tr->caps.max_depth - (frame == tr->capped_frame ? 0 : 1)) {
         *capped = 1;
         return BF_TRACE_NONE;
     }
@@ -343,6 +366,102 @@ static void bf_credit(bf_trace *tr, bf_tproc *p, uint64_t now)
         p->last_ns = now;
 }
 
+/* --- a process's logical stack ---------------------------------------------------------- */
+
+/* The nearest level below `below` (exclusive) whose frame is f, above the root, or
+ * BF_TRACE_NONE. */
+static uint32_t bf_find_level(const bf_tproc *p, uint32_t below, uint32_t f)
+{
+    for (uint32_t i = below; i > 1; i--)
+        if (p->lv[i - 1].frame == f)
+            return i - 1;
+    return BF_TRACE_NONE;
+}
+
+/* Makes level i the top (i < nlv); the caller made from it is its innermost repetition. */
+static void bf_pop_to(bf_trace *tr, bf_tproc *p, uint32_t i)
+{
+    (void)tr;
+    p->nlv = i + 1;
+    p->cur = p->lv[i].node;
+}
+
+#define BF_BIT(f) (1ull << ((f) & 63u))
+
+/* The node shown for frame f called from the top level: fold finds f on the shown path
+ * (direct or mutual recursion: the first repeat); otherwise f's child of the top node, or
+ * the marker when the depth cap is reached (counted). */
+static uint32_t bf_shown(bf_trace *tr, const bf_tlev *top, uint32_t f)
+{
+    if (tr->fold && (top->mask & BF_BIT(f))) {
+        for (uint32_t x = top->node; x != BF_TRACE_NONE; x = tr->parent[x])
+            if (tr->frame[x] == f)
+                return x;
+    }
+    if (tr->frame[top->node] == tr->capped_frame) {
+        tr->stats.depth_capped++;
+        return top->node; /* past the cap: stays at the marker */
+    }
+    int capped = 0;
+    uint32_t c = bf_child(tr, top->node, f, &capped);
+    if (c != BF_TRACE_NONE)
+        return c;
+    if (capped) {
+        tr->stats.depth_capped++;
+        c = bf_child(tr, top->node, tr->capped_frame, &capped);
+    }
+    return c != BF_TRACE_NONE ? c : top->node; /* a table cap: credited to the parent */
+}
+
+/* Pushes a call of f: a new level, or one more repetition of the top one when it would
+ * show as the same node (direct recursion folded, or past the cap). */
+static void bf_push_level(bf_trace *tr, bf_tproc *p, uint32_t f, int count)
+{
+    bf_tlev *top = &p->lv[p->nlv - 1];
+    uint32_t node = bf_shown(tr, top, f);
+    if (count)
+        tr->calls[node]++;
+    if (top->frame == f && top->node == node && p->nlv > 1) {
+        top->reps++;
+        p->cur = node;
+        return;
+    }
+    if (p->nlv == p->lv_cap) {
+        uint32_t ncap = p->lv_cap * 2;
+        bf_tlev *n = ncap <= BF_TRACE_LEVELS_MAX ? realloc(p->lv, ncap * sizeof(bf_tlev)) : NULL;
+        if (!n) {
+            /* out of levels: shown, but no longer followed exactly */
+            if (!p->lost)
+                tr->stats.procs_lost++;
+            p->lost = 1;
+            tr->stats.levels_dropped++;
+            top->node = node;
+            p->cur = node;
+            return;
+        }
+        tr->level_bytes += (size_t)(ncap - p->lv_cap) * sizeof(bf_tlev);
+        p->lv = n;
+        p->lv_cap = ncap;
+        top = &p->lv[p->nlv - 1];
+    }
+    uint64_t mask = node == top->node ? top->mask : top->mask | BF_BIT(f);
+    if (tr->fold && (top->mask & BF_BIT(f)))
+        mask = top->mask; /* folded onto a node already on the path */
+    p->lv[p->nlv++] = (bf_tlev){f, node, 1, 0, mask};
+    p->cur = node;
+}
+
+static void bf_push(bf_trace *tr, bf_tproc *p, uint32_t f)
+{
+    bf_push_level(tr, p, f, 1);
+}
+
+/* A frame learnt from a return, not a call: shown, not counted as a call. */
+static void bf_push_quiet(bf_trace *tr, bf_tproc *p, uint32_t f)
+{
+    bf_push_level(tr, p, f, 0);
+}
+
 int bf_trace_begin(bf_trace *tr, uint64_t proc, uint32_t root, const uint32_t *seed, size_t n,
                    uint64_t now_ns)
 {
@@ -363,58 +482,25 @@ int bf_trace_begin(bf_trace *tr, uint64_t proc, uint32_t root, const uint32_t *s
         tr->ptomb--;
     bf_tproc *p = &tr->pmap[i];
     memset(p, 0, sizeof(*p));
+    p->lv = malloc(BF_TRACE_LEVELS_INITIAL * sizeof(bf_tlev));
+    if (!p->lv)
+        return -1;
+    p->lv_cap = BF_TRACE_LEVELS_INITIAL;
+    tr->level_bytes += BF_TRACE_LEVELS_INITIAL * sizeof(bf_tlev);
     p->state = 1;
     p->key = proc;
     p->root = r;
     p->cur = r;
     p->root_caller = BF_TRACE_NONE;
     p->last_ns = now_ns;
-    for (size_t k = 0; k < n; k++) {
-        uint32_t c = bf_child(tr, p->cur, seed[k], &capped);
-        if (c == BF_TRACE_NONE)
-            break;
-        p->cur = c;
-    }
-    if (n > 0)
-        p->started = 1; /* a seeded process: its first call is not at the root */
+    p->lv[0] = (bf_tlev){root, r, 1, 0, 0};
+    p->nlv = 1;
     tr->pcount++;
     tr->stats.procs++;
-    return 0;
-}
-
-/* The nearest node at or above from whose frame is f, stopping below the root. */
-static uint32_t bf_find_up(const bf_trace *tr, uint32_t from, uint32_t root, uint32_t f)
-{
-    for (uint32_t x = from; x != BF_TRACE_NONE && x != root; x = tr->parent[x])
-        if (tr->frame[x] == f)
-            return x;
-    return BF_TRACE_NONE;
-}
-
-/* Pushes a frame past the depth cap (its time goes to the deepest node in the tree). */
-static void bf_ov_push(bf_trace *tr, bf_tproc *p, uint32_t frame)
-{
-    tr->stats.depth_capped++;
-    if (p->ov_len == p->ov_cap) {
-        uint32_t ncap = p->ov_cap ? p->ov_cap * 2 : 64;
-        uint32_t *n = ncap <= BF_TRACE_OVERFLOW_MAX ? realloc(p->ov, ncap * sizeof(uint32_t))
-                                                    : NULL;
-        if (!n)
-            return; /* deeper still: lost (counted in depth_capped) */
-        p->ov = n;
-        p->ov_cap = ncap;
-    }
-    p->ov[p->ov_len++] = frame;
-}
-
-/* Past the cap: the nearest frame f among the overflow frames below index `below`. */
-static int bf_ov_pop_to(bf_tproc *p, uint32_t below, uint32_t f)
-{
-    for (uint32_t i = below; i > 0; i--)
-        if (p->ov[i - 1] == f) {
-            p->ov_len = i;
-            return 1;
-        }
+    for (size_t k = 0; k < n; k++)
+        bf_push_quiet(tr, p, seed[k]);
+    if (n > 0)
+        p->started = 1; /* a seeded process: its first call is not at the root */
     return 0;
 }
 
@@ -439,29 +525,28 @@ int bf_trace_call(bf_trace *tr, uint64_t proc, uint32_t frame, uint32_t caller, 
         p->root_caller = caller;
         p->started = 1;
     }
-    if (caller != BF_TRACE_NONE && !(p->ov_len && bf_ov_pop_to(p, p->ov_len, caller))) {
-        uint32_t x = bf_find_up(tr, p->cur, p->root, caller);
-        if (x != BF_TRACE_NONE) {
-            p->cur = x;
-            p->ov_len = 0;
-        } else if (caller == p->root_caller) {
-            p->cur = p->root;
-            p->ov_len = 0;
+    uint32_t at = p->nlv - 1; /* the level the call is made from */
+    if (caller != BF_TRACE_NONE) {
+        uint32_t c = bf_find_level(p, p->nlv, caller);
+        if (c != BF_TRACE_NONE)
+            at = c;
+        else if (caller == p->root_caller)
+            at = 0;
+    }
+    if (at + 1 < p->nlv && tr->keep_tail) {
+        /* a tail call: the frames above the caller left by tail calls stay shown. One of
+         * them being the callee closes a cycle of tail calls (a loop re-entered): back to
+         * it, so the stack stays bounded */
+        uint32_t again = bf_find_level(p, p->nlv, frame);
+        if (again != BF_TRACE_NONE && again > at) {
+            bf_pop_to(tr, p, again);
+            tr->calls[p->cur]++;
+            return 0;
         }
+    } else {
+        bf_pop_to(tr, p, at);
     }
-    if (p->ov_len) {
-        bf_ov_push(tr, p, frame);
-        return 0;
-    }
-    int capped = 0;
-    uint32_t c = bf_child(tr, p->cur, frame, &capped);
-    if (c == BF_TRACE_NONE) {
-        if (capped)
-            bf_ov_push(tr, p, frame);
-        return 0;
-    }
-    p->cur = c;
-    tr->calls[c]++;
+    bf_push(tr, p, frame);
     return 0;
 }
 
@@ -470,26 +555,23 @@ int bf_trace_return_to(bf_trace *tr, uint64_t proc, uint32_t frame, uint64_t now
     bf_tproc *p = bf_event(tr, proc, now_ns);
     if (!p)
         return -1;
-    if (p->ov_len) {
-        /* the top overflow frame returned */
-        if (bf_ov_pop_to(p, p->ov_len - 1, frame))
-            return 0;
-        p->ov_len = 0;
-        if (p->cur != BF_TRACE_NONE && tr->frame[p->cur] == frame)
-            return 0; /* back at the deepest node of the tree */
+    bf_tlev *top = &p->lv[p->nlv - 1];
+    if (p->nlv > 1 && top->reps > 1 && top->frame == frame) {
+        top->reps--; /* one level of a recursion returned to the next */
+        return 0;
     }
-    /* the top frame returned: land on the nearest frame below it */
-    uint32_t from = p->cur == p->root ? BF_TRACE_NONE : tr->parent[p->cur];
-    uint32_t x = bf_find_up(tr, from, p->root, frame);
-    if (x == BF_TRACE_NONE && frame == p->root_caller) {
-        p->cur = p->root; /* back where the first traced call came from */
-    } else if (x != BF_TRACE_NONE) {
-        p->cur = x;
+    /* the top level returned: land on the nearest level of frame below it */
+    uint32_t x = p->nlv > 1 ? bf_find_level(p, p->nlv - 1, frame) : BF_TRACE_NONE;
+    if (x != BF_TRACE_NONE) {
+        bf_pop_to(tr, p, x);
+    } else if (frame == p->root_caller || p->nlv == 1) {
+        bf_pop_to(tr, p, 0); /* back where the first traced call came from */
+        if (frame != p->root_caller && frame != BF_TRACE_NONE)
+            bf_push_quiet(tr, p, frame);
     } else {
         /* returned above what we saw: the function returned to is the outermost known */
-        int capped = 0;
-        uint32_t c = bf_child(tr, p->root, frame, &capped);
-        p->cur = c != BF_TRACE_NONE ? c : p->root;
+        bf_pop_to(tr, p, 0);
+        bf_push_quiet(tr, p, frame);
     }
     return 0;
 }
@@ -518,8 +600,9 @@ int bf_trace_end(bf_trace *tr, uint64_t proc, uint64_t now_ns)
     if (!p)
         return -1;
     bf_credit(tr, p, now_ns);
-    free(p->ov);
-    p->ov = NULL;
+    tr->level_bytes -= (size_t)p->lv_cap * sizeof(bf_tlev);
+    free(p->lv);
+    p->lv = NULL;
     p->state = 2;
     tr->pcount--;
     tr->ptomb++;
@@ -592,5 +675,12 @@ size_t bf_trace_bytes(const bf_trace *tr)
     return sizeof(*tr) + bf_st_bytes(tr->st) +
            (size_t)tr->node_cap * (3 * sizeof(uint32_t) + sizeof(uint64_t)) +
            ((size_t)tr->cmask + 1) * (sizeof(uint64_t) + sizeof(uint32_t)) +
-           ((size_t)tr->fmask + 1) * sizeof(bf_tframe) + ((size_t)tr->pmask + 1) * sizeof(bf_tproc);
+           ((size_t)tr->fmask + 1) * sizeof(bf_tframe) + ((size_t)tr->pmask + 1) * sizeof(bf_tproc) +
+           tr->level_bytes;
+}
+
+void bf_trace_set_modes(bf_trace *tr, int fold, int keep_tail)
+{
+    tr->fold = fold != 0;
+    tr->keep_tail = keep_tail != 0;
 }

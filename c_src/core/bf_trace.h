@@ -32,6 +32,7 @@
 
 #define BF_TRACE_NONE UINT32_MAX    /* no frame (e.g. no caller known) */
 #define BF_TRACE_SLEEP_FRAME "sleep" /* eflambe's name for descheduled time */
+#define BF_TRACE_CAPPED_FRAME "[truncated]" /* shown where a stack passed max_depth */
 
 typedef struct bf_trace bf_trace;
 
@@ -39,14 +40,25 @@ typedef struct bf_trace_stats {
     uint64_t events;        /* events applied */
     uint64_t procs;         /* processes seen */
     uint64_t procs_dropped; /* events of processes past max_procs, dropped */
-    uint64_t depth_capped;  /* calls past max_depth (credited to the deepest frame) */
+    uint64_t depth_capped;  /* calls past max_depth (shown under a [truncated] frame) */
     uint64_t nodes_dropped; /* calls refused by a table cap (time credited to the parent) */
+    uint64_t levels_dropped; /* calls past a process's logical-stack cap (not followed) */
+    uint64_t procs_lost;     /* processes whose stacks stopped being exact that way */
 } bf_trace_stats;
 
-/* caps bound the table (stacks, depth, bytes); max_procs bounds the process map. NULL on
- * allocation failure. */
+/* caps bound the table (stacks, depth >= 2, bytes); max_procs bounds the process map.
+ * NULL on allocation failure. Starts with recursion folded and the VM's tail calls. */
 bf_trace *bf_trace_new(const bf_st_caps *caps, uint32_t max_procs);
 void bf_trace_free(bf_trace *tr);
+
+/* How stacks are shown (set before the first event).
+ * fold (default 1): a function already on the shown stack (direct or mutual recursion)
+ *   shows as that frame again, the first repeat, as eflambe draws it: output and memory
+ *   follow distinct logical stacks. 0 (keep): every level, up to max_depth.
+ * keep_tail (default 0): a frame that tail-called stays shown under its callee (a logical
+ *   call tree); a tail-recursive loop stays one frame and a cycle of tail calls closes at
+ *   its first repeat. 0: the VM's view, the tail-calling frame is gone. */
+void bf_trace_set_modes(bf_trace *tr, int fold, int keep_tail);
 
 /* Frames, keyed by three words (the NIF uses the module and function atoms' terms and the
  * arity). find: the frame id or -1; add: interns name for the key, returns its id or -1

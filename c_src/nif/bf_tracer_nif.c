@@ -48,6 +48,8 @@ typedef struct bf_tsession {
     int frozen;          /* deactivated: time was credited up to then, not later */
     int eflambe_names;   /* raw module:function/arity, as eflambe writes them */
     bf_trace_weight weight; /* what a stack's count is: microseconds or calls */
+    int fold;            /* recursion => fold (1) | keep (0) */
+    int keep_tail;       /* tail_calls => keep (1) | drop (0) */
     bf_stop stopped;
     uint64_t events, max_events;
     int64_t deadline_ns; /* monotonic */
@@ -66,7 +68,8 @@ static ERL_NIF_TERM am_trace, am_discard, am_remove, am_trace_status, am_call, a
     am_names, am_eflambe, am_null, am_activate, am_deactivate, am_stop, am_beamflame_trace,
     am_captured, am_done, am_stopped, am_timeout, am_asked, am_none, am_events, am_active,
     am_procs, am_procs_dropped, am_depth_capped, am_nodes_dropped, am_bytes, am_enomem,
-    am_no_such_capture, am_caps, am_weight;
+    am_no_such_capture, am_caps, am_weight, am_recursion, am_tail_calls, am_keep,
+    am_levels_dropped, am_procs_lost;
 
 static void bf_tsession_dtor(ErlNifEnv *env, void *obj)
 {
@@ -103,7 +106,9 @@ int bf_tracer_load(ErlNifEnv *env)
     A(am_active, "active"); A(am_procs, "procs"); A(am_procs_dropped, "procs_dropped");
     A(am_depth_capped, "depth_capped"); A(am_nodes_dropped, "nodes_dropped");
     A(am_bytes, "bytes"); A(am_enomem, "enomem"); A(am_no_such_capture, "no_such_capture");
-    A(am_caps, "caps"); A(am_weight, "weight");
+    A(am_caps, "caps"); A(am_weight, "weight"); A(am_recursion, "recursion");
+    A(am_tail_calls, "tail_calls"); A(am_keep, "keep"); A(am_levels_dropped, "levels_dropped");
+    A(am_procs_lost, "procs_lost");
 #undef A
     return 0;
 }
@@ -275,6 +280,8 @@ static void bf_meta_event(ErlNifEnv *env, bf_tsession *s, ERL_NIF_TERM session, 
         return; /* the trigger is being removed; this process's flags go with it */
     c = &s->captures[s->ncaptures];
     c->tr = bf_trace_new(&s->caps, 1);
+    if (c->tr)
+        bf_trace_set_modes(c->tr, s->fold, s->keep_tail);
     if (!c->tr || bf_begin_proc(c->tr, pid, NULL, 0, now) != 0) {
         bf_trace_free(c->tr);
         c->tr = NULL;
@@ -419,12 +426,16 @@ ERL_NIF_TERM bf_nif_trace_session(ErlNifEnv *env, int argc, const ERL_NIF_TERM a
                     : BF_TRACE_TIME;
     s->null = enif_get_map_value(env, opts, am_null, &v) &&
               enif_is_identical(v, enif_make_atom(env, "true"));
+    s->fold = !(enif_get_map_value(env, opts, am_recursion, &v) && enif_is_identical(v, am_keep));
+    s->keep_tail = enif_get_map_value(env, opts, am_tail_calls, &v) && enif_is_identical(v, am_keep);
     enif_self(env, &s->owner);
     if (!s->lock || !s->captures ||
         (captures == 0 && !(s->captures[0].tr = bf_trace_new(&caps, s->max_procs)))) {
         enif_release_resource(s);
         return enif_make_tuple2(env, am_error, am_enomem);
     }
+    if (captures == 0)
+        bf_trace_set_modes(s->captures[0].tr, s->fold, s->keep_tail);
     ERL_NIF_TERM t = enif_make_resource(env, s);
     enif_release_resource(s);
     return enif_make_tuple2(env, am_ok, t);
@@ -509,13 +520,15 @@ ERL_NIF_TERM bf_nif_trace_status(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
         sum.procs_dropped += t.procs_dropped;
         sum.depth_capped += t.depth_capped;
         sum.nodes_dropped += t.nodes_dropped;
+        sum.levels_dropped += t.levels_dropped;
+        sum.procs_lost += t.procs_lost;
         bytes += bf_trace_bytes(s->captures[i].tr);
         done += s->captures[i].done;
     }
     static const ERL_NIF_TERM *why[] = {&am_none, &am_max_events, &am_timeout, &am_asked};
     ERL_NIF_TERM keys[] = {am_active,   am_stopped,      am_events,       am_captures,
                            am_done,     am_procs,        am_procs_dropped, am_depth_capped,
-                           am_nodes_dropped, am_bytes};
+                           am_nodes_dropped, am_bytes, am_levels_dropped, am_procs_lost};
     ERL_NIF_TERM vals[] = {s->active ? enif_make_atom(env, "true") : enif_make_atom(env, "false"),
                            *why[s->stopped],
                            enif_make_uint64(env, s->events),
@@ -525,7 +538,9 @@ ERL_NIF_TERM bf_nif_trace_status(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
                            enif_make_uint64(env, sum.procs_dropped),
                            enif_make_uint64(env, sum.depth_capped),
                            enif_make_uint64(env, sum.nodes_dropped),
-                           enif_make_uint64(env, bytes)};
+                           enif_make_uint64(env, bytes),
+                           enif_make_uint64(env, sum.levels_dropped),
+                           enif_make_uint64(env, sum.procs_lost)};
     enif_mutex_unlock(s->lock);
     ERL_NIF_TERM map;
     enif_make_map_from_arrays(env, keys, vals, sizeof(keys) / sizeof(keys[0]), &map);
