@@ -89,7 +89,10 @@ defmodule Beamflame do
 
   Options: `spawn:` (run in a fresh process), `follow:` (trace the processes it spawns),
   `modules:` (`:all` or a list), `timeout:` (ms), `max_events:`, `weight:` (`:time` or
-  `:calls`), `names:` (`:beamflame` or `:eflambe`), `sleep:`, and the caps.
+  `:calls`), `names:` (`:beamflame` or `:eflambe`), `sleep:`, `recursion:` (`:fold`, the
+  default: recursion drawn at its first occurrence; or `:keep`), `tail_calls:` (`:drop`,
+  the default: the VM's view; or `:keep`: a frame that tail-called stays under its callee),
+  and the caps.
   """
   @spec trace((-> any()) | {module(), atom(), list()}, keyword()) ::
           {:ok, any(), Profile.t()} | {:error, term()}

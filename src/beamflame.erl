@@ -261,8 +261,12 @@ await(Pid, Ref, Duration) ->
 %% recorded (`stopped' in {@link info/1}); `sleep' (`auto': a `sleep' frame for time
 %% spent descheduled where the OTP release makes it safe), `names' (`beamflame', or
 %% `eflambe': raw `Module:fun/Arity' as eflambe writes them), `weight' (`time', or
-%% `calls': how many calls entered each stack), caps `max_stacks',
-%% `max_depth' (1024), `max_bytes', `max_procs'. Cost: see {@link beamflame_trace}.
+%% `calls': how many calls entered each stack), `recursion' (`fold': direct and mutual
+%% recursion drawn at its first occurrence, the default; `keep': every level),
+%% `tail_calls' (`drop': the VM's view, the default; `keep': a frame that tail-called
+%% stays under its callee), caps `max_stacks', `max_depth' (1024: deeper calls are
+%% followed exactly and drawn under one `[truncated]' frame), `max_bytes', `max_procs'.
+%% Cost: see {@link beamflame_trace}.
 -spec trace(fun(() -> term()) | {module(), atom(), list()}, map()) ->
           {ok, term(), profile()} | {error, term()}.
 trace(Call, Opts) when is_function(Call, 0); is_tuple(Call), tuple_size(Call) =:= 3 ->

@@ -2,22 +2,32 @@
  *
  * Fed by the NIF tracer (erl_tracer callbacks) one event at a time: `call` (with the
  * calling function from the match spec's {caller}), `return_to`, scheduling out/in, and
- * process exit. Keeps, per traced process, a position in a calling-context tree whose
- * nodes are the stacks of an underlying bf_stack_table (node id = stack id), so an event
- * costs a hash lookup and an add, never a walk of the whole stack, and memory grows with
- * the number of *distinct* stacks, never with the number of events.
+ * process exit. Each traced process has two things:
+ *  - its logical call stack, exact at any depth: an array of levels (function, shown node,
+ *    repetitions), where consecutive calls that show as one node share a level, so a
+ *    recursion 500,000 deep costs one level. Up to 2^18 levels a process (6 MiB); past it
+ *    calls are shown but no longer followed (levels_dropped, procs_lost);
+ *  - its position in a calling-context tree whose nodes are the stacks of an underlying
+ *    bf_stack_table (node id = stack id): time and calls are credited to nodes, so memory
+ *    grows with the number of *distinct shown* stacks, never with events or depth.
  *
  * Stack rules (what makes the stacks exact):
- *  - call F from caller C: pop to the nearest enclosing frame C, then push F. A tail call
- *    reports the caller's caller, so the tail-calling frame is popped: tail recursion
- *    stays flat, body recursion grows. A caller that is not on the shadow stack (an
- *    untraced function) pops nothing; the caller of the process's first traced call pops
- *    back to the root (a tail call at the outermost level).
- *  - return_to F: pop to the nearest frame F below the top; F being the caller of the
- *    first traced call means back at the root; any other F not on the stack means the
- *    process returned above what we saw: F becomes the new outermost frame.
- *  - time between two events of a process is credited to its stack at the first of them,
- *    in nanoseconds; while it is scheduled out, to a SLEEP child of that stack.
+ *  - call F from caller C: the nearest level of C from the top is where F is called from.
+ *    A tail call reports the caller's caller, so with tail_calls drop (the VM's view) the
+ *    levels above C are popped: tail recursion stays flat. With tail_calls keep they stay
+ *    shown under F, unless F is one of them (a loop re-entered): back to that level, so a
+ *    cycle of tail calls stays bounded. A caller not on the stack (an untraced function)
+ *    pops nothing; the caller of the process's first traced call means the outermost level.
+ *  - return_to F: the top level (one repetition of it) returned: pop to the nearest level
+ *    of F below; F being the caller of the first traced call means back at the root; any
+ *    other F not on the stack means the process returned above what we saw: F becomes the
+ *    new outermost frame.
+ *  - what a level shows: with recursion fold, F already on the shown path (direct or
+ *    mutual recursion) shows as that node again (the first repeat); else F's child of the
+ *    node below, up to max_depth - 1 frames, then one [truncated] frame for everything
+ *    deeper (depth_capped counts those calls).
+ *  - time between two events of a process is credited to its shown node at the first of
+ *    them, in nanoseconds; while it is scheduled out, to a SLEEP child of that node.
  * The root of each process's stacks is a frame naming the process (its pid).
  *
  * Not thread-safe: the NIF holds the session's mutex around every call.

@@ -45,7 +45,10 @@ defmodule BeamflameTest do
   test "trace/2 runs the call and names Elixir frames the Elixir way" do
     {:ok, 5, profile} = Beamflame.trace(fn -> TestWork.fib(5) end, weight: :calls)
     folded = Beamflame.folded(profile)
-    assert folded =~ ";Beamflame.TestWork.fib/1;Beamflame.TestWork.fib/1 "
+    # recursion folds by default: fib(5)'s 15 calls are one frame
+    assert folded =~ ";Beamflame.TestWork.fib/1 15\n"
+    {:ok, 5, kept} = Beamflame.trace(fn -> TestWork.fib(5) end, weight: :calls, recursion: :keep)
+    assert Beamflame.folded(kept) =~ ";Beamflame.TestWork.fib/1;Beamflame.TestWork.fib/1 "
     assert inspect(profile) =~ "calls"
     {:ok, 4, _} = Beamflame.trace({TestWork, :target, [4]})
     assert {:error, {:bad_option, {:bogus, 1}, _}} = Beamflame.trace(fn -> :ok end, bogus: 1)
