@@ -27,7 +27,7 @@
 %% waits in.
 -module(beamflame_trace).
 -export([validate/2, trace/2, capture/3, trace_process/2]).
--export([start_link/3, guard_init/4]).
+-export([start_link/3, guard_init/4, janitor_init/3]).
 
 -define(CALLER_MS, [{'_', [], [{message, {caller}}]}]).
 -define(BASE_FLAGS, [call, arity, return_to]).
@@ -237,7 +237,10 @@ finish_guard(Guard, Timeout) ->
     Guard ! {finish, self(), Mon},
     receive
         {Mon, Result} -> erlang:demonitor(Mon, [flush]), Result;
-        {'DOWN', Mon, process, Guard, Reason} -> {error, {guard_failed, Reason}}
+        {'DOWN', Mon, process, Guard, Reason} ->
+            {error, {guard_died, Reason, "the trace's guard process died before the end of "
+                                         "the run (killed, or beamflame stopped): what it "
+                                         "set was undone, no profile"}}
     after Timeout ->
         exit(Guard, kill),
         {error, {timeout, "the trace did not end in time; it was stopped"}}
@@ -247,6 +250,7 @@ finish_guard(Guard, Timeout) ->
 
 -record(g, {session :: undefined | reference(),
             tr :: undefined | beamflame_tracing:t(),  % where our flags and patterns live
+            janitor = none :: none | pid(),   % undoes what we set if we die (OTP 25-26)
             opts :: opts(),
             owner_mon :: reference(),
             job :: term(),
@@ -292,11 +296,13 @@ setup(Job, Opts, G0) ->
               caps => maps:with([max_stacks, max_depth, max_bytes], Opts)},
     {ok, S} = beamflame_nif:trace_session(SOpts),
     T = beamflame_tracing:new({beamflame_nif, S}),
-    G = G0#g{session = S, tr = T},
+    G = G0#g{session = S, tr = T, janitor = janitor(T, S)},
     case free_of_tracers(Job) of
         ok ->
             Loaded = [M || {M, _} <- code:all_loaded()],
+            tell(G, {modules, Loaded}),
             {Mods, Skipped, OnLoad} = set_patterns(T, maps:get(modules, Opts)),
+            tell(G, {patterns, Mods, OnLoad}),
             G1 = G#g{modules = Mods, skipped = Skipped, on_load = OnLoad, loaded = Loaded},
             start_job(Job, Opts, G1);
         {error, Reason} ->
@@ -351,6 +357,7 @@ start_job({capture, {M, F, A} = MFA, _N}, Opts, G = #g{session = S, tr = T}) ->
     Enable = ?BASE_FLAGS ++ [F2 || maps:get(follow, Opts), F2 <- [set_on_spawn, procs]]
         ++ beamflame_tracing:tracer(T),
     Trigger = [{'_', [], [{trace, [], Enable}, {exception_trace}]}],
+    tell(G, {meta, MFA}),
     try beamflame_tracing:function(T, MFA, Trigger, [meta]) of
         0 ->
             {error, {no_such_function, MFA, "the function is not loaded (or not exported "
@@ -496,7 +503,61 @@ cleanup(G = #g{session = S, tr = T}) ->
         [beamflame_tracing:function(T, {M, '_', '_'}, false, [local])
          || {M, _} <- code:all_loaded(), not lists:member(M, G#g.loaded)],
     ok = beamflame_tracing:destroy(T),
+    tell(G, done),
     G1#g{clean = true}.
+
+%%% The janitor (OTP 25-26) -----------------------------------------------------------------
+%%
+%% Trace flags go when their tracer's session does, but patterns stay: if the guard is
+%% killed (exit(G, kill), a supervisor's shutdown timeout, finish_guard/2's own timeout)
+%% nothing it set would be undone. So each guard has a janitor: a plain process outside the
+%% supervision tree (killing beamflame_sup's children leaves it), told what the guard sets
+%% as it sets it, monitoring the guard. When the guard ends its run it says done and the
+%% janitor leaves; when the guard dies first, the janitor stops the NIF session (its
+%% callbacks answer remove), removes the flags of every process traced by this session's
+%% tracer and exactly the patterns the guard set, at once. On OTP 27+ the guard's trace
+%% session does all of that by itself when the guard dies (it is garbage collected with
+%% it), so there is no janitor.
+
+janitor(T, S) ->
+    case beamflame_tracing:sessions() of
+        true -> none;
+        false -> proc_lib:spawn(?MODULE, janitor_init, [self(), T, S])
+    end.
+
+tell(#g{janitor = none}, _) -> ok;
+tell(#g{janitor = J}, What) -> J ! {self(), What}, ok.
+
+-spec janitor_init(pid(), beamflame_tracing:t(), reference()) -> ok.
+janitor_init(Guard, T, S) ->
+    janitor_loop(Guard, erlang:monitor(process, Guard), T, S,
+                 #{modules => [], on_load => false, loaded => [], meta => none}).
+
+janitor_loop(Guard, Mon, T, S, Set) ->
+    receive
+        {Guard, done} ->
+            erlang:demonitor(Mon, [flush]),
+            ok;
+        {Guard, {modules, Loaded}} ->
+            janitor_loop(Guard, Mon, T, S, Set#{loaded := Loaded});
+        {Guard, {patterns, Mods, OnLoad}} ->
+            janitor_loop(Guard, Mon, T, S, Set#{modules := Mods, on_load := OnLoad});
+        {Guard, {meta, MFA}} ->
+            janitor_loop(Guard, Mon, T, S, Set#{meta := MFA});
+        {'DOWN', Mon, process, Guard, _} ->
+            janitor_undo(T, S, Set)
+    end.
+
+janitor_undo(T, S, #{modules := Mods, on_load := OnLoad, loaded := Loaded, meta := Meta}) ->
+    _ = beamflame_nif:trace_control(S, stop),
+    _ = Meta =/= none andalso beamflame_tracing:function(T, Meta, false, [meta]),
+    _ = [untrace(T, P) || P <- erlang:processes(), beamflame_tracing:owns(T, P)],
+    _ = [beamflame_tracing:function(T, {M, '_', '_'}, false, [local]) || M <- Mods],
+    _ = OnLoad andalso beamflame_tracing:function(T, on_load, false, [local]),
+    _ = OnLoad andalso
+        [beamflame_tracing:function(T, {M, '_', '_'}, false, [local])
+         || {M, _} <- code:all_loaded(), not lists:member(M, Loaded)],
+    ok.
 
 %% A process that is gone has no flags left to remove.
 untrace(T, Pid) ->
