@@ -28,7 +28,8 @@
 %% {@link beamflame:sample/1}), `native' (options as {@link beamflame:native/1}) or `trace': the next `calls' calls of `mfa' (options as
 %% {@link beamflame:capture/3}, `duration' being how long to wait for them); the result
 %% is every captured call, each under its process's root frame.
--spec start(pid(), sample | native | trace, map()) -> {ok, pid()} | {error, binary()}.
+-spec start(pid(), sample | native | trace, map()) ->
+          {ok, pid()} | {error, binary() | {bad_argument, binary()}}.
 start(Owner, sample, Opts) when is_pid(Owner) ->
     case beamflame_sampler:validate(Opts) of
         {ok, Valid} -> spawn_session(Owner, beamflame_sampler, Valid);
@@ -41,8 +42,10 @@ start(Owner, trace, Opts0) when is_pid(Owner), is_map(Opts0) ->
     case {MFA, beamflame_trace:validate(capture, Opts#{timeout => Timeout})} of
         {{M, F, A}, {ok, Valid}} when is_atom(M), is_atom(F), is_integer(A), is_integer(Calls),
                                       Calls >= 1, Calls =< 1000 ->
-            _ = code:ensure_loaded(M),
-            spawn_session(Owner, {capture, MFA, Calls}, Valid#{duration => Timeout});
+            case traceable(M, F, A) of
+                ok -> spawn_session(Owner, {capture, MFA, Calls}, Valid#{duration => Timeout});
+                {error, _} = E -> E
+            end;
         {_, {error, Reason}} ->
             {error, text(Reason)};
         _ ->
@@ -55,6 +58,31 @@ start(Owner, native, Opts) when is_pid(Owner) ->
     end;
 start(_Owner, Mode, _Opts) ->
     {error, text({unsupported_mode, Mode})}.
+
+%% A bad function is a bad argument (the command line's exit 2), said in one sentence
+%% naming the fix, before anything is set on the node.
+traceable(M, F, A) ->
+    Name = io_lib:format("~ts:~ts/~b", [M, F, A]),
+    case code:ensure_loaded(M) of
+        {module, M} ->
+            Arities = [Ar || {Fn, Ar} <- M:module_info(functions), Fn =:= F],
+            case {lists:member(A, Arities), Arities} of
+                {true, _} -> ok;
+                {false, []} ->
+                    bad_argument("~ts: module ~ts has no function ~ts on ~ts: check the name",
+                                 [Name, M, F, node()]);
+                {false, _} ->
+                    bad_argument("~ts: ~ts:~ts has arity ~ts on ~ts, not ~b: check the arity",
+                                 [Name, M, F, lists:join(" or ", [integer_to_list(X) || X <- Arities]),
+                                  node(), A])
+            end;
+        {error, Why} ->
+            bad_argument("~ts: module ~ts cannot be loaded on ~ts (~p): check the name, or that "
+                         "the module is on the node's code path", [Name, M, node(), Why])
+    end.
+
+bad_argument(Format, Args) ->
+    {error, {bad_argument, unicode:characters_to_binary(io_lib:format(Format, Args))}}.
 
 %% @doc Where the recording is.
 -spec status(pid()) -> status().

@@ -488,6 +488,18 @@ remove_trigger(G = #g{meta = MFA, tr = T}) ->
 cleanup(G = #g{clean = true}) ->
     G;
 cleanup(G = #g{session = S, tr = T}) ->
+    case T =/= undefined andalso beamflame_tracing:is_session(T) of
+        true ->
+            %% a session of our own (27+): destroying it removes every flag and pattern
+            %% at once, where removing them one by one costs a code barrier per module
+            _ = beamflame_nif:trace_control(S, stop),
+            ok = beamflame_tracing:destroy(T),
+            G#g{clean = true, meta = none};
+        false ->
+            cleanup_legacy(G)
+    end.
+
+cleanup_legacy(G = #g{session = S, tr = T}) ->
     _ = S =/= undefined andalso beamflame_nif:trace_control(S, stop),
     G1 = remove_trigger(G),
     Follow = maps:get(follow, G#g.opts, false),

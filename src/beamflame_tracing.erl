@@ -14,7 +14,8 @@
 %%
 %% Cost: each call is one BIF call; `new/1' on 27+ creates one session (a few µs).
 -module(beamflame_tracing).
--export([sessions/0, new/1, destroy/1, process/4, function/4, info/3, owns/2, tracer/1]).
+-export([sessions/0, new/1, is_session/1, destroy/1, process/4, function/4, info/3, owns/2,
+         tracer/1]).
 
 -export_type([t/0]).
 
@@ -38,6 +39,11 @@ new({Mod, State} = Tracer) ->
         true -> {session, trace:session_create(beamflame, {Mod, State}, []), Tracer};
         false -> {legacy, Tracer}
     end.
+
+%% @doc True when `T' is a trace session of its own (OTP 27+).
+-spec is_session(t()) -> boolean().
+is_session({session, _, _}) -> true;
+is_session({legacy, _}) -> false.
 
 %% @doc Undoes every flag and pattern set through `T' (27+: all at once; before: nothing
 %% here, the caller removes its own). Idempotent.

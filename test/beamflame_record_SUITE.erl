@@ -12,7 +12,8 @@
          absent_node/1, epmd_not_running/1, other_beamflame_version_is_refused/1,
          long_names/1, trace_mode_records_the_next_calls/1,
          kill_9_during_a_trace_leaves_no_pattern/1, native_mode_on_a_bare_node/1,
-         compiles_on_the_node/1, no_compiler_is_refused/1]).
+         compiles_on_the_node/1, no_compiler_is_refused/1,
+         ctrl_c_mid_capture_keeps_the_data/1]).
 
 all() ->
     [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
@@ -20,7 +21,8 @@ all() ->
      progress_line_only_on_a_terminal, cookie_sources, wrong_cookie, absent_node,
      epmd_not_running, other_beamflame_version_is_refused, long_names,
      trace_mode_records_the_next_calls, kill_9_during_a_trace_leaves_no_pattern,
-     native_mode_on_a_bare_node, compiles_on_the_node, no_compiler_is_refused].
+     native_mode_on_a_bare_node, compiles_on_the_node, no_compiler_is_refused,
+     ctrl_c_mid_capture_keeps_the_data].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -291,10 +293,40 @@ trace_mode_records_the_next_calls(Config) ->
     ?assert(contains(Folded, ";bf_workload:hot_a/1;lists:foldl/3")),
     ?assertNot(contains(Folded, "burn/0;lists:foldl/3")),
     nothing_left(Config),
-    %% a function that does not exist: the node says so, exit 12, nothing left
-    {12, T2} = run_cli(Config, ["record", atom_to_list(Node), "--mode", "trace",
-                                "--call", "bf_workload:nope/0", "--duration", "1", "-o", Out]),
-    ?assert(contains(T2, "no_such_function")),
+    %% bad functions are bad arguments: exit 2, one sentence naming the fix, nothing left
+    Bad = fun(Call) ->
+                  run_cli(Config, ["record", atom_to_list(Node), "--mode", "trace", "--call",
+                                   Call, "--duration", "1", "-o", Out])
+          end,
+    {2, T2} = Bad("bf_workload:nope/0"),
+    ?assert(contains(T2, "module bf_workload has no function nope")),
+    {2, T3} = Bad("bf_workload:hot_a/7"),
+    ?assert(contains(T3, "bf_workload:hot_a has arity 1")),
+    {2, T4} = Bad("no_such_module_here:f/0"),
+    ?assert(contains(T4, "cannot be loaded")),
+    ct:log("~s~s~s", [T2, T3, T4]),
+    nothing_left(Config).
+
+%% Ctrl-C mid-capture on a busy node: the program waits as long as the node takes to end
+%% the run (here longer than --timeout, the per-call limit: it is raised once stopping),
+%% then writes what was captured.
+ctrl_c_mid_capture_keeps_the_data(Config) ->
+    Node = ?config(node, Config),
+    Depth = ?config(depth, Config),
+    Out = out(Config, "capture.folded"),
+    Port = start_cli(Config, ["record", atom_to_list(Node), "--mode", "trace",
+                              "--call", "bf_workload:hot_a/1", "--calls", "1000",
+                              "--duration", "60", "--timeout", "2", "-o", Out], []),
+    {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+    bf_test_util:wait_until(
+      fun() -> lists:keymember(patterns, 1, leftovers(Node, Depth)) end),
+    timer:sleep(1000),
+    [] = os:cmd("kill -INT " ++ integer_to_list(OsPid)),
+    {0, Text} = wait_cli(Port),
+    ct:log("~s", [Text]),
+    ?assert(contains(Text, "stopping")),
+    {ok, Folded} = file:read_file(Out),
+    ?assert(contains(Folded, ";bf_workload:hot_a/1")),
     nothing_left(Config).
 
 kill_9_during_a_trace_leaves_no_pattern(Config) ->

@@ -34,6 +34,9 @@
 #include "bf_output.h"
 
 #define BF_POLL_MS 250                  /* status poll period while recording */
+#define BF_STOP_WAIT_MS 300000u         /* after Ctrl-C, how long one call may take: the
+                                         * node undoes a trace (a code barrier per traced
+                                         * module on OTP 25-26) and merges what it has */
 #define BF_MAX_FILE ((size_t)64 << 20)  /* a .beam, .app or .so we push: far below */
 #define BF_ERR 1024
 
@@ -524,6 +527,26 @@ static int bf_failure(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t
     return 1;
 }
 
+/* {error, {bad_argument, Text}}: the node refused an argument (a function to trace that
+ * it does not have); Text is the sentence naming the fix. */
+static int bf_bad_argument(const ei_x_buff *r, int idx, char *err, size_t errlen)
+{
+    int i = idx, arity, type, size;
+    char atom[MAXATOMLEN];
+    if (ei_decode_tuple_header(r->buff, &i, &arity) || arity != 2 ||
+        ei_decode_atom(r->buff, &i, atom) || strcmp(atom, "error") ||
+        ei_decode_tuple_header(r->buff, &i, &arity) || arity != 2 ||
+        ei_decode_atom(r->buff, &i, atom) || strcmp(atom, "bad_argument") ||
+        ei_get_type(r->buff, &i, &type, &size) || type != ERL_BINARY_EXT ||
+        (size_t)size >= errlen)
+        return 0;
+    long len;
+    if (ei_decode_binary(r->buff, &i, err, &len))
+        return 0;
+    err[len] = '\0';
+    return 1;
+}
+
 /* A session call with the session pid as the only argument. */
 static int bf_session_call(bf_node *n, const char *fun, const erlang_pid *session,
                            ei_x_buff *r, int *idx, char *err, size_t errlen)
@@ -573,7 +596,9 @@ static int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *ses
     if (rc == BF_EXIT_OK) {
         int i = idx, arity;
         char atom[MAXATOMLEN];
-        if (bf_failure(n, &r, idx, err, errlen))
+        if (bf_bad_argument(&r, idx, err, errlen))
+            rc = BF_EXIT_USAGE;
+        else if (bf_failure(n, &r, idx, err, errlen))
             rc = BF_EXIT_REMOTE;
         else if (ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 ||
                  ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "ok") ||
@@ -603,6 +628,14 @@ static int bf_session_wait(bf_node *n, const bf_record_opts *o, const erlang_pid
             if (rc != BF_EXIT_OK)
                 break;
             stopped = 1;
+            /* the data is worth the wait: as long as the node takes to clean up, while
+             * it answers (ticks keep the connection); a second Ctrl-C leaves at once */
+            if (n->timeout_ms < BF_STOP_WAIT_MS)
+                n->timeout_ms = BF_STOP_WAIT_MS;
+            if (progress)
+                fputc('\n', stderr);
+            fprintf(stderr, "beamflame: stopping: %s is ending the run and collecting what "
+                            "was recorded (Ctrl-C again leaves without writing)\n", n->name);
         }
         int idx, arity;
         long elapsed = 0, samples = 0;
