@@ -9,13 +9,13 @@
 -define(SCHED, "^([0-9]+_scheduler|erts_sched_[0-9]+)").
 -export([all/0, init_per_suite/1, end_per_suite/1]).
 -export([erlang_chain_with_perf_map/1, bif_shows_c_frames/1, reduced_without_perf_map/1,
-         frame_pointers_without_map/1,
+         frame_pointers_without_map/1, generated_names_agree_across_modes/1,
          killing_the_sampler_leaves_the_node_running/1, bad_options/1]).
 -export([on_peer/2]).
 
 all() ->
     [erlang_chain_with_perf_map, bif_shows_c_frames, reduced_without_perf_map,
-     frame_pointers_without_map, killing_the_sampler_leaves_the_node_running, bad_options].
+     frame_pointers_without_map, generated_names_agree_across_modes, killing_the_sampler_leaves_the_node_running, bad_options].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -32,6 +32,12 @@ start(Config, Extra) ->
                                                            "-setcookie", ?config(cookie, Config)]}),
     {Peer, Node}.
 
+on_peer(sample, [Opts]) ->
+    {ok, P} = beamflame:sample(Opts),
+    {ok, beamflame:folded(P)};
+on_peer(trace, [Call]) ->
+    {ok, _, P} = beamflame:trace(Call, #{}),
+    {ok, beamflame:folded(P)};
 on_peer(native, [Opts]) ->
     case beamflame:native(Opts) of
         {ok, P} -> {ok, beamflame:folded(P), beamflame:info(P)};
@@ -118,6 +124,31 @@ frame_pointers_without_map_26(Config) ->
                       end, lines(Folded))),
     #{erlang_samples := Erl, complete_chains := Complete} = Info,
     ?assert(Complete > Erl * 0.8, {complete, Complete, 'of', Erl}),
+    peer:stop(Peer).
+
+%% One spelling for compiler-generated functions in every mode: the comprehension and the
+%% fun of bf_nativework:crunch/1 read `bf_nativework:crunch/1-lc$^N/1-0' and
+%% `bf_nativework:crunch/1-fun-0' in native mode (the JIT writes them quoted, with their
+%% arity), sample mode and trace mode.
+generated_names_agree_across_modes(Config) ->
+    {Peer, Node} = start(Config, ["+JPperf", "map"]),
+    _ = erpc:call(Node, bf_nativework, start_lc, []),
+    {ok, Native, _} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1000}]]),
+    {ok, Sampled} = erpc:call(Node, ?MODULE, on_peer, [sample, [#{duration => 1000}]]),
+    {ok, Traced} = erpc:call(Node, ?MODULE, on_peer, [trace, [{bf_nativework, crunch, [10]}]]),
+    Names = fun(Folded) ->
+                    lists:usort([N || {match, [N]} <- [re:run(L, "(bf_nativework:crunch/1-[^; ]*)",
+                                                              [{capture, all_but_first, binary}])
+                                                       || L <- binary:split(Folded, <<"\n">>, [global])]])
+            end,
+    ct:log("native ~p~nsample ~p~ntrace ~p", [Names(Native), Names(Sampled), Names(Traced)]),
+    %% the compiler numbers the comprehension ($^N): whatever it is, all modes agree
+    [Lc] = [N || N <- Names(Traced), re:run(N, "-lc\\$\\^[0-9]+/1-0$") =/= nomatch],
+    [?assert(lists:member(Lc, Names(F)), {Mode, Lc, Names(F)})
+     || {Mode, F} <- [{native, Native}, {sample, Sampled}]],
+    ?assert(lists:member(<<"bf_nativework:crunch/1-fun-0">>, Names(Traced))),
+    %% nothing quoted, no arity after a generated name, in any mode
+    [?assertEqual(nomatch, re:run(F, "'|-0/[0-9]")) || F <- [Native, Sampled, Traced]],
     peer:stop(Peer).
 
 killing_the_sampler_leaves_the_node_running(Config) ->

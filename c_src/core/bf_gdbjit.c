@@ -53,17 +53,11 @@ int bf_gdbjit_module(bf_perfmap *pm, const uint8_t *sym, size_t len)
         }
         if (end == start)
             continue;
-        /* the list quotes atoms that need it ('Elixir.App':run/1, m:'-f/1-fun-0-'/1);
-         * the perf map does not: drop the quotes so both name alike */
+        /* quoted atoms ('Elixir.App':run/1, m:'-f/1-fun-0-'/1) are unquoted by the perf
+         * map's naming, as the perf map's own are */
         char name[BF_PERFMAP_MAX_LINE / 2];
-        size_t k = 0;
-        for (size_t j = 0; j + 1 < nlen && k + 1 < sizeof(name); j++) {
-            char c = (char)r[14 + j];
-            if (c == '\\' && j + 2 < nlen && r[14 + j + 1] == '\'')
-                name[k++] = (char)r[14 + ++j];
-            else if (c != '\'')
-                name[k++] = c;
-        }
+        size_t k = nlen - 1 < sizeof(name) - 1 ? nlen - 1 : sizeof(name) - 1;
+        memcpy(name, r + 14, k);
         name[k] = '\0';
         char line[BF_PERFMAP_MAX_LINE];
         int w = snprintf(line, sizeof(line), "%llx %x $%s\n",

@@ -86,12 +86,24 @@ static int bf_hex(const char **p, const char *end, uint64_t *out)
 }
 
 /* Appends the beamflame form of a perf map name to the arena; its offset or -1. */
-static int64_t bf_pm_name(bf_perfmap *pm, const char *s, size_t n)
+static int64_t bf_pm_name(bf_perfmap *pm, const char *s0, size_t n0)
 {
-    if (n && s[0] == '$') {
-        s++;
-        n--;
+    if (n0 && s0[0] == '$') {
+        s0++;
+        n0--;
     }
+    /* atoms that need quotes come quoted (perf map and debugger list alike, measured on
+     * OTP 25 and 27: m:'-f/1-lc$^0/1-0-'/1, 'Elixir.App':run/1): drop the quotes, so every
+     * mode names a function the same way */
+    char unq[BF_PERFMAP_MAX_LINE];
+    size_t n = 0;
+    for (size_t j = 0; j < n0 && n + 1 < sizeof(unq); j++) {
+        if (s0[j] == '\\' && j + 1 < n0 && s0[j + 1] == '\'')
+            unq[n++] = s0[++j];
+        else if (s0[j] != '\'')
+            unq[n++] = s0[j];
+    }
+    const char *s = unq;
     static const char prologue[] = "-CodeInfoPrologue";
     size_t pl = sizeof(prologue) - 1;
     if (n > pl && !memcmp(s + n - pl, prologue, pl))

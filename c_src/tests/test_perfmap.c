@@ -38,6 +38,24 @@ Test(perfmap, parses_and_names_like_beamflame)
     bf_perfmap_free(pm);
 }
 
+/* Quoted atoms, as the JIT writes them (measured on OTP 25 and 27), name like the rest:
+ * the names the sample and trace modes give the same functions. */
+Test(perfmap, quoted_atoms_name_like_the_other_modes)
+{
+    static const char map[] =
+        "0x1000 40 $lcw:'-crunch/1-lc$^1/1-0-'/2\n"
+        "0x2000 40 $lcw:'-start/0-L/0-0-'/0\n"
+        "0x3000 40 $'Elixir.App.Worker':'-run/1-fun-0-'/1\n"
+        "0x4000 40 $m:'weird\\'atom'/0\n";
+    bf_perfmap *pm = bf_perfmap_new();
+    cr_assert_eq(bf_perfmap_feed(pm, map, sizeof(map) - 1), 0);
+    cr_assert_str_eq(bf_perfmap_lookup(pm, 0x1010, NULL), "lcw:crunch/1-lc$^1/1-0");
+    cr_assert_str_eq(bf_perfmap_lookup(pm, 0x2010, NULL), "lcw:start/0-L/0-0");
+    cr_assert_str_eq(bf_perfmap_lookup(pm, 0x3010, NULL), "App.Worker.run/1-fun-0");
+    cr_assert_str_eq(bf_perfmap_lookup(pm, 0x4010, NULL), "m:weird'atom/0");
+    bf_perfmap_free(pm);
+}
+
 Test(perfmap, last_entry_wins_and_partial_lines_wait)
 {
     bf_perfmap *pm = bf_perfmap_new();
