@@ -13,7 +13,8 @@
 #                    `erl -hidden` just to connect.
 #   native_bench:    a CPU-bound node's throughput under native sampling (99, 999 Hz, and
 #                    perf record -g), against unsampled windows.
-#   trace_bench:     fib(25) and a sort of 20k integers traced: untraced, a null NIF tracer
+#   trace_bench:     fib(25), a sort of 20k integers, and sorts of 20k and 200k integers
+#                    built inside the traced call, traced: untraced, a null NIF tracer
 #                    (the floor), a message-based tracer process (the baseline), beamflame.
 # Set FLAMEGRAPH_PL=/path/to/flamegraph.pl to also time flamegraph.pl on the same input.
 set -euo pipefail

@@ -4,8 +4,9 @@
 %%   floor      the same trace flags and patterns with a NIF tracer that does nothing
 %%              (beamflame_nif with `null => true'): the VM's own cost of tracing;
 %%   baseline   a message-based tracer process that builds the same stacks in Erlang
-%%              (eflambe's design: every event is a message to one process), measured
-%%              until it has drained its mailbox and its stacks are complete;
+%%              (eflambe's design: every event is a message to one process; direct
+%%              self-recursion folded as eflambe folds it), measured until it has drained
+%%              its mailbox and its stacks are complete;
 %%   beamflame  beamflame:trace/2, until its profile is complete.
 %% Each variant reports wall time (median of ?RUNS fresh peers, each timing its second run
 %% of the variant: the first warms code and tracing paths) and the peak resident memory
@@ -23,7 +24,7 @@
 main() ->
     _ = os:cmd("epmd -daemon"),
     {ok, _} = net_kernel:start([list_to_atom("bf_tbench_" ++ os:getpid()), shortnames]),
-    Workloads = [{fib, 25}, {sort, 20000}],
+    Workloads = [{fib, 25}, {sort, 20000}, {build_sort, 20000}, {build_sort, 200000}],
     Variants = [untraced, floor, baseline, beamflame],
     [begin
          Rows = [{V, median([one(V, W) || _ <- lists:seq(1, ?RUNS)])} || V <- Variants],
@@ -33,9 +34,10 @@ main() ->
          {_, F} = lists:keyfind(floor, 1, Rows),
          {_, U} = lists:keyfind(untraced, 1, Rows),
          io:format("trace_ratio: workload=~s beamflame_vs_baseline=~.3f beamflame_vs_floor=~.3f "
-                   "floor_vs_untraced=~.1f beamflame_peak_mb=~.1f baseline_peak_mb=~.1f~n",
+                   "floor_vs_untraced=~.1f beamflame_peak_mb=~.1f baseline_peak_mb=~.1f "
+                   "beamflame_folded_kb=~.1f baseline_folded_kb=~.1f~n",
                    [name(W), ms(B) / ms(Base), ms(B) / ms(F), ms(F) / max(ms(U), 0.001),
-                    mb(B), mb(Base)])
+                    mb(B), mb(Base), maps:get(bytes, B) / 1024, maps:get(bytes, Base) / 1024])
      end || W <- Workloads],
     halt(0).
 
@@ -66,9 +68,12 @@ one(Variant, Workload) ->
 
 %%% On the peer ---------------------------------------------------------------------------
 
-%% The sort's input is made before tracing starts: only lists:sort/1 is traced.
+%% sort: the input is made before tracing starts, only lists:sort/1 is traced.
+%% build_sort: as users write it, the list is built inside the traced call by a
+%% comprehension (body recursion N deep), then sorted.
 work({fib, N}) -> fib(N);
-work({sort, L}) -> lists:sort(L).
+work({sort, L}) -> lists:sort(L);
+work({build_sort, N}) -> lists:sort([(X * 7919) rem 1000003 || X <- lists:seq(1, N)]).
 
 fib(0) -> 0;
 fib(1) -> 1;
@@ -158,8 +163,11 @@ baseline(St) ->
 credit(Ts, St = #{last := undefined}) ->
     St#{last := Ts};
 credit(Ts, St = #{stack := Stack, last := Last, acc := Acc}) ->
-    St#{last := Ts, acc := maps:update_with(Stack, fun(W) -> W + Ts - Last end, Ts - Last, Acc)}.
+    Key = [F || {F, _} <- Stack],
+    St#{last := Ts, acc := maps:update_with(Key, fun(W) -> W + Ts - Last end, Ts - Last, Acc)}.
 
+%% Direct self-recursion is folded, as eflambe does and beamflame does by default: the
+%% stack holds {MFA, Repetitions}, and a stack's key lists each MFA once.
 push(MFA, Caller, St = #{stack := Stack, root_caller := RC}) ->
     RC1 = case RC of none -> Caller; _ -> RC end,
     Popped = case pop_to(Caller, Stack) of
@@ -167,18 +175,24 @@ push(MFA, Caller, St = #{stack := Stack, root_caller := RC}) ->
                  error when Caller =:= RC1 -> [];
                  error -> Stack
              end,
-    St#{stack := [MFA | Popped], root_caller := RC1}.
+    Pushed = case Popped of
+                 [{MFA, N} | Below] -> [{MFA, N + 1} | Below];
+                 _ -> [{MFA, 1} | Popped]
+             end,
+    St#{stack := Pushed, root_caller := RC1}.
 
+return_to(MFA, St = #{stack := [{MFA, N} | Below]}) when N > 1 ->
+    St#{stack := [{MFA, N - 1} | Below]};
 return_to(MFA, St = #{stack := [_ | Below]}) ->
     case pop_to(MFA, Below) of
         {ok, S} -> St#{stack := S};
-        error -> St#{stack := [MFA]}
+        error -> St#{stack := [{MFA, 1}]}
     end;
 return_to(MFA, St) ->
-    St#{stack := [MFA]}.
+    St#{stack := [{MFA, 1}]}.
 
 pop_to(_, []) -> error;
-pop_to(F, [F | _] = S) -> {ok, S};
+pop_to(F, [{F, _} | _] = S) -> {ok, S};
 pop_to(F, [_ | Rest]) -> pop_to(F, Rest).
 
 fmt({M, F, A}) -> io_lib:format("~s:~s/~b", [M, F, A]);
