@@ -49,6 +49,10 @@ const char *bf_cli_usage(void)
            "    --call M:F/A      trace: the function (e.g. my_server:handle_call/3)\n"
            "    --calls N         trace: how many of its next calls, by any process, 1 to\n"
            "                      1000 (default: 1; --duration is how long to wait for them)\n"
+           "    --recursion R     trace: fold (default: recursion drawn at its first\n"
+           "                      occurrence, as eflambe does) or keep (every level)\n"
+           "    --tail-calls T    trace: drop (default: the VM's view) or keep (a frame that\n"
+           "                      tail-called stays drawn under its callee)\n"
            "    --duration S      seconds to record (default: 10; Ctrl-C ends earlier and\n"
            "                      still writes what was recorded)\n"
            "    --rate HZ         samples per second (default: 99)\n"
@@ -207,6 +211,16 @@ static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r,
             return bf_fail(err, errlen, "--calls needs a whole number, 1 to 1000 (got %s)",
                            v ? v : "nothing"), -1;
         r->calls = (unsigned)n;
+    } else if (bf_opt_value(argc, argv, i, "--recursion", &v)) {
+        if (!v || (strcmp(v, "fold") && strcmp(v, "keep")))
+            return bf_fail(err, errlen, "--recursion is fold or keep (got %s)",
+                           v ? v : "nothing"), -1;
+        r->keep_recursion = !strcmp(v, "keep");
+    } else if (bf_opt_value(argc, argv, i, "--tail-calls", &v)) {
+        if (!v || (strcmp(v, "drop") && strcmp(v, "keep")))
+            return bf_fail(err, errlen, "--tail-calls is drop or keep (got %s)",
+                           v ? v : "nothing"), -1;
+        r->keep_tail_calls = !strcmp(v, "keep");
     } else if (bf_opt_value(argc, argv, i, "--duration", &v)) {
         if (bf_parse_seconds(v, 0.001, BF_RECORD_MAX_DURATION_MS / 1000.0, &r->duration_ms))
             return bf_fail(err, errlen, "--duration needs seconds, 0.001 to 3600 (got %s)",

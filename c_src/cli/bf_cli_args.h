@@ -58,6 +58,8 @@ typedef struct bf_record_opts {
     char call_module[256], call_function[256];
     unsigned call_arity;
     unsigned calls;          /* --calls, 1..1000 */
+    int keep_recursion;      /* --recursion keep (default fold) */
+    int keep_tail_calls;     /* --tail-calls keep (default drop) */
 } bf_record_opts;
 
 typedef enum bf_format {

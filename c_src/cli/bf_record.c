@@ -573,9 +573,13 @@ static int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *ses
     ei_x_encode_pid(&a, ei_self(&n->ec));
     if (o->mode == BF_MODE_TRACE) {
         ei_x_encode_atom(&a, "trace");
-        ei_x_encode_map_header(&a, 3);
+        ei_x_encode_map_header(&a, 5);
         ei_x_encode_atom(&a, "duration");
         ei_x_encode_ulong(&a, o->duration_ms);
+        ei_x_encode_atom(&a, "recursion");
+        ei_x_encode_atom(&a, o->keep_recursion ? "keep" : "fold");
+        ei_x_encode_atom(&a, "tail_calls");
+        ei_x_encode_atom(&a, o->keep_tail_calls ? "keep" : "drop");
         ei_x_encode_atom(&a, "calls");
         ei_x_encode_ulong(&a, o->calls);
         ei_x_encode_atom(&a, "mfa");
@@ -666,6 +670,29 @@ static int bf_session_wait(bf_node *n, const bf_record_opts *o, const erlang_pid
         fputc('\n', stderr);
     ei_x_free(&r);
     return rc;
+}
+
+/* How many stacks hold a frame named `name` (a marker like [truncated]). */
+static unsigned bf_stacks_with_frame(const bf_stack_table *st, const char *name)
+{
+    uint32_t id = UINT32_MAX, nf = bf_st_frame_count(st);
+    for (uint32_t f = 0; f < nf && id == UINT32_MAX; f++) {
+        size_t len;
+        const char *s = bf_st_frame_name(st, f, &len);
+        if (len == strlen(name) && !memcmp(s, name, len))
+            id = f;
+    }
+    unsigned n = 0;
+    for (uint32_t k = 0; id != UINT32_MAX && k < bf_st_stack_count(st); k++) {
+        size_t depth;
+        const uint32_t *ids = bf_st_stack(st, k, &depth, NULL);
+        for (size_t d = 0; d < depth; d++)
+            if (ids[d] == id) {
+                n++;
+                break;
+            }
+    }
+    return n;
 }
 
 /* Fetches the folded text into st; *samples set. */
@@ -799,10 +826,15 @@ int bf_record_run(const bf_cli *cli_in)
         snprintf(title, sizeof(title), "beamflame: %s", n.name);
         cli.svg.title = title;
     }
-    if (o->mode == BF_MODE_TRACE)
+    if (o->mode == BF_MODE_TRACE) {
         fprintf(stderr, "beamflame: traced %s:%s/%u, %u distinct stacks, in %lld ms in all\n",
                 o->call_module, o->call_function, o->call_arity, bf_st_stack_count(st),
                 bf_ms_since(&t0));
+        unsigned capped = bf_stacks_with_frame(st, "[truncated]");
+        if (capped)
+            fprintf(stderr, "beamflame: %u stacks went deeper than the node's max_depth: "
+                            "their deeper calls are drawn under a [truncated] frame\n", capped);
+    }
     else
         fprintf(stderr, "beamflame: %ld samples, %u distinct stacks, in %lld ms in all\n",
                 samples, bf_st_stack_count(st), bf_ms_since(&t0));

@@ -114,3 +114,24 @@ Test(cli_args, help_and_version)
     cr_assert_eq(cli.verb, BF_VERB_VERSION);
     cr_assert_not_null(strstr(bf_cli_usage(), "exit codes"));
 }
+
+Test(cli_args, trace_display_options)
+{
+    char *argv[] = {"beamflame", "record", "app@h", "--mode", "trace", "--call", "m:f/1",
+                    "--recursion", "keep", "--tail-calls", "keep"};
+    bf_cli cli;
+    char err[256];
+    cr_assert_eq(parse(&cli, err, 11, argv), BF_EXIT_OK, "%s", err);
+    cr_assert_eq(cli.rec.keep_recursion, 1);
+    cr_assert_eq(cli.rec.keep_tail_calls, 1);
+    char *dflt[] = {"beamflame", "record", "app@h", "--mode", "trace", "--call", "m:f/1"};
+    cr_assert_eq(parse(&cli, err, 7, dflt), BF_EXIT_OK, "%s", err);
+    cr_assert_eq(cli.rec.keep_recursion, 0);
+    cr_assert_eq(cli.rec.keep_tail_calls, 0);
+    char *bad[] = {"beamflame", "record", "app@h", "--recursion", "flat"};
+    cr_assert_eq(parse(&cli, err, 5, bad), BF_EXIT_USAGE);
+    cr_assert_not_null(strstr(err, "--recursion is fold or keep"), "%s", err);
+    char *bad2[] = {"beamflame", "record", "app@h", "--tail-calls"};
+    cr_assert_eq(parse(&cli, err, 4, bad2), BF_EXIT_USAGE);
+    cr_assert_not_null(strstr(err, "--tail-calls is drop or keep"), "%s", err);
+}
