@@ -29,10 +29,15 @@
 %% Cost control. Checking every process every tick would cost ~0.4 us x N per tick (4 ms
 %% for 10,000 processes, 40% of a core at 99 Hz). Instead: processes that ran recently
 %% ("hot") are checked every tick; every other known process is checked once per
-%% ?COLD_ROTATION_MS in a rotating slice; `erlang:processes()' is re-read about every N/10
-%% ms (clamped to [interval, 1 s]); a newly seen process is checked on two consecutive
-%% ticks. A tick that comes due while the previous sweep is still running is skipped and
-%% counted (`missed_ticks'); nothing queues up.
+%% rotation (?COLD_ROTATION_MS, or N x ?ROTATION_US_PER_PROC past 50,000 processes: 2 s for
+%% 100k, 20 s for 1M) in a rotating slice of at most ?MAX_SLICE a tick, the largest slice
+%% until every process has been seen once (a run's first pass); a check reads reductions
+%% and status, and a process found running or runnable is hot at once, so a busy process
+%% is found within one rotation even on its first check; `erlang:processes()' is re-read
+%% about every N/10 ms, clamped to [interval, max(1 s, N x 5 us)]; up to ?MAX_NEW_HOT newly
+%% seen processes are checked on two consecutive ticks, more join the rotation. A tick
+%% that comes due while the previous sweep is still running is skipped and counted
+%% (`missed_ticks'); nothing queues up. Measured costs are in bench/ (sample_scale).
 %%
 %% States. `cpu' (default) counts a process when it ran since its last check and is
 %% running, runnable or garbage collecting when it answers. `wall' counts every process
@@ -43,9 +48,21 @@
 -export([init/4, helper_init/1]).
 
 -define(HOT_TTL, 10).              % ticks a process stays hot after it last ran
--define(COLD_ROTATION_MS, 1000).   % every known process is re-checked this often
+-define(COLD_ROTATION_MS, 1000).   % every known process is re-checked this often, or
+-define(ROTATION_US_PER_PROC, 20). % N x this when longer (100k: 2 s, 1M: 20 s): the
+                                   % steady cost stays ~1,000 checks a second per 20k
 -define(REFRESH_MAX_MS, 1000).     % processes() re-read at least this often
--define(SCAN_CHUNK, 16).           % reductions read by one helper
+-define(SCAN_CHUNK, 64).           % reductions and status read by one helper job
+-define(MAX_SLICE, 2000).          % cold processes checked per tick at most (~1 ms of one
+                                   % helper: past 200,000 processes at 99 Hz the rotation
+                                   % takes longer than ?COLD_ROTATION_MS)
+-define(FIRST_PASS_TICKS, 100).    % the first pass is done in this many ticks at least
+                                   % (1M processes: 10,000 a tick; ticks run long then)
+-define(MAX_NEW_HOT, 1000).        % new processes at a refresh checked at once (more join
+                                   % the rotation: a node of 100k would otherwise have its
+                                   % first tick check everything)
+-define(REFRESH_US_PER_PROC, 5).   % processes() is re-read at most every N x this (it
+                                   % costs ~0.2 us a process: 22 ms for 100k)
 -define(STACK_CHUNK, 4).           % stacks asked in one job
 -define(STACK_HELPERS, 4).         % stack readers working in parallel
 -define(MAX_STACKS_PER_TICK, 128).
@@ -292,10 +309,16 @@ refresh(Now, S = #s{refresh_us = At}) when Now < At ->
 refresh(Now, S = #s{opts = #{processes := Which}, reds = Reds, hot = Hot}) ->
     Pids = universe(Which) -- own(S),
     New = [P || P <- Pids, not is_map_key(P, Reds)],
-    %% New processes are checked on this tick and the next (a baseline, then a change).
-    Hot1 = lists:foldl(fun(P, H) -> H#{P => 2} end, Hot, New),
-    Every = min(?REFRESH_MAX_MS * 1000, max(S#s.interval_us, length(Pids) * 100)),
-    S#s{cold = Pids, cold_len = length(Pids), hot = Hot1, refresh_us = Now + Every}.
+    %% A few new processes are checked on this tick and the next (a baseline, then a
+    %% change); many (the first refresh of a big node) join the rotation, new ones first.
+    N = length(Pids),
+    {Hot1, Cold} = case length(New) =< ?MAX_NEW_HOT of
+                       true -> {lists:foldl(fun(P, H) -> H#{P => 2} end, Hot, New), Pids};
+                       false -> {Hot, New ++ [P || P <- Pids, is_map_key(P, Reds)]}
+                   end,
+    Max = max(?REFRESH_MAX_MS * 1000, N * ?REFRESH_US_PER_PROC),
+    Every = min(Max, max(S#s.interval_us, N * 100)),
+    S#s{cold = Cold, cold_len = N, hot = Hot1, refresh_us = Now + Every}.
 
 universe(all) ->
     erlang:processes();
@@ -308,7 +331,14 @@ resolve(Name) -> whereis(Name).
 %% Hot processes, plus this tick's slice of the cold rotation, minus quarantined ones.
 due(Now, S = #s{hot = Hot, cold = Cold, cold_len = Len, quarantine = Q0, interval_us = I}) ->
     Q = maps:filter(fun(_, Until) -> Until > Now end, Q0),
-    Slice = max(1, (Len * I) div (?COLD_ROTATION_MS * 1000) + 1),
+    %% until every process has been seen once (a run's first pass), the largest slice:
+    %% a busy process among 100k idle ones is found in half a second, not a rotation
+    Slice = case map_size(S#s.reds) < Len of
+                true -> max(?MAX_SLICE, Len div ?FIRST_PASS_TICKS);
+                false ->
+                    Rotation = max(?COLD_ROTATION_MS * 1000, Len * ?ROTATION_US_PER_PROC),
+                    min(?MAX_SLICE, max(1, (Len * I) div Rotation + 1))
+            end,
     {Take, Rest} = take(Slice, Cold, []),
     {Cold1, Len1} = case Rest of
                         [] -> Keys = maps:keys(S#s.reds), {Keys, length(Keys)};
@@ -397,9 +427,13 @@ cleanup(#s{scanner = Scanner, stackers = Stackers, lingering = Lingering}) ->
 bump(Key, N, S = #s{stats = St}) ->
     S#s{stats = St#{Key => maps:get(Key, St) + N}}.
 
-chunks([], _) -> [];
-chunks(L, N) when length(L) =< N -> [L];
-chunks(L, N) -> {A, B} = lists:split(N, L), [A | chunks(B, N)].
+%% Linear in the list (a length/1 per chunk made it quadratic: 4 s a tick at 100k).
+chunks(L, N) -> chunks(L, N, N, [], []).
+
+chunks([], _, _, [], Acc) -> lists:reverse(Acc);
+chunks([], _, _, Cur, Acc) -> lists:reverse([lists:reverse(Cur) | Acc]);
+chunks(L, N, 0, Cur, Acc) -> chunks(L, N, N, [], [lists:reverse(Cur) | Acc]);
+chunks([X | Rest], N, K, Cur, Acc) -> chunks(Rest, N, K - 1, [X | Cur], Acc).
 
 %%% Sweep -----------------------------------------------------------------------------------
 
@@ -503,9 +537,13 @@ helper_init(Controller) ->
     end.
 
 read(scan, {P, Old}) ->
-    case erlang:process_info(P, reductions) of
-        undefined -> {P, dead, false};
-        {reductions, R} -> {P, R, Old =/= new andalso R =/= Old}
+    case erlang:process_info(P, [reductions, status]) of
+        undefined ->
+            {P, dead, false};
+        [{reductions, R}, {status, St}] ->
+            %% ran since the last check, or running or runnable right now (a busy process
+            %% seen for the first time is not made to wait a rotation for its baseline)
+            {P, R, (Old =/= new andalso R =/= Old) orelse lists:member(St, ?CPU_STATES)}
     end;
 read(stack, {P, NeedRoot}) ->
     case erlang:process_info(P, [status, current_stacktrace]) of

@@ -488,7 +488,7 @@ remove_trigger(G = #g{meta = MFA, tr = T}) ->
 cleanup(G = #g{clean = true}) ->
     G;
 cleanup(G = #g{session = S, tr = T}) ->
-    case T =/= undefined andalso beamflame_tracing:is_session(T) of
+    case beamflame_tracing:is_session(T) of
         true ->
             %% a session of our own (27+): destroying it removes every flag and pattern
             %% at once, where removing them one by one costs a code barrier per module
