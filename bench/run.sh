@@ -5,6 +5,8 @@
 #                    MB/s and peak RSS, against `wc -l` and `cat` on the same file.
 #   sample_cpu_cost: CPU time of sampling a node holding 10,000 idle processes, against
 #                    the same window unsampled (VM with scheduler busy-waiting off).
+#   sample_scale:    10k, 100k and 1M idle processes plus a 75/25 split: samples, share
+#                    error, missed ticks and CPU cost over five 5 s recordings.
 #   sample_throughput: a fully loaded node with 10,000 idle processes, work per second
 #                    with and without sampling, alternating windows (ratio and spread).
 #   attach_time:     from asking to record on a node to the recording having started, on a
@@ -54,6 +56,10 @@ line() { # name, then the command
       -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run sample_overhead main cost 10000
   erl +S 2 -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" \
       -run sample_overhead main throughput 10000
+  for n in 10000 100000 1000000; do
+    erl +S 2 +P 2000000 +sbwt none +sbwtdcpu none +sbwtdio none -noshell \
+        -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run sample_overhead main scale "$n"
+  done
   erlc -o "$OUT" bench/attach_time.erl bench/trace_overhead.erl bench/native_overhead.erl
   erl -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run attach_time main
   erl -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run trace_overhead main

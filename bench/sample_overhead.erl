@@ -22,7 +22,10 @@
 -define(TP_ROUNDS, 6).
 -define(TP_WINDOW_MS, 5000).
 
-%% main([What, Idle]): What is "cost" or "throughput".
+%% main([What, Idle]): What is "cost", "throughput" or "scale".
+main(["scale", IdleArg]) ->
+    scale(list_to_integer(IdleArg)),
+    halt(0);
 main([What, IdleArg]) ->
     Idle = list_to_integer(IdleArg),
     {ok, _} = application:ensure_all_started(beamflame),
@@ -107,3 +110,51 @@ throughput(Counter, Idle, Mode, Rate) ->
                round(Base / ?TP_ROUNDS), round(Sampled / ?TP_ROUNDS), Sampled / Base,
                100 * (1 - Sampled / Base), hd(Ratios), lists:nth(?TP_ROUNDS div 2, Ratios),
                lists:last(Ratios)]).
+
+%% 3. scale: N idle processes and one process spending 3 parts of its time in hot_a/1
+%%    and 1 in hot_b/1 (75/25). Five 5 s cpu-mode recordings at 99 Hz: samples, the hot_a
+%%    share (its error against 75), ticks and missed ticks, processes seen, the longest
+%%    sweep, and the split process's work per second while recorded against a window of
+%%    the same length without sampling just before it (its throughput ratio: the cost as
+%%    the busy process sees it; with +S 2 the sampler may share its scheduler).
+%% Output: sample_scale: idle=N rounds=5 samples_min=.. samples_median=.. samples_max=..
+%%         share_err_max_pts=.. missed_ticks_median=.. seen_min=.. sweep_max_ms=..
+%%         throughput_ratio_min=.. throughput_ratio_median=.. throughput_ratio_max=..
+scale(Idle) ->
+    {ok, _} = application:ensure_all_started(beamflame),
+    _ = [spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, Idle)],
+    Counter = atomics:new(1, []),
+    _ = spawn(fun() -> split(Counter) end),
+    timer:sleep(1000),
+    Rounds = [scale_round(Counter) || _ <- lists:seq(1, 5)],
+    Get = fun(K) -> lists:sort([maps:get(K, R) || R <- Rounds]) end,
+    Med = fun(L) -> lists:nth(3, L) end,
+    io:format("sample_scale: idle=~b rounds=5 samples_min=~b samples_median=~b samples_max=~b "
+              "share_err_max_pts=~.1f missed_ticks_median=~b seen_min=~b sweep_max_ms=~.1f "
+              "throughput_ratio_min=~.3f throughput_ratio_median=~.3f throughput_ratio_max=~.3f~n",
+              [Idle, hd(Get(samples)), Med(Get(samples)), lists:last(Get(samples)),
+               lists:last(Get(err)), Med(Get(missed)), hd(Get(seen)),
+               lists:last(Get(sweep_ms)), hd(Get(ratio)), Med(Get(ratio)), lists:last(Get(ratio))]).
+
+%% 3 units in hot_a/1, 1 in hot_b/1, counted.
+split(Counter) ->
+    bf_workload:hot_a(3000),
+    bf_workload:hot_b(1000),
+    atomics:add(Counter, 1, 1),
+    split(Counter).
+
+scale_round(Counter) ->
+    Base = rate(Counter, 5000),
+    Self = self(),
+    spawn(fun() -> Self ! {profile, element(2, beamflame:sample(#{duration => 5000}))} end),
+    Sampled = rate(Counter, 5000),
+    P = receive {profile, Prof} -> Prof end,
+    Info = beamflame:info(P),
+    Lines = binary:split(beamflame:folded(P), <<"\n">>, [global, trim_all]),
+    W = fun(F) -> lists:sum([binary_to_integer(lists:last(binary:split(L, <<" ">>, [global])))
+                             || L <- Lines, binary:match(L, F) =/= nomatch]) end,
+    A = W(<<"bf_workload:hot_a/1">>), B = W(<<"bf_workload:hot_b/1">>),
+    #{samples => maps:get(samples, Info), missed => maps:get(missed_ticks, Info),
+      seen => maps:get(processes_seen, Info), sweep_ms => maps:get(sweep_us_max, Info) / 1000,
+      err => case A + B of 0 -> 100.0; T -> abs(100 * A / T - 75) end,
+      ratio => Sampled / Base}.

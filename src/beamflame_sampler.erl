@@ -29,12 +29,12 @@
 %% Cost control. Checking every process every tick would cost ~0.4 us x N per tick (4 ms
 %% for 10,000 processes, 40% of a core at 99 Hz). Instead: processes that ran recently
 %% ("hot") are checked every tick; every other known process is checked once per
-%% rotation (?COLD_ROTATION_MS, or N x ?ROTATION_US_PER_PROC past 50,000 processes: 2 s for
-%% 100k, 20 s for 1M) in a rotating slice of at most ?MAX_SLICE a tick, the largest slice
+%% rotation (?COLD_ROTATION_MS, or N x ?ROTATION_US_PER_PROC past 20,000 processes: 5 s for
+%% 100k, 50 s for 1M) in a rotating slice of at most ?MAX_SLICE a tick, the largest slice
 %% until every process has been seen once (a run's first pass); a check reads reductions
 %% and status, and a process found running or runnable is hot at once, so a busy process
 %% is found within one rotation even on its first check; `erlang:processes()' is re-read
-%% about every N/10 ms, clamped to [interval, max(1 s, N x 5 us)]; up to ?MAX_NEW_HOT newly
+%% about every N/10 ms, clamped to [interval, max(1 s, N x 20 us)]; up to ?MAX_NEW_HOT newly
 %% seen processes are checked on two consecutive ticks, more join the rotation. A tick
 %% that comes due while the previous sweep is still running is skipped and counted
 %% (`missed_ticks'); nothing queues up. Measured costs are in bench/ (sample_scale).
@@ -49,8 +49,8 @@
 
 -define(HOT_TTL, 10).              % ticks a process stays hot after it last ran
 -define(COLD_ROTATION_MS, 1000).   % every known process is re-checked this often, or
--define(ROTATION_US_PER_PROC, 20). % N x this when longer (100k: 2 s, 1M: 20 s): the
-                                   % steady cost stays ~1,000 checks a second per 20k
+-define(ROTATION_US_PER_PROC, 50). % N x this when longer (100k: 5 s, 1M: 50 s): the
+                                   % steady cost stays 20,000 checks a second at most
 -define(REFRESH_MAX_MS, 1000).     % processes() re-read at least this often
 -define(SCAN_CHUNK, 64).           % reductions and status read by one helper job
 -define(MAX_SLICE, 2000).          % cold processes checked per tick at most (~1 ms of one
@@ -61,7 +61,7 @@
 -define(MAX_NEW_HOT, 1000).        % new processes at a refresh checked at once (more join
                                    % the rotation: a node of 100k would otherwise have its
                                    % first tick check everything)
--define(REFRESH_US_PER_PROC, 5).   % processes() is re-read at most every N x this (it
+-define(REFRESH_US_PER_PROC, 20).  % processes() is re-read at most every N x this (it
                                    % costs ~0.2 us a process: 22 ms for 100k)
 -define(STACK_CHUNK, 4).           % stacks asked in one job
 -define(STACK_HELPERS, 4).         % stack readers working in parallel
@@ -415,10 +415,29 @@ finish(S) ->
                                duration_ms => (now_us() - S#s.start_us) div 1000,
                                processes_seen => map_size(S#s.reds),
                                node => node()}),
-    ok = beamflame_nif:set_meta(Profile, Meta),
+    ok = beamflame_nif:set_meta(Profile, maps:merge(Meta, empty_reason(S1, Stats))),
     cleanup(S1),
     Caller ! {Ref, {ok, Profile}},
     exit(normal).
+
+%% A profile without samples says why (an empty profile is never silent).
+empty_reason(_S, #{samples := N}) when N > 0 ->
+    #{};
+empty_reason(#s{reds = Reds, cold_len = Len, interval_us = I}, Stats) ->
+    #{ticks := Ticks, missed_ticks := Missed, sweep_us_max := Max} = Stats,
+    Why = if
+              map_size(Reds) < Len ->
+                  io_lib:format("the first pass over the node's ~b processes did not finish "
+                                "(~b seen): record longer", [Len, map_size(Reds)]);
+              Missed > Ticks ->
+                  io_lib:format("sweeps took longer than the ~b ms tick interval (longest "
+                                "~b ms) and ~b of ~b ticks were missed: lower the rate",
+                                [I div 1000, Max div 1000, Missed, Missed + Ticks]);
+              true ->
+                  "no process was running or runnable when the sampler looked (an idle "
+                  "node, or work shorter than a tick: try states => wall or a higher rate)"
+          end,
+    #{empty_reason => unicode:characters_to_binary(Why)}.
 
 cleanup(#s{scanner = Scanner, stackers = Stackers, lingering = Lingering}) ->
     [begin unlink(H), exit(H, kill) end || H <- [Scanner | Stackers] ++ maps:keys(Lingering)],
