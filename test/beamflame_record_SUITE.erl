@@ -312,15 +312,16 @@ trace_mode_records_the_next_calls(Config) ->
 %% then writes what was captured.
 ctrl_c_mid_capture_keeps_the_data(Config) ->
     Node = ?config(node, Config),
-    Depth = ?config(depth, Config),
     Out = out(Config, "capture.folded"),
     Port = start_cli(Config, ["record", atom_to_list(Node), "--mode", "trace",
                               "--call", "bf_workload:hot_a/1", "--calls", "1000",
                               "--duration", "60", "--timeout", "2", "-o", Out], []),
     {os_pid, OsPid} = erlang:port_info(Port, os_pid),
+    %% 50 calls a second: the 1000 take 20 s, Ctrl-C comes after a few dozen
+    _ = erpc:call(Node, bf_workload, start_paced, [20]),
     bf_test_util:wait_until(
-      fun() -> lists:keymember(patterns, 1, leftovers(Node, Depth)) end),
-    timer:sleep(1000),
+      fun() -> lists:keymember(beamflame, 1, erpc:call(Node, application, which_applications, [])) end),
+    timer:sleep(1500),
     [] = os:cmd("kill -INT " ++ integer_to_list(OsPid)),
     {0, Text} = wait_cli(Port),
     ct:log("~s", [Text]),
