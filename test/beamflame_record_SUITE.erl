@@ -314,7 +314,7 @@ ctrl_c_mid_capture_keeps_the_data(Config) ->
     Node = ?config(node, Config),
     Out = out(Config, "capture.folded"),
     Port = start_cli(Config, ["record", atom_to_list(Node), "--mode", "trace",
-                              "--call", "bf_workload:hot_a/1", "--calls", "1000",
+                              "--call", "bf_workload:paced_work/1", "--calls", "1000",
                               "--duration", "60", "--timeout", "2", "-o", Out], []),
     {os_pid, OsPid} = erlang:port_info(Port, os_pid),
     %% 50 calls a second: the 1000 take 20 s, Ctrl-C comes after a few dozen
@@ -327,7 +327,7 @@ ctrl_c_mid_capture_keeps_the_data(Config) ->
     ct:log("~s", [Text]),
     ?assert(contains(Text, "stopping")),
     {ok, Folded} = file:read_file(Out),
-    ?assert(contains(Folded, ";bf_workload:hot_a/1")),
+    ?assert(contains(Folded, ";bf_workload:paced_work/1")),
     nothing_left(Config).
 
 kill_9_during_a_trace_leaves_no_pattern(Config) ->

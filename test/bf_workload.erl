@@ -1,6 +1,6 @@
 %% Workloads with known shapes, run on peer nodes by the test suites and benchmarks.
 -module(bf_workload).
--export([start_split/2, hot_a/1, hot_b/1, burn/0, start_idle/1, stop_idle/1, start_paced/1,
+-export([start_split/2, hot_a/1, hot_b/1, burn/0, start_idle/1, stop_idle/1, start_paced/1, paced_work/1,
          start_blocked/1, start_busy/1, backtrace_depth/0]).
 
 %% A process spending UnitsA parts of its CPU time in hot_a/1 and UnitsB in hot_b/1.
@@ -60,6 +60,9 @@ deep_b(N, Parent) -> 1 + deep_a(N - 1, Parent).
 start_busy(N) ->
     [spawn(fun Loop() -> hot_a(1000), Loop() end) || _ <- lists:seq(1, N)].
 
-%% Calls hot_a/1 every Ms milliseconds: a function whose next 1000 calls take a while.
+%% Calls paced_work/1 (only this loop calls it) every Ms milliseconds: a function whose
+%% next 1000 calls take a while.
 start_paced(Ms) ->
-    spawn(fun Loop() -> hot_a(100), timer:sleep(Ms), Loop() end).
+    spawn(fun Loop() -> _ = paced_work(100), timer:sleep(Ms), Loop() end).
+
+paced_work(N) -> hot_a(N), ok.
