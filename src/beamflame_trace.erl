@@ -297,7 +297,7 @@ setup(Job, Opts, G0) ->
     {ok, S} = beamflame_nif:trace_session(SOpts),
     T = beamflame_tracing:new({beamflame_nif, S}),
     G = G0#g{session = S, tr = T, janitor = janitor(T, S)},
-    case free_of_tracers(Job) of
+    case free_of_tracers(Job, T) of
         ok ->
             Loaded = [M || {M, _} <- code:all_loaded()],
             tell(G, {modules, Loaded}),
@@ -311,8 +311,8 @@ setup(Job, Opts, G0) ->
 
 %% One tracer per process before OTP 27: refuse clearly if another one is there. From 27
 %% beamflame has a session of its own, which other tracers do not disturb.
-free_of_tracers(Job) ->
-    case beamflame_tracing:sessions() of
+free_of_tracers(Job, T) ->
+    case beamflame_tracing:is_session(T) of
         true -> ok;
         false -> free_of_legacy_tracers(Job)
     end.
@@ -507,16 +507,20 @@ cleanup_legacy(G = #g{session = S, tr = T}) ->
                true -> [P || P <- erlang:processes(), beamflame_tracing:owns(T, P)];
                false -> G#g.traced
            end,
-    _ = [untrace(T, P) || P <- Ours],
-    _ = [beamflame_tracing:function(T, {M, '_', '_'}, false, [local]) || M <- G#g.modules],
-    _ = G#g.on_load andalso beamflame_tracing:function(T, on_load, false, [local]),
-    %% every module loaded during the run got our pattern from on_load (ours too)
-    _ = G#g.on_load andalso
-        [beamflame_tracing:function(T, {M, '_', '_'}, false, [local])
-         || {M, _} <- code:all_loaded(), not lists:member(M, G#g.loaded)],
-    ok = beamflame_tracing:destroy(T),
+    ok = undo_legacy(T, Ours, G#g.modules, G#g.on_load, G#g.loaded),
     tell(G, done),
     G1#g{clean = true}.
+
+%% Removes the flags of Ours and exactly the patterns a run set: on Mods, on on_load, and
+%% (through on_load) on every module loaded since Loaded was read, ours too.
+undo_legacy(T, Ours, Mods, OnLoad, Loaded) ->
+    _ = [untrace(T, P) || P <- Ours],
+    _ = [beamflame_tracing:function(T, {M, '_', '_'}, false, [local]) || M <- Mods],
+    _ = OnLoad andalso beamflame_tracing:function(T, on_load, false, [local]),
+    _ = OnLoad andalso
+        [beamflame_tracing:function(T, {M, '_', '_'}, false, [local])
+         || {M, _} <- code:all_loaded(), not lists:member(M, Loaded)],
+    ok.
 
 %%% The janitor (OTP 25-26) -----------------------------------------------------------------
 %%
@@ -532,7 +536,7 @@ cleanup_legacy(G = #g{session = S, tr = T}) ->
 %% it), so there is no janitor.
 
 janitor(T, S) ->
-    case beamflame_tracing:sessions() of
+    case beamflame_tracing:is_session(T) of
         true -> none;
         false -> proc_lib:spawn(?MODULE, janitor_init, [self(), T, S])
     end.
@@ -563,13 +567,8 @@ janitor_loop(Guard, Mon, T, S, Set) ->
 janitor_undo(T, S, #{modules := Mods, on_load := OnLoad, loaded := Loaded, meta := Meta}) ->
     _ = beamflame_nif:trace_control(S, stop),
     _ = Meta =/= none andalso beamflame_tracing:function(T, Meta, false, [meta]),
-    _ = [untrace(T, P) || P <- erlang:processes(), beamflame_tracing:owns(T, P)],
-    _ = [beamflame_tracing:function(T, {M, '_', '_'}, false, [local]) || M <- Mods],
-    _ = OnLoad andalso beamflame_tracing:function(T, on_load, false, [local]),
-    _ = OnLoad andalso
-        [beamflame_tracing:function(T, {M, '_', '_'}, false, [local])
-         || {M, _} <- code:all_loaded(), not lists:member(M, Loaded)],
-    ok.
+    Ours = [P || P <- erlang:processes(), beamflame_tracing:owns(T, P)],
+    undo_legacy(T, Ours, Mods, OnLoad, Loaded).
 
 %% A process that is gone has no flags left to remove.
 untrace(T, Pid) ->

@@ -379,9 +379,8 @@ static uint32_t bf_find_level(const bf_tproc *p, uint32_t below, uint32_t f)
 }
 
 /* Makes level i the top (i < nlv); the caller made from it is its innermost repetition. */
-static void bf_pop_to(bf_trace *tr, bf_tproc *p, uint32_t i)
+static void bf_pop_to(bf_tproc *p, uint32_t i)
 {
-    (void)tr;
     p->nlv = i + 1;
     p->cur = p->lv[i].node;
 }
@@ -444,10 +443,8 @@ static void bf_push_level(bf_trace *tr, bf_tproc *p, uint32_t f, int count)
         p->lv_cap = ncap;
         top = &p->lv[p->nlv - 1];
     }
-    uint64_t mask = node == top->node ? top->mask : top->mask | BF_BIT(f);
-    if (tr->fold && (top->mask & BF_BIT(f)))
-        mask = top->mask; /* folded onto a node already on the path */
-    p->lv[p->nlv++] = (bf_tlev){f, node, 1, 0, mask};
+    /* a superset of the shown path's frames is enough for a quick "not there" */
+    p->lv[p->nlv++] = (bf_tlev){f, node, 1, 0, top->mask | BF_BIT(f)};
     p->cur = node;
 }
 
@@ -539,12 +536,12 @@ int bf_trace_call(bf_trace *tr, uint64_t proc, uint32_t frame, uint32_t caller, 
          * it, so the stack stays bounded */
         uint32_t again = bf_find_level(p, p->nlv, frame);
         if (again != BF_TRACE_NONE && again > at) {
-            bf_pop_to(tr, p, again);
+            bf_pop_to(p, again);
             tr->calls[p->cur]++;
             return 0;
         }
     } else {
-        bf_pop_to(tr, p, at);
+        bf_pop_to(p, at);
     }
     bf_push(tr, p, frame);
     return 0;
@@ -563,16 +560,14 @@ int bf_trace_return_to(bf_trace *tr, uint64_t proc, uint32_t frame, uint64_t now
     /* the top level returned: land on the nearest level of frame below it */
     uint32_t x = p->nlv > 1 ? bf_find_level(p, p->nlv - 1, frame) : BF_TRACE_NONE;
     if (x != BF_TRACE_NONE) {
-        bf_pop_to(tr, p, x);
-    } else if (frame == p->root_caller || p->nlv == 1) {
-        bf_pop_to(tr, p, 0); /* back where the first traced call came from */
-        if (frame != p->root_caller && frame != BF_TRACE_NONE)
-            bf_push_quiet(tr, p, frame);
-    } else {
-        /* returned above what we saw: the function returned to is the outermost known */
-        bf_pop_to(tr, p, 0);
-        bf_push_quiet(tr, p, frame);
+        bf_pop_to(p, x);
+        return 0;
     }
+    /* back where the first traced call came from; or above what we saw: then the function
+     * returned to is the outermost known */
+    bf_pop_to(p, 0);
+    if (frame != p->root_caller && frame != BF_TRACE_NONE)
+        bf_push_quiet(tr, p, frame);
     return 0;
 }
 

@@ -87,7 +87,8 @@ typedef struct bf_native {
     int have_perfmap;   /* JIT names from the perf map (re-read on a miss) */
     int have_gdbjit;    /* ... else from the JIT's debugger list, read once at start */
     int frame_pointers; /* erts_frame_layout: 1 when JIT code keeps rbp chains */
-    const char *layout_from; /* where frame_pointers was read: symbol, debugger list, cmdline */
+    const char *layout_from; /* where frame_pointers was read, as info's atom: symbol
+                              * (erts_frame_layout), debugger_list, cmdline (+JPperf) */
     int jit_layout;          /* the debugger list's emulator record says: -1 unknown */
     int debug_symbols;       /* beam.smp's separate debug file was found and read */
     size_t gdb_modules;
@@ -162,7 +163,7 @@ static int bf_find_threads(bf_native *n)
  * the debug archive), names what its .dynsym does not: on OTP 29 that is nearly all of it
  * (290 exported functions). Looked up by build id under BEAMFLAME_DEBUG_DIR, else
  * /usr/lib/debug; a file of another build is ignored. */
-static void bf_add_debug_symbols(bf_elfsym *beam)
+static void bf_add_debug_symbols(bf_native *n, bf_elfsym *beam)
 {
     const char *root = getenv("BEAMFLAME_DEBUG_DIR");
     char path[512];
@@ -170,7 +171,7 @@ static void bf_add_debug_symbols(bf_elfsym *beam)
     if (beam && bf_elfsym_debug_path(beam, root && *root ? root : "/usr/lib/debug", path,
                                      sizeof(path)) == 0 &&
         access(path, R_OK) == 0 && bf_elfsym_add_debug_file(beam, path, &err) == 0)
-        g.debug_symbols = 1;
+        n->debug_symbols = 1;
 }
 
 static int bf_read_maps(bf_native *n)
@@ -203,7 +204,7 @@ static int bf_read_maps(bf_native *n)
             if (!n->beam) {
                 const char *err;
                 n->beam = bf_elfsym_open(file, &err);
-                bf_add_debug_symbols(n->beam);
+                bf_add_debug_symbols(n, n->beam);
             }
         }
     }
@@ -789,13 +790,13 @@ static void bf_check_node(bf_native *n)
     if (n->beam && bf_elfsym_object(n->beam, "erts_frame_layout", &addr) == 0 &&
         bf_read_target(n->beam_bias + addr, &layout, sizeof(layout)) == 0) {
         n->frame_pointers = layout == 1;
-        n->layout_from = "erts_frame_layout";
+        n->layout_from = "symbol";
     } else if (n->jit_layout >= 0) {
         n->frame_pointers = n->jit_layout;
-        n->layout_from = "the JIT's debugger list";
+        n->layout_from = "debugger_list";
     } else {
         n->frame_pointers = bf_cmdline_fp(n->pid);
-        n->layout_from = "the emulator's +JPperf flags";
+        n->layout_from = "cmdline";
     }
 }
 
@@ -923,9 +924,7 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
         ei_x_encode_atom(&x, "frame_pointers");
         ei_x_encode_boolean(&x, n->frame_pointers);
         ei_x_encode_atom(&x, "frame_layout_from");
-        ei_x_encode_atom(&x, !n->layout_from ? "none"
-                             : n->layout_from[0] == 'e' ? "symbol"
-                             : n->layout_from[4] == 'J' ? "debugger_list" : "cmdline");
+        ei_x_encode_atom(&x, n->layout_from ? n->layout_from : "none");
         ei_x_encode_atom(&x, "debug_symbols");
         ei_x_encode_boolean(&x, n->debug_symbols);
         ei_x_encode_atom(&x, "erlang_samples");
