@@ -28,7 +28,23 @@ done
 echo "demo: started node $NAME (a gen_server and two clients, no beamflame)"
 SVG="$OUT/beamflame-demo.svg"
 BEAMFLAME_COOKIE=$COOKIE priv/beamflame record "$NAME" --duration "$DURATION" -o "$SVG"
-BEAMFLAME_COOKIE=$COOKIE priv/beamflame record "$NAME" --duration 1 --quiet \
+BEAMFLAME_COOKIE=$COOKIE priv/beamflame record "$NAME" --duration 2 --quiet \
     -o "$OUT/beamflame-demo.folded"
 grep -q 'demo_shop:' "$SVG" || { echo "demo: the flame graph lacks demo_shop frames" >&2; exit 1; }
+# The graph must show what demo/demo_shop.erl says: most samples under handle_call/3, in
+# three towers (parse/1, compute/1, store/2), none of them a sliver.
+awk '
+    { n = $NF; total += n
+      if ($0 ~ /demo_shop:handle_call\/3/) call += n
+      if ($0 ~ /demo_shop:parse\/1/) parse += n
+      if ($0 ~ /demo_shop:compute\/1/) compute += n
+      if ($0 ~ /demo_shop:store\/2/) store += n }
+    END {
+      printf "demo: %d samples, %.0f%% under handle_call/3: parse %.0f%%, compute %.0f%%, store %.0f%%\n",
+             total, 100 * call / total, 100 * parse / total, 100 * compute / total, 100 * store / total
+      if (total < 50 || call < 0.7 * total || parse < 0.1 * total || compute < 0.1 * total ||
+          store < 0.1 * total) {
+          print "demo: the graph does not show the towers demo/demo_shop.erl describes" > "/dev/stderr"
+          exit 1
+      } }' "$OUT/beamflame-demo.folded"
 echo "flame graph: $(cd "$(dirname "$SVG")" && pwd)/$(basename "$SVG")"

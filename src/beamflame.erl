@@ -415,7 +415,7 @@ diff(_Before, _After, Opts) ->
     {error, {bad_option, Opts, "options must be a map"}}.
 
 render(Format, ProfileOrFolded, Opts0) ->
-    Opts = default_count_name(ProfileOrFolded, Opts0),
+    Opts = render_defaults(ProfileOrFolded, Opts0),
     case svg_opts(Opts) of
         {ok, NifOpts} ->
             case as_profile(ProfileOrFolded) of
@@ -431,14 +431,21 @@ render(Format, ProfileOrFolded, Opts0) ->
             E
     end.
 
-%% A traced profile counts microseconds (or calls), not samples: say so unless told.
-default_count_name(P, Opts) when is_reference(P), is_map(Opts) ->
-    case {maps:is_key(count_name, Opts), try info(P) catch _:_ -> none end} of
-        {false, #{unit := us}} -> Opts#{count_name => <<"us">>};
-        {false, #{unit := calls}} -> Opts#{count_name => <<"calls">>};
-        _ -> Opts
+%% A traced profile counts microseconds (or calls), not samples: say so unless told. A
+%% profile with a hint (it cannot be trusted as it is: see info/1) carries it as its
+%% subtitle unless one is given.
+render_defaults(P, Opts) when is_reference(P), is_map(Opts) ->
+    Info = try info(P) catch _:_ -> #{} end,
+    Opts1 = case {maps:is_key(count_name, Opts), Info} of
+                {false, #{unit := us}} -> Opts#{count_name => <<"us">>};
+                {false, #{unit := calls}} -> Opts#{count_name => <<"calls">>};
+                _ -> Opts
+            end,
+    case {maps:is_key(subtitle, Opts1), Info} of
+        {false, #{hint := Hint}} -> Opts1#{subtitle => Hint};
+        _ -> Opts1
     end;
-default_count_name(_, Opts) ->
+render_defaults(_, Opts) ->
     Opts.
 
 as_profile(P) when is_reference(P) ->

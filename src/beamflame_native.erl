@@ -152,11 +152,20 @@ close_quietly(F) ->
 profile(Folded, Info) ->
     case beamflame:read_folded(Folded) of
         {ok, P, _} ->
-            ok = beamflame_nif:set_meta(P, (maps:remove(samples, Info))#{mode => native, node => node(), thread_samples => maps:get(samples, Info, 0)}),
+            Meta = (maps:remove(samples, Info))#{mode => native, node => node(),
+                                                 thread_samples => maps:get(samples, Info, 0)},
+            ok = beamflame_nif:set_meta(P, maps:merge(Meta, hint(Meta))),
             {ok, P};
         {error, _} = E ->
             E
     end.
+
+%% A reduced capability (no perf map or no frame pointers) is said where the graph is
+%% shown: the command line prints it, SVGs carry it as their subtitle.
+hint(#{capability := <<"reduced", _/binary>> = Capability}) ->
+    #{hint => <<"native mode ", Capability/binary>>};
+hint(_) ->
+    #{}.
 
 priv_dir() ->
     case code:priv_dir(beamflame) of

@@ -95,8 +95,9 @@ stop(Session) ->
     request(Session, stop).
 
 %% @doc The recorded profile as folded text (capped like {@link beamflame:sample/2}'s),
-%% once the run is done: `{ok, Folded, Samples, Stacks, Truncated}'. Ends the session.
--spec fetch(pid()) -> {ok, binary(), non_neg_integer(), non_neg_integer(), boolean()}
+%% once the run is done: `{ok, Folded, Samples, Stacks, Truncated, Hint}', Hint being
+%% the profile's hint (see beamflame:info/1) or `<<>>'. Ends the session.
+-spec fetch(pid()) -> {ok, binary(), non_neg_integer(), non_neg_integer(), boolean(), binary()}
                           | {failed, binary()}.
 fetch(Session) ->
     request(Session, fetch).
@@ -247,7 +248,7 @@ fetched({ok, P}) ->
     Info = #{stacks := Stacks} = beamflame:info(P),
     N = samples(Info),
     {Folded, Truncated} = beamflame:cap_folded(beamflame:folded(P)),
-    {ok, Folded, N, Stacks, Truncated};
+    {ok, Folded, N, Stacks, Truncated, maps:get(hint, Info, <<>>)};
 fetched({failed, _} = F) ->
     F.
 

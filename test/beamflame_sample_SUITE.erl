@@ -7,16 +7,21 @@
 -export([known_split_75_25/1, wall_and_group/1, processes_option/1,
          caller_death_undoes_everything/1, run_leaves_nothing_behind/1,
          blocked_target_does_not_stall_the_run/1, ten_thousand_idle_processes/1, hundred_thousand_idle_processes/1,
-         empty_profile_says_why/1,
+         empty_profile_says_why/1, short_requests_are_sampled_in_their_work/1,
+         busy_server_is_sampled_in_its_work/1, hint_when_most_looks_are_waits/1,
+         no_hint_on_cpu_bound_work/1, hint_when_the_node_is_too_busy/1,
          concurrent_runs_share_backtrace_depth/1, bad_options_are_rejected/1,
          application_stop_ends_runs/1]).
 %% Called on the peer.
--export([sample_folded/1, shares/2, sampler_processes/0, stop_app_and_watch_run/0]).
+-export([sample_folded/1, sample_svg/1, native_folded/1, shares/2, sampler_processes/0,
+         stop_app_and_watch_run/0, sample_while_spinning/2]).
 
 all() ->
     [known_split_75_25, wall_and_group, processes_option, caller_death_undoes_everything,
      run_leaves_nothing_behind, blocked_target_does_not_stall_the_run,
      ten_thousand_idle_processes, hundred_thousand_idle_processes, empty_profile_says_why,
+     short_requests_are_sampled_in_their_work, busy_server_is_sampled_in_its_work,
+     hint_when_most_looks_are_waits, no_hint_on_cpu_bound_work, hint_when_the_node_is_too_busy,
      concurrent_runs_share_backtrace_depth,
      bad_options_are_rejected, application_stop_ends_runs].
 
@@ -27,7 +32,13 @@ init_per_testcase(Case, Config) ->
                      blocked_target_does_not_stall_the_run -> "4";
                      _ -> "2"
                  end,
-    Args = lists:append([["-pa", P] || P <- Paths]) ++ ["+S", Schedulers],
+    %% The request/response cases compare with native mode: whole chains need +JPperf map.
+    Perf = case lists:member(Case, [short_requests_are_sampled_in_their_work,
+                                    busy_server_is_sampled_in_its_work]) of
+               true -> ["+JPperf", "map"];
+               false -> []
+           end,
+    Args = lists:append([["-pa", P] || P <- Paths]) ++ ["+S", Schedulers] ++ Perf,
     {ok, Peer} = case peer:start_link(#{connection => standard_io, args => Args}) of
                      {ok, P1} -> {ok, P1};
                      {ok, P1, _} -> {ok, P1}
@@ -44,6 +55,18 @@ call(Config, M, F, A) ->
 %% On the peer: sample and return what crosses nodes (the profile does not).
 sample_folded(Opts) ->
     case beamflame:sample(Opts) of
+        {ok, P} -> {ok, beamflame:folded(P), beamflame:info(P)};
+        Other -> Other
+    end.
+
+sample_svg(Opts) ->
+    case beamflame:sample(Opts) of
+        {ok, P} -> {ok, beamflame:svg(P), beamflame:info(P)};
+        Other -> Other
+    end.
+
+native_folded(Opts) ->
+    case beamflame:native(Opts) of
         {ok, P} -> {ok, beamflame:folded(P), beamflame:info(P)};
         Other -> Other
     end.
@@ -83,16 +106,26 @@ known_split_75_25(Config) ->
 wall_and_group(Config) ->
     Idle = call(Config, bf_workload, start_idle, [50]),
     {ok, Folded, Info} = call(Config, ?MODULE, sample_folded,
-                              [#{duration => 1000, states => wall, group => process}]),
+                              [#{duration => 1000, states => wall, group => name}]),
     #{ticks := Ticks, weight := Weight, processes_seen := Seen} = Info,
     ct:pal("wall: ticks ~p weight ~p processes ~p", [Ticks, Weight, Seen]),
     %% Every process counts at every tick: weight ~ ticks x processes.
     ?assert(Seen >= 50),
     ?assert(Weight >= 0.8 * Ticks * 50, {weight, Weight}),
-    %% group => process: idle workers are rooted at their initial call; registered
-    %% processes at their name.
+    %% group => name: idle workers (spawned from a fun) are rooted at their outermost
+    %% frame, all under one; registered processes at their name.
     ?assertMatch({_, _}, binary:match(Folded, <<"\nbf_workload:start_idle/1-fun-">>)),
     ?assertMatch({_, _}, binary:match(Folded, <<"\nerl_prim_loader;">>)),
+    %% group => process: one root per process, its pid (a registered one: its name)
+    {ok, PerProcess, _} = call(Config, ?MODULE, sample_folded,
+                               [#{duration => 500, states => wall, group => process}]),
+    Roots = lists:usort([hd(binary:split(L, <<";">>))
+                         || L <- binary:split(PerProcess, <<"\n">>, [global]), L =/= <<>>]),
+    Pids = [R || R <- Roots, binary:first(R) =:= $<],
+    ?assert(length(Pids) >= 50, {pid_roots, length(Pids)}),
+    ?assert(lists:member(<<"erl_prim_loader">>, Roots)),
+    %% gen_server-based processes: their initial call, then the pid
+    ?assert(lists:any(fun(R) -> binary:match(R, <<":init/1 <">>) =/= nomatch end, Roots), Roots),
     call(Config, bf_workload, stop_idle, [Idle]).
 
 processes_option(Config) ->
@@ -184,6 +217,116 @@ hundred_thousand_idle_processes(Config) ->
     ?assert(N >= 250, {samples, N}),
     ?assert(abs(A - 75) =< 10, {hot_a_share, A}),
     call(Config, bf_workload, stop_idle, [Idle]).
+
+%% The commonest OTP shape: a gen_server doing ~20 us of CPU per call for two clients that
+%% do nothing else. A running process asked for its stack answers at its next receive
+%% when its work is that short: counted as samples, those answers put most of the graph
+%% in gen:do_call/4 and gen_server:loop/7 (measured before the fix: 40-75%). cpu mode
+%% must put its samples in the work, as native mode does on the same node, and count the
+%% answers it dropped as waits.
+short_requests_are_sampled_in_their_work(Config) ->
+    request_work(Config, start_gen).
+
+%% The same with a plain receive loop that is never idle (its two clients keep a request
+%% always queued): its receive point is never seen with the process waiting, so it comes
+%% from the module's code (beamflame_receives).
+busy_server_is_sampled_in_its_work(Config) ->
+    request_work(Config, start_raw).
+
+request_work(Config, Start) ->
+    Pids = call(Config, bf_reqwork, Start, [20]),
+    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded, [#{duration => 4000}]),
+    {ok, Native, NInfo} = call(Config, ?MODULE, native_folded, [#{duration => 4000}]),
+    call(Config, bf_reqwork, stop, [Pids]),
+    Work = share(Folded, fun(_) -> true end),
+    %% native: the share of work/1 among the samples running the workload's Erlang code
+    InWorkload = fun(L) -> lists:any(fun(F) -> binary:match(L, F) =/= nomatch end,
+                                     [<<"bf_reqwork:">>, <<"gen_server:">>, <<"gen:">>])
+                 end,
+    NWork = share(Native, InWorkload),
+    ct:pal("cpu: ~.1f% of ~b samples in work/1 (~b waits dropped); native: ~.1f%~n~s~n~p~n~s~n~p",
+           [Work, maps:get(samples, Info), maps:get(waits_dropped, Info), NWork, Folded, Info,
+            [L || L <- binary:split(Native, <<"\n">>, [global]), InWorkload(L)], NInfo]),
+    #{samples := N, waits_dropped := Waits, busy_seen := Busy} = Info,
+    ?assert(N >= 100, {samples, N}),
+    ?assert(Work >= 70, {cpu_share_in_work, Work}),
+    ?assert(Work >= NWork - 15, {cpu_share, Work, native_share, NWork}),
+    %% the waits share is reported: the clients are caught running and answer at their
+    %% receive, every tick or so
+    ?assert(Waits > 0 andalso Busy >= N + Waits, {waits, Waits, busy_seen, Busy}).
+
+%% Percent of the weight of the folded lines In selects that is in bf_reqwork:work/1.
+share(Folded, In) ->
+    Lines = [L || L <- binary:split(Folded, <<"\n">>, [global]), L =/= <<>>, In(L)],
+    Weight = fun(L) -> binary_to_integer(lists:last(binary:split(L, <<" ">>, [global]))) end,
+    Total = lists:sum([Weight(L) || L <- Lines]),
+    Work = lists:sum([Weight(L) || L <- Lines, binary:match(L, <<"bf_reqwork:work/1">>) =/= nomatch]),
+    100 * Work / max(1, Total).
+
+%% Work of 3 us a request: almost every look finds the server at its receive. The graph
+%% holds only the few samples caught in the work, and says so (info's hint, which the
+%% command line prints and SVGs carry as their subtitle).
+hint_when_most_looks_are_waits(Config) ->
+    Pids = call(Config, bf_reqwork, start_raw, [5]),
+    {ok, Svg, Info} = call(Config, ?MODULE, sample_svg, [#{duration => 2000}]),
+    call(Config, bf_reqwork, stop, [Pids]),
+    ct:pal("~p", [Info]),
+    #{hint := Hint, waits_dropped := Waits, samples := N} = Info,
+    ?assert(Waits >= 2 * N),
+    ?assertMatch({_, _}, binary:match(Hint, <<"at a receive">>)),
+    ?assertMatch({_, _}, binary:match(Hint, <<"--mode native">>)),
+    case N of
+        0 ->
+            %% nothing to draw; the empty profile says why
+            ?assertEqual({error, empty}, Svg),
+            ?assertMatch(#{empty_reason := <<_/binary>>}, Info),
+            ?assertMatch({_, _}, binary:match(maps:get(empty_reason, Info), <<"at a receive">>));
+        _ ->
+            %% the profile's SVG carries the hint as its subtitle
+            ?assertMatch({_, _}, binary:match(Svg, <<"--mode native">>))
+    end.
+
+no_hint_on_cpu_bound_work(Config) ->
+    W = call(Config, bf_workload, start_split, [3000, 1000]),
+    {ok, _Folded, Info} = call(Config, ?MODULE, sample_folded, [#{duration => 2000}]),
+    call(Config, erlang, exit, [W, kill]),
+    ct:pal("~p", [Info]),
+    ?assertNot(maps:is_key(hint, Info)),
+    ?assert(maps:get(samples, Info) > 150).
+
+%% Two high-priority spinners on a two-scheduler node for most of the run: the sampler
+%% (normal priority) cannot run, its ticks are missed, and the profile says so.
+hint_when_the_node_is_too_busy(Config) ->
+    {ok, _Folded, Info} = call(Config, ?MODULE, sample_while_spinning, [3000, 2000]),
+    ct:pal("~p", [Info]),
+    #{hint := Hint, missed_ticks := Missed} = Info,
+    ?assert(Missed > 50, {missed, Missed}),
+    ?assertMatch({_, _}, binary:match(Hint, <<"too busy">>)).
+
+%% On the peer: a run of Duration ms, with spin_high(Ms) from 300 ms in.
+sample_while_spinning(Duration, Ms) ->
+    Self = self(),
+    Ref = make_ref(),
+    _ = spawn(fun() -> Self ! {Ref, sample_folded(#{duration => Duration})} end),
+    timer:sleep(300),
+    ok = spin_high(Ms),
+    receive {Ref, R} -> R end.
+
+%% On the peer: two processes at high priority spinning for Ms milliseconds.
+spin_high(Ms) ->
+    Until = erlang:monotonic_time(millisecond) + Ms,
+    Spin = fun() ->
+                   process_flag(priority, high),
+                   spin(Until)
+           end,
+    [spawn(Spin) || _ <- [1, 2]],
+    ok.
+
+spin(Until) ->
+    case erlang:monotonic_time(millisecond) < Until of
+        true -> _ = erlang:phash2(Until), spin(Until);
+        false -> ok
+    end.
 
 %% An empty profile is never silent: info/1 says why.
 empty_profile_says_why(Config) ->

@@ -695,9 +695,11 @@ static unsigned bf_stacks_with_frame(const bf_stack_table *st, const char *name)
     return n;
 }
 
-/* Fetches the folded text into st; *samples set. */
+/* Fetches the folded text into st; *samples set, and hint (the profile's warning that it
+ * cannot be trusted as it is; "" when none). */
 static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_table *st,
-                            long *samples, char *err, size_t errlen)
+                            long *samples, char *hint, size_t hintlen, char *err,
+                            size_t errlen)
 {
     ei_x_buff r;
     ei_x_new(&r);
@@ -707,7 +709,7 @@ static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_tabl
     int rc = bf_session_call(n, "fetch", session, &r, &idx, err, errlen);
     if (rc != BF_EXIT_OK)
         goto done;
-    if (ei_decode_tuple_header(r.buff, &idx, &arity) || arity != 5 ||
+    if (ei_decode_tuple_header(r.buff, &idx, &arity) || arity != 6 ||
         ei_decode_atom(r.buff, &idx, atom) || ei_get_type(r.buff, &idx, &type, &size) ||
         type != ERL_BINARY_EXT) {
         snprintf(err, errlen, "unexpected result from %s", n->name);
@@ -717,11 +719,18 @@ static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_tabl
     const char *folded = r.buff + idx + 5; /* BINARY_EXT: tag, 4-byte length, bytes */
     long len = size;
     if (ei_skip_term(r.buff, &idx) || ei_decode_long(r.buff, &idx, samples) ||
-        ei_decode_long(r.buff, &idx, &stacks) || ei_decode_atom(r.buff, &idx, trunc)) {
+        ei_decode_long(r.buff, &idx, &stacks) || ei_decode_atom(r.buff, &idx, trunc) ||
+        ei_get_type(r.buff, &idx, &type, &size) || type != ERL_BINARY_EXT) {
         snprintf(err, errlen, "unexpected result from %s", n->name);
         rc = BF_EXIT_REMOTE;
         goto done;
     }
+    long hlen = 0;
+    if ((size_t)size < hintlen) {
+        if (ei_decode_binary(r.buff, &idx, hint, &hlen))
+            hlen = 0;
+    }
+    hint[hlen] = '\0';
     if (!strcmp(trunc, "true"))
         fprintf(stderr, "beamflame: the result was larger than the remote size cap and was "
                         "cut at a line boundary\n");
@@ -807,7 +816,8 @@ int bf_record_run(const bf_cli *cli_in)
         goto done;
     }
     long samples = 0;
-    rc = bf_session_fetch(&n, &session, st, &samples, err, sizeof(err));
+    char hint[1024];
+    rc = bf_session_fetch(&n, &session, st, &samples, hint, sizeof(hint), err, sizeof(err));
     bf_node_close(&n);
     if (rc != BF_EXIT_OK)
         goto done;
@@ -838,6 +848,12 @@ int bf_record_run(const bf_cli *cli_in)
     else
         fprintf(stderr, "beamflame: %ld samples, %u distinct stacks, in %lld ms in all\n",
                 samples, bf_st_stack_count(st), bf_ms_since(&t0));
+    if (hint[0]) {
+        /* the graph cannot be trusted as it is: said here and under the title */
+        fprintf(stderr, "beamflame: note: %s\n", hint);
+        if (!cli.svg.subtitle)
+            cli.svg.subtitle = hint;
+    }
     rc = bf_output_write(&cli, &cli.svg, NULL, st, n.name);
 done:
     if (rc == BF_EXIT_REMOTE && strstr(err, "ptrace_not_permitted"))
