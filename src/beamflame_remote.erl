@@ -30,10 +30,16 @@
 %% is every captured call, each under its process's root frame.
 -spec start(pid(), sample | native | trace, map()) ->
           {ok, pid()} | {error, binary() | {bad_argument, binary()}}.
-start(Owner, sample, Opts) when is_pid(Owner) ->
-    case beamflame_sampler:validate(Opts) of
-        {ok, Valid} -> spawn_session(Owner, beamflame_sampler, Valid);
-        {error, Reason} -> {error, text(Reason)}
+start(Owner, sample, Opts0) when is_pid(Owner) ->
+    case pids(Opts0) of
+        {ok, Opts} ->
+            case beamflame_sampler:validate(Opts) of
+                {ok, Valid} -> spawn_session(Owner, beamflame_sampler, Valid);
+                {error, {bad_option, _, _} = Reason} -> {error, {bad_argument, text(Reason)}};
+                {error, Reason} -> {error, text(Reason)}
+            end;
+        {error, _} = E ->
+            E
     end;
 start(Owner, trace, Opts0) when is_pid(Owner), is_map(Opts0) ->
     {MFA, Calls, Opts} = {maps:get(mfa, Opts0, undefined), maps:get(calls, Opts0, 1),
@@ -54,10 +60,33 @@ start(Owner, trace, Opts0) when is_pid(Owner), is_map(Opts0) ->
 start(Owner, native, Opts) when is_pid(Owner) ->
     case beamflame_native:validate(Opts) of
         {ok, Valid} -> spawn_session(Owner, beamflame_native, Valid);
+        {error, {bad_option, _, _} = Reason} -> {error, {bad_argument, text(Reason)}};
         {error, Reason} -> {error, text(Reason)}
     end;
 start(_Owner, Mode, _Opts) ->
     {error, text({unsupported_mode, Mode})}.
+
+%% The command line gives pids as their text (<0.123.0>): pids of this node.
+pids(Opts = #{processes := L}) when is_list(L) ->
+    try
+        {ok, Opts#{processes := [pid_of(X) || X <- L]}}
+    catch
+        throw:{bad_pid, Text} ->
+            bad_argument("~ts is not a pid of ~ts (a pid looks like <0.123.0>)", [Text, node()])
+    end;
+pids(Opts) ->
+    {ok, Opts}.
+
+pid_of(Text) when is_binary(Text) ->
+    T = binary_to_list(Text),
+    try list_to_pid(case T of "<" ++ _ -> T; _ -> "<" ++ T ++ ">" end) of
+        P when node(P) =:= node() -> P;
+        _ -> throw({bad_pid, Text})
+    catch
+        error:badarg -> throw({bad_pid, Text})
+    end;
+pid_of(X) ->
+    X.
 
 %% A bad function is a bad argument (the command line's exit 2), said in one sentence
 %% naming the fix, before anything is set on the node.
@@ -248,7 +277,12 @@ fetched({ok, P}) ->
     Info = #{stacks := Stacks} = beamflame:info(P),
     N = samples(Info),
     {Folded, Truncated} = beamflame:cap_folded(beamflame:folded(P)),
-    {ok, Folded, N, Stacks, Truncated, maps:get(hint, Info, <<>>)};
+    %% an empty profile's hint is why it is empty
+    Hint = case Stacks of
+               0 -> maps:get(empty_reason, Info, <<>>);
+               _ -> maps:get(hint, Info, <<>>)
+           end,
+    {ok, Folded, N, Stacks, Truncated, Hint};
 fetched({failed, _} = F) ->
     F.
 

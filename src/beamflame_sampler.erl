@@ -104,9 +104,12 @@
 %% back 64). A stack of that length may have lost its root side: it gets this root frame.
 -define(ERTS_MAX_BACKTRACE, 64).
 -define(TRUNCATED_ROOT, <<"[truncated]">>).
+-define(PROCESSES_ARE, "all, or a non-empty list of pids, registered names and initial calls "
+                       "{Module, Function, Arity} (for OTP behaviours the callback module's "
+                       "init/1, e.g. {my_server, init, 1})").
 
 -type opts() :: #{duration => pos_integer(), rate => pos_integer(),
-                  processes => all | [pid() | atom()], states => cpu | wall,
+                  processes => all | [pid() | atom() | mfa()], states => cpu | wall | all,
                   group => none | process | name, max_stacks => pos_integer(),
                   max_depth => pos_integer(), max_bytes => pos_integer()}.
 -export_type([opts/0]).
@@ -134,13 +137,16 @@ check(rate, V, Acc) when is_integer(V), V >= 1, V =< 1000 -> Acc#{rate => V};
 check(rate, V, _) -> bad(rate, V, "an integer rate in Hz, 1..1000");
 check(processes, all, Acc) -> Acc#{processes => all};
 check(processes, [_ | _] = L, Acc) ->
-    case lists:all(fun(P) -> is_pid(P) orelse is_atom(P) end, L) of
+    case lists:all(fun selector/1, L) of
         true -> Acc#{processes => L};
-        false -> bad(processes, L, "all, or a list of pids and registered names")
+        false -> bad(processes, L, ?PROCESSES_ARE)
     end;
-check(processes, V, _) -> bad(processes, V, "all, or a non-empty list of pids and registered names");
+check(processes, V, _) -> bad(processes, V, ?PROCESSES_ARE);
 check(states, V, Acc) when V =:= cpu; V =:= wall -> Acc#{states => V};
-check(states, V, _) -> bad(states, V, "cpu (running processes) or wall (all processes)");
+check(states, all, Acc) -> Acc#{states => wall};
+check(states, V, _) ->
+    bad(states, V, "cpu (running processes), or wall or all (every process, waiting ones "
+                   "where they wait)");
 check(group, V, Acc) when V =:= none; V =:= process; V =:= name -> Acc#{group => V};
 check(group, V, _) ->
     bad(group, V, "none, process (a root frame per process) or name (a root frame per "
@@ -156,6 +162,10 @@ check(max_bytes, V, _) -> bad(max_bytes, V, "an integer number of bytes, 65536..
 check(K, _, _) ->
     bad(K, undefined, "unknown option; known: duration, rate, processes, states, group, "
                       "max_stacks, max_depth, max_bytes").
+
+selector(P) when is_pid(P); is_atom(P) -> true;
+selector({M, F, A}) when is_atom(M), is_atom(F), is_integer(A), A >= 0, A =< 255 -> true;
+selector(_) -> false.
 
 -spec bad(atom(), term(), string()) -> no_return().
 bad(K, V, Why) -> throw({bad_option, {K, V}, Why}).
@@ -194,6 +204,7 @@ start_link(Opts, Caller, Ref) ->
     held = #{} :: #{module() => list()},      % answers waiting for their module's points
     held_n = 0 :: non_neg_integer(),
     reader :: pid(),                  % helper reading modules' receive points
+    calls = #{} :: #{pid() => mfa() | undefined},  % initial calls (processes => [{M,F,A}])
     probed = #{} :: #{pid() => non_neg_integer()},  % pid => tick it was last probed
     seeds = ?SEED_PROBES :: non_neg_integer(),      % idle processes still to probe
     scanner :: pid(),                 % helper reading reductions
@@ -344,8 +355,10 @@ sweep_tick(Now, S0) ->
 %% The universe of processes: processes() or the pids/names given, re-read when due.
 refresh(Now, S = #s{refresh_us = At}) when Now < At ->
     S;
-refresh(Now, S = #s{opts = #{processes := Which}, reds = Reds, hot = Hot}) ->
-    Pids = universe(Which) -- own(S),
+refresh(Now, S0 = #s{opts = #{processes := Which}}) ->
+    {Pids0, S} = universe(Which, S0),
+    #s{reds = Reds, hot = Hot} = S,
+    Pids = Pids0 -- own(S),
     New = [P || P <- Pids, not is_map_key(P, Reds)],
     %% A few new processes are checked on this tick and the next (a baseline, then a
     %% change); many (the first refresh of a big node) join the rotation, first. The
@@ -360,13 +373,46 @@ refresh(Now, S = #s{opts = #{processes := Which}, reds = Reds, hot = Hot}) ->
     Every = min(Max, max(S#s.interval_us, N * 100)),
     S#s{cold = Cold, cold_len = N, hot = Hot1, refresh_us = Now + Every}.
 
-universe(all) ->
-    erlang:processes();
-universe(List) ->
-    lists:usort([P || P <- [resolve(X) || X <- List], is_pid(P), is_process_alive(P)]).
+universe(all, S) ->
+    {erlang:processes(), S};
+universe(List, S) ->
+    Named = [P || P <- [resolve(X) || X <- List], is_pid(P), is_process_alive(P)],
+    case [X || X = {_, _, _} <- List] of
+        [] ->
+            {lists:usort(Named), S};
+        Calls ->
+            %% a process's initial call never changes: read once per process
+            Known = S#s.calls,
+            New = [P || P <- erlang:processes(), not is_map_key(P, Known)],
+            All = maps:merge(maps:with(erlang:processes(), Known),
+                             maps:from_list([{P, initial_call(P)} || P <- New])),
+            Want = maps:from_keys(Calls, true),
+            {lists:usort(Named ++ [P || {P, C} <- maps:to_list(All), is_map_key(C, Want)]), S#s{calls = All}}
+    end.
 
 resolve(P) when is_pid(P) -> P;
-resolve(Name) -> whereis(Name).
+resolve(Name) when is_atom(Name) -> whereis(Name);
+resolve(_) -> undefined.
+
+%% The function a process was started with; for proc_lib processes (OTP behaviours) the
+%% one in '$initial_call' (a gen_server's: its callback module's init/1).
+initial_call(P) ->
+    case erlang:process_info(P, initial_call) of
+        {initial_call, {proc_lib, init_p, 5}} ->
+            case erlang:process_info(P, dictionary) of
+                {dictionary, Dict} ->
+                    case lists:keyfind('$initial_call', 1, Dict) of
+                        {_, {M, F, A}} -> {M, F, A};
+                        false -> {proc_lib, init_p, 5}
+                    end;
+                undefined ->
+                    undefined
+            end;
+        {initial_call, MFA} ->
+            MFA;
+        undefined ->
+            undefined
+    end.
 
 %% Hot processes, plus this tick's slice of the cold rotation, minus quarantined ones.
 due(Now, S = #s{hot = Hot, cold = Cold, cold_len = Len, quarantine = Q0, interval_us = I}) ->
@@ -468,6 +514,12 @@ finish(S0) ->
 %% A profile without samples says why (an empty profile is never silent).
 empty_reason(_S, #{samples := N}) when N > 0 ->
     #{};
+empty_reason(#s{reds = Reds, opts = #{processes := Which}}, _Stats)
+  when Which =/= all, map_size(Reds) =:= 0 ->
+    Why = io_lib:format("no process matched ~0tp (registered names, pids, initial calls "
+                        "{M, F, A}: an OTP behaviour's is its callback module's init/1)",
+                        [Which]),
+    #{empty_reason => unicode:characters_to_binary(Why)};
 empty_reason(#s{reds = Reds, cold_len = Len, interval_us = I}, Stats) ->
     #{ticks := Ticks, missed_ticks := Missed, sweep_us_max := Max} = Stats,
     Why = if
@@ -816,23 +868,12 @@ root_of(P, process) ->
     end.
 
 root_of(P) ->
-    case erlang:process_info(P, [registered_name, initial_call]) of
-        [{registered_name, Name}, _] when is_atom(Name) ->
+    case erlang:process_info(P, registered_name) of
+        {registered_name, Name} when is_atom(Name) ->
             Name;
-        [_, {initial_call, {proc_lib, init_p, 5}}] ->
-            case erlang:process_info(P, dictionary) of
-                {dictionary, Dict} ->
-                    case lists:keyfind('$initial_call', 1, Dict) of
-                        {_, {M, F, A}} -> {M, F, A};
-                        false -> {proc_lib, init_p, 5}
-                    end;
-                undefined ->
-                    undefined
-            end;
-        [_, {initial_call, {erlang, apply, 2}}] ->
-            undefined;
-        [_, {initial_call, {M, F, A}}] ->
-            {M, F, A};
         _ ->
-            undefined
+            case initial_call(P) of
+                {erlang, apply, 2} -> undefined;
+                Call -> Call
+            end
     end.

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,22 @@ const char *bf_cli_usage(void)
            "    --duration S      seconds to record (default: 10; Ctrl-C ends earlier and\n"
            "                      still writes what was recorded)\n"
            "    --rate HZ         samples per second (default: 99)\n"
+           "    --states S        sample: cpu (default: processes running at each tick,\n"
+           "                      waits left out), wall or all (every process, waiting\n"
+           "                      ones where they wait)\n"
+           "    --group G         sample: none (default), process (a root frame per\n"
+           "                      process: its name, else initial call and pid) or name (a\n"
+           "                      root per registered name or initial call)\n"
+           "    --process P       sample: only these processes (repeatable): a registered\n"
+           "                      name, a pid <0.123.0>, or an initial call M:F/A (for OTP\n"
+           "                      behaviours the callback's init/1: my_server:init/1)\n"
+           "    --max-depth N     sample: frames kept per stack, 2 to 64 (default: 64)\n"
+           "    --max-stacks N    sample: distinct stacks kept (default: 100000; more are\n"
+           "                      counted as dropped)\n"
+           "    --max-bytes N     sample: memory for the profile on the node (default:\n"
+           "                      67108864)\n"
+           "    --dirty           native: also the dirty scheduler threads\n"
+           "    --no-idle         native: leave out samples of idle scheduler threads\n"
            "    -o, --output OUT  default: beamflame-NAME-YYYYMMDD-HHMMSS.svg here\n"
            "    --cookie-file F   the node's cookie, from a file; otherwise the environment\n"
            "                      variable BEAMFLAME_COOKIE, otherwise ~/.erlang.cookie\n"
@@ -76,9 +93,15 @@ const char *bf_cli_usage(void)
            "            connection dropped, 130 interrupted twice (nothing written)\n";
 }
 
-static int bf_fail(char *err, size_t errlen, const char *fmt, const char *arg)
+static int bf_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int bf_fail(char *err, size_t errlen, const char *fmt, ...)
 {
-    snprintf(err, errlen, fmt, arg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
     return BF_EXIT_USAGE;
 }
 
@@ -157,8 +180,14 @@ static int bf_parse_seconds(const char *s, double lo, double hi, unsigned *ms)
     return 0;
 }
 
-/* "Module:function/Arity" (Elixir modules too: Elixir.MyApp.Worker:run/1). 0 or -1. */
 static int bf_parse_mfa(const char *v, bf_record_opts *r)
+{
+    return bf_parse_mfa_into(v, r->call_module, sizeof(r->call_module), r->call_function,
+                             sizeof(r->call_function), &r->call_arity);
+}
+
+int bf_parse_mfa_into(const char *v, char *mod, size_t modlen, char *fun, size_t funlen,
+                      unsigned *arity)
 {
     if (!v)
         return -1;
@@ -172,15 +201,129 @@ static int bf_parse_mfa(const char *v, bf_record_opts *r)
     size_t ml = (size_t)(colon - v), fl = (size_t)(slash - colon - 1);
     char *end;
     unsigned long a = strtoul(slash + 1, &end, 10);
-    if (ml == 0 || fl == 0 || ml >= sizeof(r->call_module) || fl >= sizeof(r->call_function) ||
-        !slash[1] || *end || a > 255)
+    if (ml == 0 || fl == 0 || ml >= modlen || fl >= funlen || !slash[1] || *end || a > 255)
         return -1;
-    memcpy(r->call_module, v, ml);
-    r->call_module[ml] = '\0';
-    memcpy(r->call_function, colon + 1, fl);
-    r->call_function[fl] = '\0';
-    r->call_arity = (unsigned)a;
+    memcpy(mod, v, ml);
+    mod[ml] = '\0';
+    memcpy(fun, colon + 1, fl);
+    fun[fl] = '\0';
+    *arity = (unsigned)a;
     return 0;
+}
+
+#define BF_SAMPLE (1u << BF_MODE_SAMPLE)
+#define BF_NATIVE (1u << BF_MODE_NATIVE)
+
+const bf_mode_opt bf_mode_opts[] = {
+    {"--states", BF_SAMPLE, "states", BF_MOPT_ATOM, "cpu wall all", 0, 0},
+    {"--group", BF_SAMPLE, "group", BF_MOPT_ATOM, "none process name", 0, 0},
+    {"--max-depth", BF_SAMPLE, "max_depth", BF_MOPT_INT, NULL, 2, 64},
+    {"--max-stacks", BF_SAMPLE, "max_stacks", BF_MOPT_INT, NULL, 1, 10000000},
+    {"--max-bytes", BF_SAMPLE, "max_bytes", BF_MOPT_INT, NULL, 65536, 4294967296LL},
+    {"--process", BF_SAMPLE, "processes", BF_MOPT_PROCESS, NULL, 0, 0},
+    {"--dirty", BF_NATIVE, "dirty", BF_MOPT_SET, "true", 0, 0},
+    {"--no-idle", BF_NATIVE, "idle", BF_MOPT_SET, "false", 0, 0},
+};
+const size_t bf_mode_opt_count = sizeof(bf_mode_opts) / sizeof(bf_mode_opts[0]);
+
+static const char *const bf_mode_names[] = {"sample", "trace", "native"};
+
+/* Whether word is one of the space separated words of list. */
+static int bf_word_in(const char *word, const char *list)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; n && *p;) {
+        size_t len = strcspn(p, " ");
+        if (len == n && !strncmp(p, word, n))
+            return 1;
+        p += len + (p[len] == ' ');
+    }
+    return 0;
+}
+
+/* A process selector: a pid (<0.N.M> or 0.N.M), Module:function/Arity, or a registered
+ * name (an atom's text: letters, digits, _ @ and ., as Elixir module names have). */
+static int bf_process_ok(const char *v)
+{
+    if (!v || !*v || strlen(v) > 255)
+        return 0;
+    unsigned a, b, c;
+    char end;
+    if (sscanf(v, "<%u.%u.%u%c", &a, &b, &c, &end) == 4 && end == '>' &&
+        v[strlen(v) - 1] == '>')
+        return 1;
+    if (sscanf(v, "%u.%u.%u%c", &a, &b, &c, &end) == 3)
+        return 1;
+    bf_record_opts r;
+    if (strchr(v, '/'))
+        return bf_parse_mfa(v, &r) == 0;
+    for (const char *p = v; *p; p++)
+        if (!(*p == '_' || *p == '@' || *p == '.' || (*p >= '0' && *p <= '9') ||
+              (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (unsigned char)*p >= 0x80))
+            return 0;
+    return 1;
+}
+
+/* A mode option at argv[*i] (bf_mode_opts): 1 if taken, 0 if not one, -1 on error. */
+static int bf_parse_mode_opt(int argc, char **argv, int *i, bf_record_opts *r, char *err,
+                             size_t errlen)
+{
+    for (size_t k = 0; k < bf_mode_opt_count; k++) {
+        const bf_mode_opt *o = &bf_mode_opts[k];
+        const char *v = NULL;
+        if (o->kind == BF_MOPT_SET) {
+            if (strcmp(argv[*i], o->flag))
+                continue;
+            r->mopt[k] = o->values;
+            return 1;
+        }
+        if (!bf_opt_value(argc, argv, i, o->flag, &v))
+            continue;
+        switch (o->kind) {
+        case BF_MOPT_ATOM:
+            if (!v || !bf_word_in(v, o->values))
+                return bf_fail(err, errlen, "%s is one of: %s (got %s)", o->flag, o->values,
+                               v ? v : "nothing"), -1;
+            break;
+        case BF_MOPT_INT: {
+            char *end;
+            errno = 0;
+            long long n = v ? strtoll(v, &end, 10) : 0;
+            if (!v || !*v || *end || errno || n < o->lo || n > o->hi)
+                return bf_fail(err, errlen, "%s needs a whole number, %lld to %lld (got %s)",
+                               o->flag, o->lo, o->hi, v ? v : "nothing"), -1;
+            break;
+        }
+        case BF_MOPT_PROCESS:
+            if (!bf_process_ok(v))
+                return bf_fail(err, errlen, "%s needs a registered name, a pid like <0.123.0> "
+                                            "or an initial call Module:function/Arity (got %s)",
+                               o->flag, v ? v : "nothing"), -1;
+            if (r->nprocesses == BF_MAX_PROCESSES)
+                return bf_fail(err, errlen, "at most %d --process options", BF_MAX_PROCESSES),
+                       -1;
+            r->processes[r->nprocesses++] = v;
+            r->mopt[k] = v;
+            return 1;
+        default:
+            break;
+        }
+        r->mopt[k] = v;
+        return 1;
+    }
+    return 0;
+}
+
+/* A mode option given for another mode is an error (the mode may come after it). */
+static int bf_check_mode_opts(const bf_record_opts *r, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < bf_mode_opt_count; k++)
+        if (r->mopt[k] && !(bf_mode_opts[k].modes & (1u << r->mode))) {
+            const char *to = bf_mode_opts[k].modes & BF_SAMPLE ? "sample" : "native";
+            return bf_fail(err, errlen, "%s applies to --mode %s, not %s", bf_mode_opts[k].flag,
+                           to, bf_mode_names[r->mode]);
+        }
+    return BF_EXIT_OK;
 }
 
 /* One `record` option at argv[*i]: 1 if taken, 0 if not a record option, -1 on error. */
@@ -190,6 +333,9 @@ static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r,
     const char *a = argv[*i], *v;
     if (bf_flag(a, "--quiet", &r->quiet))
         return 1;
+    int took = bf_parse_mode_opt(argc, argv, i, r, err, errlen);
+    if (took)
+        return took;
     if (bf_opt_value(argc, argv, i, "--mode", &v)) {
         if (v && !strcmp(v, "sample"))
             r->mode = BF_MODE_SAMPLE;
@@ -364,6 +510,8 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
     cli->format = format < 0 ? BF_FORMAT_SVG : (bf_format)format;
     if (cli->verb == BF_VERB_RECORD && !cli->rec.node)
         return bf_fail(err, errlen, "%s", "record needs a node: beamflame record NAME[@HOST]");
+    if (cli->verb == BF_VERB_RECORD && bf_check_mode_opts(&cli->rec, err, errlen))
+        return BF_EXIT_USAGE;
     if (cli->verb == BF_VERB_RECORD && cli->rec.mode == BF_MODE_TRACE && !cli->rec.call_module[0])
         return bf_fail(err, errlen, "%s", "--mode trace needs --call Module:function/Arity");
     if (cli->verb == BF_VERB_RECORD && cli->rec.mode == BF_MODE_TRACE &&

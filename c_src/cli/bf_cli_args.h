@@ -42,6 +42,33 @@ typedef enum bf_mode { BF_MODE_SAMPLE = 0, BF_MODE_TRACE, BF_MODE_NATIVE } bf_mo
 /* Which kind of node name the command line's own node takes (erl's -sname / -name). */
 typedef enum bf_names { BF_NAMES_AUTO = 0, BF_NAMES_SHORT, BF_NAMES_LONG } bf_names;
 
+/* Options of a recording mode that go to the node as the API's own options: the flag,
+ * the modes it applies to, the API's key and what the value may be. Values are checked
+ * here, before connecting, with the bounds of the API's validation (beamflame_sampler and
+ * beamflame_native); test/beamflame_record_SUITE holds the two together. */
+typedef enum bf_mopt_kind {
+    BF_MOPT_ATOM,    /* one of `values` (space separated), sent as an atom */
+    BF_MOPT_INT,     /* a whole number in [lo, hi] */
+    BF_MOPT_SET,     /* a flag without value: the key set to the atom `values` */
+    BF_MOPT_PROCESS  /* repeatable: a registered name, a pid <0.N.M>, or M:F/A */
+} bf_mopt_kind;
+
+typedef struct bf_mode_opt {
+    const char *flag;
+    unsigned modes; /* bit (1 << bf_mode) for each mode it applies to */
+    const char *key;
+    bf_mopt_kind kind;
+    const char *values;
+    long long lo, hi;
+} bf_mode_opt;
+
+#define BF_MAX_MODE_OPTS 16
+#define BF_MAX_PROCESSES 64
+
+/* The table, and its length. */
+extern const bf_mode_opt bf_mode_opts[];
+extern const size_t bf_mode_opt_count;
+
 /* `record`'s options; defaults in bf_cli_usage(). */
 typedef struct bf_record_opts {
     const char *node;        /* target, NAME or NAME@HOST (NAME: this host) */
@@ -60,6 +87,9 @@ typedef struct bf_record_opts {
     unsigned calls;          /* --calls, 1..1000 */
     int keep_recursion;      /* --recursion keep (default fold) */
     int keep_tail_calls;     /* --tail-calls keep (default drop) */
+    const char *mopt[BF_MAX_MODE_OPTS];       /* bf_mode_opts[i]'s value, NULL: default */
+    const char *processes[BF_MAX_PROCESSES];  /* --process, in order */
+    unsigned nprocesses;
 } bf_record_opts;
 
 typedef enum bf_format {
@@ -89,6 +119,11 @@ typedef struct bf_cli {
 int bf_format_parse(const char *s);
 /* The format a file name's extension implies (.svg .html .json .folded), or -1. */
 int bf_format_from_path(const char *path);
+
+/* "Module:function/Arity" (Elixir modules too: Elixir.MyApp.Worker:run/1) into its parts:
+ * 0, or -1 if it is not one or a part does not fit. */
+int bf_parse_mfa_into(const char *v, char *mod, size_t modlen, char *fun, size_t funlen,
+                      unsigned *arity);
 
 /* Parses argv (argv[0] is the program). Returns BF_EXIT_OK or BF_EXIT_USAGE with a
  * message in err (one line, naming the fix). Strings point into argv. */

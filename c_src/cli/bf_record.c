@@ -563,6 +563,60 @@ static int bf_session_call(bf_node *n, const char *fun, const erlang_pid *sessio
     return rc;
 }
 
+/* One --process value: Module:function/Arity as {M, F, A}, a pid's text as a binary (the
+ * node reads it with list_to_pid/1), a registered name as an atom. */
+static void bf_encode_process(ei_x_buff *x, const char *v)
+{
+    bf_record_opts m;
+    memset(&m, 0, sizeof(m));
+    if (strchr(v, '/') && bf_parse_mfa_into(v, m.call_module, sizeof(m.call_module),
+                                            m.call_function, sizeof(m.call_function),
+                                            &m.call_arity) == 0) {
+        ei_x_encode_tuple_header(x, 3);
+        ei_x_encode_atom_as(x, m.call_module, ERLANG_UTF8, ERLANG_UTF8);
+        ei_x_encode_atom_as(x, m.call_function, ERLANG_UTF8, ERLANG_UTF8);
+        ei_x_encode_ulong(x, m.call_arity);
+    } else if (v[0] == '<' || (v[0] >= '0' && v[0] <= '9')) {
+        ei_x_encode_binary(x, v, (long)strlen(v));
+    } else {
+        ei_x_encode_atom_as(x, v, ERLANG_UTF8, ERLANG_UTF8);
+    }
+}
+
+/* The options of sample and native mode as the API's option map: duration and rate, and
+ * every mode option given (bf_mode_opts: one mapping from flags to the API's keys). */
+static void bf_encode_mode_opts(ei_x_buff *a, const bf_record_opts *o)
+{
+    int given = 0;
+    for (size_t k = 0; k < bf_mode_opt_count; k++)
+        given += o->mopt[k] != NULL;
+    ei_x_encode_map_header(a, 2 + given);
+    ei_x_encode_atom(a, "duration");
+    ei_x_encode_ulong(a, o->duration_ms);
+    ei_x_encode_atom(a, "rate");
+    ei_x_encode_ulong(a, o->rate);
+    for (size_t k = 0; k < bf_mode_opt_count; k++) {
+        const bf_mode_opt *m = &bf_mode_opts[k];
+        if (!o->mopt[k])
+            continue;
+        ei_x_encode_atom(a, m->key);
+        switch (m->kind) {
+        case BF_MOPT_INT:
+            ei_x_encode_longlong(a, strtoll(o->mopt[k], NULL, 10));
+            break;
+        case BF_MOPT_PROCESS:
+            ei_x_encode_list_header(a, o->nprocesses);
+            for (unsigned i = 0; i < o->nprocesses; i++)
+                bf_encode_process(a, o->processes[i]);
+            ei_x_encode_empty_list(a);
+            break;
+        default: /* an atom: the value given, or the flag's fixed one */
+            ei_x_encode_atom(a, o->mopt[k]);
+            break;
+        }
+    }
+}
+
 static int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *session,
                             char *err, size_t errlen)
 {
@@ -589,11 +643,7 @@ static int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *ses
         ei_x_encode_ulong(&a, o->call_arity);
     } else {
         ei_x_encode_atom(&a, o->mode == BF_MODE_NATIVE ? "native" : "sample");
-        ei_x_encode_map_header(&a, 2);
-        ei_x_encode_atom(&a, "duration");
-        ei_x_encode_ulong(&a, o->duration_ms);
-        ei_x_encode_atom(&a, "rate");
-        ei_x_encode_ulong(&a, o->rate);
+        bf_encode_mode_opts(&a, o);
     }
     bf_args_end(&a);
     int idx, rc = bf_node_call(n, "beamflame_remote", "start", &a, &r, &idx, err, errlen);
@@ -822,8 +872,11 @@ int bf_record_run(const bf_cli *cli_in)
     if (rc != BF_EXIT_OK)
         goto done;
     if (bf_st_stack_count(st) == 0) {
-        snprintf(err, sizeof(err), "%s: no samples: nothing ran on the node during the "
-                                   "recording (try a longer --duration)", n.name);
+        if (hint[0])
+            snprintf(err, sizeof(err), "%s: no samples: %s", n.name, hint);
+        else
+            snprintf(err, sizeof(err), "%s: no samples: nothing ran on the node during the "
+                                       "recording (try a longer --duration)", n.name);
         rc = BF_EXIT_NO_STACKS;
         goto done;
     }
