@@ -115,8 +115,14 @@ static int bf_cli_load(const char *path, bf_stack_table *st)
     return rc;
 }
 
-static int bf_cli_svg(const bf_cli *cli)
+static int bf_cli_svg(bf_cli *cli)
 {
+    char out[4096], err[512];
+    int prc = bf_output_prepare(cli, NULL, out, sizeof(out), err, sizeof(err));
+    if (prc != BF_EXIT_OK) {
+        fprintf(stderr, "beamflame: %s\n", err);
+        return prc;
+    }
     bf_stack_table *st = bf_cli_table();
     bf_stack_table *before = NULL;
     if (!st)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char *bf_cli_usage(void)
 {
@@ -151,13 +152,13 @@ int bf_format_from_path(const char *path)
     const char *dot = strrchr(path, '.');
     if (!dot || strchr(dot, '/'))
         return -1;
-    if (!strcmp(dot, ".svg"))
+    if (!strcasecmp(dot, ".svg"))
         return BF_FORMAT_SVG;
-    if (!strcmp(dot, ".html") || !strcmp(dot, ".htm"))
+    if (!strcasecmp(dot, ".html") || !strcasecmp(dot, ".htm"))
         return BF_FORMAT_HTML;
-    if (!strcmp(dot, ".json"))
+    if (!strcasecmp(dot, ".json"))
         return BF_FORMAT_SPEEDSCOPE;
-    if (!strcmp(dot, ".folded"))
+    if (!strcasecmp(dot, ".folded"))
         return BF_FORMAT_FOLDED;
     return -1;
 }
@@ -505,6 +506,7 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
     if (cli->svg.min_width > cli->svg.width)
         return bf_fail(err, errlen, "%s", "--minwidth cannot exceed --width");
     cli->svg.interactive = !interactive_off;
+    cli->format_given = format >= 0;
     if (format < 0 && cli->output)
         format = bf_format_from_path(cli->output);
     cli->format = format < 0 ? BF_FORMAT_SVG : (bf_format)format;

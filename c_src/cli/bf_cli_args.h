@@ -106,6 +106,7 @@ typedef struct bf_cli {
     int normalize;      /* diff: scale "before" to "after"'s total */
     const char *output; /* NULL: standard output */
     bf_format format;   /* --format, else from the output's extension, else svg */
+    int format_given;   /* --format was given */
     bf_svg_opts svg;
     bf_record_opts rec; /* record only */
 } bf_cli;

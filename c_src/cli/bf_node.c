@@ -108,6 +108,28 @@ static int bf_epmd_listening(struct in_addr addr)
     return ok;
 }
 
+/* After a rejected handshake: the target also refuses a name it already has connected.
+ * The same cookie under a fresh name tells the two apart; a connection that works is
+ * closed at once (the node sees a hidden connection come and go). */
+static int bf_name_taken(bf_node *n, struct in_addr *taddr, const char *talive,
+                         const char *host)
+{
+    ei_cnode probe;
+    char alive[64], self[MAXNODELEN + 1];
+    snprintf(alive, sizeof(alive), "beamflame_probe_%ld", (long)getpid());
+    snprintf(self, sizeof(self), "%s@%s", alive, host);
+    struct in_addr any = {0};
+    short creation = (short)(1 + ((getpid() + 1) % 0x7ffe));
+    if (ei_connect_xinit(&probe, host, alive, self, (Erl_IpAddr)&any,
+                         n->ec.ei_connect_cookie, creation) < 0)
+        return 0;
+    int fd = ei_xconnect_tmo(&probe, (Erl_IpAddr)taddr, (char *)talive, n->timeout_ms);
+    if (fd < 0)
+        return 0;
+    ei_close_connection(fd);
+    return 1;
+}
+
 int bf_node_connect(bf_node *n, const bf_record_opts *r, char *err, size_t errlen)
 {
     char hs[256], hl[256], alive[MAXATOMLEN], host[MAXATOMLEN], self[MAXNODELEN + 1];
@@ -180,6 +202,12 @@ int bf_node_connect(bf_node *n, const bf_record_opts *r, char *err, size_t errle
     if (e == ECONNREFUSED || e == EHOSTUNREACH || e == ENETUNREACH) {
         snprintf(err, errlen, "cannot reach %s: %s", n->name, strerror(e));
         return BF_EXIT_UNREACHABLE;
+    }
+    if (bf_name_taken(n, &taddr, talive, host)) {
+        snprintf(err, errlen, "%s already has a node named %s connected: this program's own "
+                              "node name must differ (give another --sname or --name, or "
+                              "leave it out for beamflame_PID)", n->name, self);
+        return BF_EXIT_USAGE;
     }
     snprintf(err, errlen, "%s rejected the connection: the cookie from %s is probably wrong "
                           "(give the node's cookie with --cookie-file or BEAMFLAME_COOKIE; "

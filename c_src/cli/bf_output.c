@@ -4,11 +4,59 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/bf_buf.h"
 #include "../core/bf_folded.h"
 #include "../core/bf_speedscope.h"
+
+int bf_output_prepare(bf_cli *cli, const char *default_name, char *buf, size_t buflen,
+                      char *err, size_t errlen)
+{
+    struct stat sb;
+    if (!cli->output)
+        return BF_EXIT_OK; /* standard output (record always has a name) */
+    if (stat(cli->output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        if (!default_name) {
+            snprintf(err, errlen, "%s is a directory: name a file", cli->output);
+            return BF_EXIT_USAGE;
+        }
+        size_t n = strlen(cli->output);
+        if (snprintf(buf, buflen, "%s%s%s", cli->output,
+                     n && cli->output[n - 1] == '/' ? "" : "/", default_name) >= (int)buflen) {
+            snprintf(err, errlen, "output path too long");
+            return BF_EXIT_USAGE;
+        }
+        cli->output = buf;
+    } else if (!cli->format_given) {
+        int f = bf_format_from_path(cli->output);
+        if (f < 0) {
+            snprintf(err, errlen, "cannot tell the format of %s from its name: end it in .svg, "
+                                  ".html, .json (speedscope) or .folded, or give --format",
+                     cli->output);
+            return BF_EXIT_USAGE;
+        }
+        cli->format = (bf_format)f;
+    }
+    /* writable where it goes: the file itself if it exists, else its directory */
+    char dir[4096];
+    const char *slash = strrchr(cli->output, '/');
+    if (slash == cli->output)
+        snprintf(dir, sizeof(dir), "/");
+    else if (slash)
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash - cli->output), cli->output);
+    else
+        snprintf(dir, sizeof(dir), ".");
+    int exists = stat(cli->output, &sb) == 0;
+    if (exists ? access(cli->output, W_OK) != 0
+               : stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(dir, W_OK | X_OK) != 0) {
+        snprintf(err, errlen, "cannot write %s: %s%s", cli->output, strerror(errno),
+                 exists ? "" : " (its directory must exist and be writable)");
+        return BF_EXIT_IO;
+    }
+    return BF_EXIT_OK;
+}
 
 int bf_output_write(const bf_cli *cli, const bf_svg_opts *svg, bf_stack_table *before,
                     bf_stack_table *st, const char *input_name)

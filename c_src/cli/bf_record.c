@@ -826,7 +826,16 @@ int bf_record_run(const bf_cli *cli_in)
     sigaction(SIGTERM, &sa, NULL);
 
     bf_stack_table *st = NULL;
-    int rc = bf_node_connect(&n, o, err, sizeof(err));
+    /* the output first: a recording must not be made to be lost */
+    char out[PATH_MAX], defname[PATH_MAX];
+    bf_default_output(o->node, cli.format_given ? cli.format : BF_FORMAT_SVG, defname,
+                      sizeof(defname));
+    if (!cli.output)
+        cli.output = defname;
+    int rc = bf_output_prepare(&cli, defname, out, sizeof(out), err, sizeof(err));
+    if (rc != BF_EXIT_OK)
+        goto done;
+    rc = bf_node_connect(&n, o, err, sizeof(err));
     if (rc != BF_EXIT_OK)
         goto done;
     double connected_ms = bf_ms_since_f(&t0);
@@ -880,11 +889,7 @@ int bf_record_run(const bf_cli *cli_in)
         rc = BF_EXIT_NO_STACKS;
         goto done;
     }
-    char out[PATH_MAX], title[MAXNODELEN + 64];
-    if (!cli.output) {
-        bf_default_output(n.name, cli.format, out, sizeof(out));
-        cli.output = out;
-    }
+    char title[MAXNODELEN + 64];
     if (!strcmp(cli.svg.title, "Flame Graph")) {
         snprintf(title, sizeof(title), "beamflame: %s", n.name);
         cli.svg.title = title;
