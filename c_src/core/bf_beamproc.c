@@ -2,6 +2,8 @@
  * See bf_beamproc.h. Pure: no I/O, every length checked. */
 #include "bf_beamproc.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* comm is at most 15 characters (TASK_COMM_LEN 16): OTP cuts its names to fit */
@@ -111,4 +113,66 @@ long bf_jit_descriptor_candidate(const uint8_t *mem, size_t len, size_t from,
         return (long)off;
     }
     return -1;
+}
+
+void bf_ptrace_why(const bf_ptrace_facts *f, long pid, char *out, size_t outlen)
+{
+    if (f->tracer_pid > 0)
+        snprintf(out, outlen, "ptrace not permitted on pid %ld: it is already traced by pid "
+                              "%ld (a debugger, strace or another profiler): detach that first",
+                 pid, f->tracer_pid);
+    else if (f->yama_scope == 3)
+        snprintf(out, outlen, "ptrace not permitted on pid %ld: kernel.yama.ptrace_scope is 3, "
+                              "no process may be traced (until a reboot)", pid);
+    else if (f->yama_scope == 2 && !f->cap_sys_ptrace)
+        snprintf(out, outlen, "ptrace not permitted on pid %ld: kernel.yama.ptrace_scope is 2, "
+                              "only root or CAP_SYS_PTRACE may trace: run the node as root or "
+                              "grant its beam.smp CAP_SYS_PTRACE, or set the scope to 1",
+                 pid);
+    else if (f->our_uid != f->their_uid && f->our_uid != 0 && !f->cap_sys_ptrace)
+        snprintf(out, outlen, "ptrace not permitted on pid %ld: it runs as uid %ld and the "
+                              "sampler as uid %ld; the same user, root or CAP_SYS_PTRACE may "
+                              "trace it", pid, f->their_uid, f->our_uid);
+    else if (f->yama_scope == 1)
+        snprintf(out, outlen, "ptrace not permitted on pid %ld: kernel.yama.ptrace_scope is 1 "
+                              "and the node's permission for its sampler (PR_SET_PTRACER) did "
+                              "not take: grant CAP_SYS_PTRACE or set the scope to 0", pid);
+    else
+        snprintf(out, outlen, "ptrace not permitted on pid %ld by a rule this sampler cannot "
+                              "see (a container's seccomp profile or a security module, or a "
+                              "node made non-dumpable): allow ptrace there, or grant "
+                              "CAP_SYS_PTRACE", pid);
+}
+
+/* The first number after `key` at the start of a line of text. */
+static int bf_status_number(const char *text, const char *key, long *out)
+{
+    size_t n = strlen(key);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (!strncmp(p, key, n)) {
+            char *end;
+            long v = strtol(p + n, &end, 10);
+            if (end == p + n)
+                return -1;
+            *out = v;
+            return 0;
+        }
+    return -1;
+}
+
+int bf_proc_status_ids(const char *status, long *uid, long *tracer_pid)
+{
+    return bf_status_number(status, "Uid:", uid) != 0 ||
+                   bf_status_number(status, "TracerPid:", tracer_pid) != 0
+               ? -1
+               : 0;
+}
+
+int bf_proc_status_cap_ptrace(const char *status)
+{
+    const char *p = strstr(status, "\nCapEff:");
+    if (!p)
+        return 0;
+    unsigned long long caps = strtoull(p + 8, NULL, 16);
+    return (int)((caps >> 19) & 1); /* CAP_SYS_PTRACE is capability 19 */
 }

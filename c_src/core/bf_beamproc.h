@@ -39,4 +39,22 @@ int bf_cmdline_frame_pointers(const char *args, size_t len);
 long bf_jit_descriptor_candidate(const uint8_t *mem, size_t len, size_t from,
                                  uint64_t *first_entry);
 
+/* What the kernel knows about a ptrace that was refused (EPERM), gathered from /proc. */
+typedef struct bf_ptrace_facts {
+    int yama_scope;      /* /proc/sys/kernel/yama/ptrace_scope, -1 without Yama */
+    long our_uid;        /* this program's effective uid */
+    long their_uid;      /* the target's real uid (/proc/PID/status) */
+    int cap_sys_ptrace;  /* CAP_SYS_PTRACE in this program's effective set */
+    long tracer_pid;     /* the thread's TracerPid: another tracer holds it (0: none) */
+} bf_ptrace_facts;
+
+/* The one sentence saying which rule refused the ptrace, and its fix, into out. */
+void bf_ptrace_why(const bf_ptrace_facts *f, long pid, char *out, size_t outlen);
+
+/* The uid and TracerPid lines of a /proc/PID/status text: 0, or -1 if missing. */
+int bf_proc_status_ids(const char *status, long *uid, long *tracer_pid);
+
+/* CAP_SYS_PTRACE in the CapEff line of a /proc/self/status text (0 or 1). */
+int bf_proc_status_cap_ptrace(const char *status);
+
 #endif

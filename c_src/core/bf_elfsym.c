@@ -5,6 +5,7 @@
  * file gives fewer names, never a bad read.
  */
 #include "bf_elfsym.h"
+#include "bf_demangle.h"
 
 #include <elf.h>
 #include <stdio.h>
@@ -223,7 +224,9 @@ void bf_elfsym_name(const bf_elfsym *es, uint64_t addr, char *out, size_t outlen
 {
     const char *s = bf_elfsym_symbol(es, addr, NULL);
     if (s) {
-        snprintf(out, outlen, "%s", s);
+        /* C++ (the JIT's helpers): the readable name, as perf shows it */
+        if (bf_demangle(s, out, outlen) != 0)
+            snprintf(out, outlen, "%s", s);
         return;
     }
     uint64_t fn = bf_elfsym_function_start(es, addr);

@@ -642,6 +642,35 @@ static void bf_detach_all(bf_native *n)
     }
 }
 
+/* A small /proc file's text (NUL-terminated); "" if it cannot be read. */
+static void bf_read_small(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t r = read(fd, buf, len - 1);
+    close(fd);
+    buf[r > 0 ? r : 0] = '\0';
+}
+
+/* Which rule refused PTRACE_SEIZE on tid, said with its fix. */
+static void bf_ptrace_refused(const bf_native *n, pid_t tid, char *err, size_t errlen)
+{
+    char path[96], text[4096];
+    bf_ptrace_facts f = {-1, (long)geteuid(), -1, 0, 0};
+    bf_read_small("/proc/sys/kernel/yama/ptrace_scope", text, sizeof(text));
+    if (text[0])
+        f.yama_scope = atoi(text);
+    bf_read_small("/proc/self/status", text, sizeof(text));
+    f.cap_sys_ptrace = bf_proc_status_cap_ptrace(text);
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)n->pid, (int)tid);
+    bf_read_small(path, text, sizeof(text));
+    if (bf_proc_status_ids(text, &f.their_uid, &f.tracer_pid) != 0)
+        f.their_uid = f.our_uid;
+    bf_ptrace_why(&f, (long)n->pid, err, errlen);
+}
+
 static int bf_attach_all(bf_native *n, char *err, size_t errlen)
 {
     for (size_t i = 0; i < n->nth; i++) {
@@ -652,9 +681,7 @@ static int bf_attach_all(bf_native *n, char *err, size_t errlen)
         int e = errno;
         bf_detach_all(n);
         if (e == EPERM)
-            snprintf(err, errlen, "ptrace not permitted on pid %d: run as root, grant "
-                                  "CAP_SYS_PTRACE, or lower kernel.yama.ptrace_scope",
-                     (int)n->pid);
+            bf_ptrace_refused(n, n->th[i].tid, err, errlen);
         else
             snprintf(err, errlen, "cannot ptrace thread %d: %s", (int)n->th[i].tid,
                      strerror(e));

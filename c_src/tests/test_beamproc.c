@@ -76,3 +76,44 @@ Test(beamproc, jit_descriptor_candidates)
     cr_assert_eq(bf_jit_descriptor_candidate(mem, 90, 0, &first), -1);
     cr_assert_eq(bf_jit_descriptor_candidate(mem, 5, 0, &first), -1);
 }
+
+/* A refused ptrace names the rule that refused it. */
+Test(beamproc, ptrace_refusals_name_their_rule)
+{
+    char out[512];
+    bf_ptrace_facts f = {0, 1000, 1000, 0, 4242};
+    bf_ptrace_why(&f, 77, out, sizeof(out));
+    cr_expect(strstr(out, "already traced by pid 4242") != NULL, "%s", out);
+    f = (bf_ptrace_facts){3, 0, 1000, 1, 0};
+    bf_ptrace_why(&f, 77, out, sizeof(out));
+    cr_expect(strstr(out, "ptrace_scope is 3") != NULL, "%s", out);
+    f = (bf_ptrace_facts){2, 1000, 1000, 0, 0};
+    bf_ptrace_why(&f, 77, out, sizeof(out));
+    cr_expect(strstr(out, "ptrace_scope is 2") != NULL, "%s", out);
+    f = (bf_ptrace_facts){2, 1000, 1000, 1, 0}; /* the capability passes scope 2 */
+    bf_ptrace_why(&f, 77, out, sizeof(out));
+    cr_expect(strstr(out, "ptrace_scope is 2") == NULL, "%s", out);
+    f = (bf_ptrace_facts){0, 1001, 1000, 0, 0};
+    bf_ptrace_why(&f, 77, out, sizeof(out));
+    cr_expect(strstr(out, "runs as uid 1000 and the sampler as uid 1001") != NULL, "%s", out);
+    f = (bf_ptrace_facts){1, 1000, 1000, 0, 0};
+    bf_ptrace_why(&f, 77, out, sizeof(out));
+    cr_expect(strstr(out, "ptrace_scope is 1") != NULL, "%s", out);
+    f = (bf_ptrace_facts){-1, 1000, 1000, 0, 0};
+    bf_ptrace_why(&f, 77, out, sizeof(out));
+    cr_expect(strstr(out, "seccomp") != NULL, "%s", out);
+}
+
+Test(beamproc, proc_status_fields)
+{
+    const char *st = "Name:\tbeam.smp\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t10\n"
+                     "TracerPid:\t0\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\n"
+                     "CapInh:\t0000000000000000\nCapEff:\t0000000000080000\n";
+    long uid = -1, tracer = -1;
+    cr_expect_eq(bf_proc_status_ids(st, &uid, &tracer), 0);
+    cr_expect_eq(uid, 1000);
+    cr_expect_eq(tracer, 0);
+    cr_expect_eq(bf_proc_status_cap_ptrace(st), 1);
+    cr_expect_eq(bf_proc_status_cap_ptrace("Name:\tx\nCapEff:\t0000000000000000\n"), 0);
+    cr_expect_eq(bf_proc_status_ids("Name:\tx\n", &uid, &tracer), -1);
+}
