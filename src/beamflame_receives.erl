@@ -38,18 +38,31 @@
 -type point() :: {atom(), arity(), pos_integer()}.
 -export_type([point/0]).
 
-%% @doc The receive points of a loaded module, from its object code on disk; `[]' when the
-%% file is missing, is not the code that is loaded, or cannot be read.
+%% @doc The receive points of a loaded module, from its object code on disk (the file it
+%% was loaded from, else the one on the code path); `[]' when the file is missing, is not
+%% the code that is loaded, or cannot be read.
 -spec points(module()) -> [point()].
 points(Module) when is_atom(Module) ->
     try
-        {Module, Bin, _File} = code:get_object_code(Module),
+        Bin = object_code(Module),
         true = byte_size(Bin) =< ?MAX_FILE,
         {ok, {Module, MD5}} = beam_lib:md5(Bin),
         MD5 = Module:module_info(md5),
         points_of_binary(Bin)
     catch
         _:_ -> []
+    end.
+
+object_code(Module) ->
+    case code:which(Module) of
+        Path when is_list(Path) ->
+            case file:read_file(Path) of
+                {ok, Bin} -> Bin;
+                {error, _} -> element(2, code:get_object_code(Module))
+            end;
+        _ ->
+            {Module, Bin, _} = code:get_object_code(Module),
+            Bin
     end.
 
 %% @doc The receive points in a BEAM binary (`[]' if it cannot be read).

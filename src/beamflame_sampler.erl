@@ -822,8 +822,11 @@ read(stack, {P, RootKind}) ->
 sample(P, Status, Stack0, Root0, States, Roots, Depth) ->
     case States =:= wall orelse lists:member(Status, ?CPU_STATES) of
         true when Stack0 =/= [] ->
-            Stack = case length(Stack0) >= Depth of
-                        true -> Stack0 ++ [?TRUNCATED_ROOT];
+            %% with backtrace_depth at Depth, ERTS gives up to Depth + 1 frames (never
+            %% more than 64): more than Depth, or 64, means the root side is missing
+            N = length(Stack0),
+            Stack = case N > Depth orelse N >= ?ERTS_MAX_BACKTRACE of
+                        true -> lists:sublist(Stack0, Depth) ++ [?TRUNCATED_ROOT];
                         false -> Stack0
                     end,
             Root = case Root0 of

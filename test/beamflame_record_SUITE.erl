@@ -13,7 +13,9 @@
          long_names/1, trace_mode_records_the_next_calls/1,
          kill_9_during_a_trace_leaves_no_pattern/1, native_mode_on_a_bare_node/1,
          compiles_on_the_node/1, no_compiler_is_refused/1,
-         ctrl_c_mid_capture_keeps_the_data/1]).
+         ctrl_c_mid_capture_keeps_the_data/1, mode_options_are_the_apis/1,
+         mode_options_take_effect/1, output_is_checked_before_connecting/1,
+         name_clash_is_reported_as_one/1, hint_is_printed_and_drawn/1]).
 
 all() ->
     [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
@@ -22,7 +24,9 @@ all() ->
      epmd_not_running, other_beamflame_version_is_refused, long_names,
      trace_mode_records_the_next_calls, kill_9_during_a_trace_leaves_no_pattern,
      native_mode_on_a_bare_node, compiles_on_the_node, no_compiler_is_refused,
-     ctrl_c_mid_capture_keeps_the_data].
+     ctrl_c_mid_capture_keeps_the_data, mode_options_are_the_apis, mode_options_take_effect,
+     output_is_checked_before_connecting, name_clash_is_reported_as_one,
+     hint_is_printed_and_drawn].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -45,9 +49,9 @@ init_per_testcase(Case, Config) ->
                                          args => Perf ++ ["-setcookie", ?config(cookie, Config),
                                                           "-hidden"]}),
     ok = bf_probe:push(Node),
-    _ = erpc:call(Node, bf_workload, start_split, [1, 0]),
+    Split = erpc:call(Node, bf_workload, start_split, [1, 0]),
     Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
-    [{peer, Peer}, {node, Node}, {depth, Depth} | Config].
+    [{peer, Peer}, {node, Node}, {depth, Depth}, {split, Split} | Config].
 
 end_per_testcase(_Case, Config) ->
     catch peer:stop(?config(peer, Config)),
@@ -404,4 +408,167 @@ no_compiler_is_refused(Config) ->
     ?assert(contains(Text, "no compiler application")),
     ?assert(contains(Text, "build beamflame with OTP")),
     ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])),
+    nothing_left(Config).
+
+%%% Mode options, output checks, name clashes, hints --------------------------------------
+
+%% One mapping from the command line's mode options to the API's: each probe is accepted
+%% by the command line exactly when the API's own validation accepts its option map, a
+%% refusal is exit 2 before anything reaches the node, and every option of the API has
+%% its flag.
+mode_options_are_the_apis(Config) ->
+    Node = atom_to_list(?config(node, Config)),
+    Out = out(Config, "opts.folded"),
+    %% wall time (unless the probe is about states): a recording always has samples
+    Sample = fun(["--states" | _] = Args, Opts) -> {sample, Args, Opts};
+                (Args, Opts) -> {sample, Args ++ ["--states", "wall"], Opts}
+             end,
+    Native = fun(Args, Opts) -> {native, ["--mode", "native" | Args], Opts} end,
+    Probes =
+        [Sample(["--states", "cpu"], #{states => cpu}),
+         Sample(["--states", "wall"], #{states => wall}),
+         Sample(["--states", "all"], #{states => all}),
+         Sample(["--states", "idle"], #{states => idle}),
+         Sample(["--group", "none"], #{group => none}),
+         Sample(["--group", "process"], #{group => process}),
+         Sample(["--group", "name"], #{group => name}),
+         Sample(["--group", "node"], #{group => node}),
+         Sample(["--max-depth", "2"], #{max_depth => 2}),
+         Sample(["--max-depth", "64"], #{max_depth => 64}),
+         Sample(["--max-depth", "1"], #{max_depth => 1}),
+         Sample(["--max-depth", "65"], #{max_depth => 65}),
+         Sample(["--max-stacks", "1"], #{max_stacks => 1}),
+         Sample(["--max-stacks", "0"], #{max_stacks => 0}),
+         Sample(["--max-stacks", "10000000"], #{max_stacks => 10000000}),
+         Sample(["--max-stacks", "10000001"], #{max_stacks => 10000001}),
+         Sample(["--max-bytes", "65536"], #{max_bytes => 65536}),
+         Sample(["--max-bytes", "65535"], #{max_bytes => 65535}),
+         Sample(["--max-bytes", "4294967296"], #{max_bytes => 4294967296}),
+         Sample(["--max-bytes", "4294967297"], #{max_bytes => 4294967297}),
+         Sample(["--process", "code_server"], #{processes => [code_server]}),
+         Sample(["--process", "my_server:init/1"], #{processes => [{my_server, init, 1}]}),
+         Sample(["--process", "my_server:init/256"], #{processes => [{my_server, init, 256}]}),
+         Sample(["--process", "no spaces"], #{processes => ["no spaces"]}),
+         Native(["--dirty"], #{dirty => true}),
+         Native(["--no-idle"], #{idle => false})],
+    Results =
+        [begin
+             Api = case Mode of
+                       sample -> beamflame_sampler:validate(Opts);
+                       native -> beamflame_native:validate(Opts)
+                   end,
+             {Code, Text} = run_cli(Config, ["record", Node, "--duration", "0.2", "-o", Out
+                                             | Args]),
+             ct:pal("~p ~p: api ~p, cli ~b ~s", [Mode, Args, element(1, Api), Code, Text]),
+             case Api of
+                 %% 3: recorded, but nothing matched (--process my_server:init/1)
+                 {ok, _} -> ?assert(Code =:= 0 orelse Code =:= 3, {Code, Args});
+                 {error, _} -> ?assertEqual({2, Args}, {Code, Args})
+             end,
+             Code
+         end || {Mode, Args, Opts} <- Probes],
+    ?assert(lists:member(2, Results) andalso lists:member(0, Results)),
+    %% a mode option given to another mode is refused
+    {2, Wrong} = run_cli(Config, ["record", Node, "--mode", "native", "--states", "wall"]),
+    ?assert(contains(Wrong, "--states applies to --mode sample")),
+    %% every option of the API has its flag (duration and rate are the record's own)
+    {0, Help} = run_cli(Config, ["help"]),
+    Flag = fun(processes) -> "--process";
+              (idle) -> "--no-idle";
+              (K) -> "--" ++ string:replace(atom_to_list(K), "_", "-", all)
+           end,
+    Keys = (maps:keys(beamflame_sampler:defaults()) ++ [dirty, idle]) -- [duration, rate],
+    [?assert(contains(Help, ["    ", Flag(K), " "]), K) || K <- Keys],
+    nothing_left(Config).
+
+%% The options reach the sampler: one root per process, only the process asked for, stacks
+%% cut to the depth asked.
+mode_options_take_effect(Config) ->
+    NodeA = ?config(node, Config),
+    Node = atom_to_list(NodeA),
+    Out = out(Config, "effect.folded"),
+    Roots = fun() ->
+                    {ok, Bin} = file:read_file(Out),
+                    Lines = [L || L <- binary:split(Bin, <<"\n">>, [global]), L =/= <<>>],
+                    {lists:usort([hd(binary:split(L, <<";">>)) || L <- Lines]),
+                     lists:max([length(binary:split(L, <<";">>, [global])) || L <- Lines])}
+            end,
+    {0, _} = run_cli(Config, ["record", Node, "--duration", "0.5", "-o", Out,
+                              "--states", "wall", "--group", "process"]),
+    {PerProcess, _} = Roots(),
+    ?assert(length([R || R <- PerProcess, binary:first(R) =:= $<]) >= 5, PerProcess),
+    Pid = erpc:call(NodeA, erlang, whereis, [code_server]),
+    PidText = erpc:call(NodeA, erlang, pid_to_list, [Pid]),
+    {0, _} = run_cli(Config, ["record", Node, "--duration", "0.3", "-o", Out,
+                              "--states", "wall", "--group", "name", "--process", PidText]),
+    ?assertMatch({[<<"code_server">>], _}, Roots()),
+    {0, _} = run_cli(Config, ["record", Node, "--duration", "0.3", "-o", Out,
+                              "--states", "wall", "--max-depth", "2"]),
+    {_, Depth} = Roots(),
+    ?assert(Depth =< 3, Depth), % two frames and the [truncated] marker
+    {2, Bad} = run_cli(Config, ["record", Node, "--duration", "0.3", "-o", Out,
+                                "--process", "<0.99999.0>"]),
+    ct:pal("~s", [Bad]),
+    nothing_left(Config).
+
+%% What can be checked before recording is: nothing reaches the node when the output
+%% cannot be written or its format is unknown; a directory gets the default name inside.
+output_is_checked_before_connecting(Config) ->
+    NodeA = ?config(node, Config),
+    Node = atom_to_list(NodeA),
+    Loaded = fun() -> erpc:call(NodeA, code, is_loaded, [beamflame]) =/= false end,
+    {4, NoDir} = run_cli(Config, ["record", Node, "--duration", "0.2",
+                                  "-o", "/nonexistent/dir/x.svg"]),
+    ?assert(contains(NoDir, "cannot write /nonexistent/dir/x.svg")),
+    {2, Png} = run_cli(Config, ["record", Node, "--duration", "0.2", "-o", out(Config, "x.png")]),
+    ?assert(contains(Png, "cannot tell the format")),
+    ?assertNot(Loaded()),
+    ?assertEqual([node()], erpc:call(NodeA, erlang, nodes, [hidden])),
+    Dir = out(Config, "outdir"),
+    ok = file:make_dir(Dir),
+    {0, _} = run_cli(Config, ["record", Node, "--duration", "0.2", "-o", Dir]),
+    {ok, [File]} = file:list_dir(Dir),
+    ?assertMatch("beamflame-" ++ _, File),
+    ?assertEqual(".svg", filename:extension(File)),
+    %% --format names the format whatever the extension
+    {0, _} = run_cli(Config, ["record", Node, "--duration", "0.2", "--format", "folded",
+                              "-o", out(Config, "x.png")]),
+    {ok, Folded} = file:read_file(out(Config, "x.png")),
+    ?assertMatch({_, _}, binary:match(Folded, <<" ">>)),
+    nothing_left(Config).
+
+%% The test node is connected to the peer under its own name: the command line taking
+%% that name is refused by the peer, and told so (not "the cookie is wrong").
+name_clash_is_reported_as_one(Config) ->
+    Node = ?config(node, Config),
+    pong = net_adm:ping(Node),
+    Own = hd(string:split(atom_to_list(node()), "@")),
+    {2, Text} = run_cli(Config, ["record", atom_to_list(Node), "--sname", Own,
+                                 "--duration", "0.2", "-o", out(Config, "clash.svg")]),
+    ct:pal("~s", [Text]),
+    ?assert(contains(Text, "already has a node named")),
+    ?assertNot(contains(Text, "cookie")),
+    nothing_left(Config).
+
+%% A server whose requests take 5 us: most looks find it at its receive. The command line
+%% says so in one line and the SVG carries it under the title.
+hint_is_printed_and_drawn(Config) ->
+    Node = ?config(node, Config),
+    erpc:call(Node, erlang, exit, [?config(split, Config), kill]),
+    Pids = erpc:call(Node, bf_reqwork, start_raw, [5]),
+    Out = out(Config, "hint.svg"),
+    {Code, Text} = run_cli(Config, ["record", atom_to_list(Node), "--duration", "2",
+                                    "--rate", "499", "-o", Out]),
+    erpc:call(Node, bf_reqwork, stop, [Pids]),
+    ct:pal("~b ~s", [Code, Text]),
+    case Code of
+        0 ->
+            ?assert(contains(Text, "beamflame: note: ")),
+            ?assert(contains(Text, "at a receive")),
+            {ok, Svg} = file:read_file(Out),
+            ?assert(contains(Svg, "--mode native"));
+        3 ->
+            %% not one sample caught in the work: the message says why
+            ?assert(contains(Text, "at a receive"))
+    end,
     nothing_left(Config).

@@ -6,7 +6,7 @@
 %% Pushes the probe and the workloads to Node.
 push(Node) ->
     [{module, M} = erpc:call(Node, code, load_binary, [M, F, B])
-     || Mod <- [bf_probe, bf_workload], {M, B, F} <- [code:get_object_code(Mod)]],
+     || Mod <- [bf_probe, bf_workload, bf_reqwork], {M, B, F} <- [code:get_object_code(Mod)]],
     ok.
 
 %% Everything beamflame could have left here: its processes, trace flags on any process
