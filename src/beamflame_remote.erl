@@ -35,8 +35,7 @@ start(Owner, sample, Opts0) when is_pid(Owner) ->
         {ok, Opts} ->
             case beamflame_sampler:validate(Opts) of
                 {ok, Valid} -> spawn_session(Owner, beamflame_sampler, Valid);
-                {error, {bad_option, _, _} = Reason} -> {error, {bad_argument, text(Reason)}};
-                {error, Reason} -> {error, text(Reason)}
+                {error, {bad_option, _, _} = Reason} -> {error, {bad_argument, text(Reason)}}
             end;
         {error, _} = E ->
             E
@@ -60,8 +59,7 @@ start(Owner, trace, Opts0) when is_pid(Owner), is_map(Opts0) ->
 start(Owner, native, Opts) when is_pid(Owner) ->
     case beamflame_native:validate(Opts) of
         {ok, Valid} -> spawn_session(Owner, beamflame_native, Valid);
-        {error, {bad_option, _, _} = Reason} -> {error, {bad_argument, text(Reason)}};
-        {error, Reason} -> {error, text(Reason)}
+        {error, {bad_option, _, _} = Reason} -> {error, {bad_argument, text(Reason)}}
     end;
 start(_Owner, Mode, _Opts) ->
     {error, text({unsupported_mode, Mode})}.
