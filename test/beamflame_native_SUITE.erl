@@ -10,12 +10,15 @@
 -export([all/0, init_per_suite/1, end_per_suite/1]).
 -export([erlang_chain_with_perf_map/1, bif_shows_c_frames/1, reduced_without_perf_map/1,
          frame_pointers_without_map/1, generated_names_agree_across_modes/1,
-         killing_the_sampler_leaves_the_node_running/1, bad_options/1]).
+         killing_the_sampler_leaves_the_node_running/1, bad_options/1,
+         a_second_tracer_is_refused_by_name/1]).
 -export([on_peer/2]).
 
 all() ->
     [erlang_chain_with_perf_map, bif_shows_c_frames, reduced_without_perf_map,
-     frame_pointers_without_map, generated_names_agree_across_modes, killing_the_sampler_leaves_the_node_running, bad_options].
+     frame_pointers_without_map, generated_names_agree_across_modes,
+     killing_the_sampler_leaves_the_node_running, bad_options,
+     a_second_tracer_is_refused_by_name].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -52,6 +55,8 @@ erlang_chain_with_perf_map(Config) ->
     _ = erpc:call(Node, bf_nativework, start_chain, []),
     {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 1500}]]),
     ?assertMatch(#{mode := native, capability := <<"full", _/binary>>}, Info),
+    %% a full capability needs no hint
+    ?assertNot(maps:is_key(hint, Info)),
     Chain = [L || L <- lines(Folded),
                   binary:match(L, <<"bf_nativework:a/0;bf_nativework:b/0;bf_nativework:c/1">>)
                       =/= nomatch],
@@ -95,6 +100,9 @@ reduced_without_perf_map(Config) ->
     #{capability := Cap} = Info,
     ?assertMatch({_, _}, binary:match(Cap, <<"+JPperf map">>)),
     ?assertMatch(<<"reduced", _/binary>>, Cap),
+    %% ... and says it where the graph is shown (the command line's note, the subtitle)
+    #{hint := Hint} = Info,
+    ?assertMatch({_, _}, binary:match(Hint, <<"+JPperf map">>)),
     ?assertMatch(#{jit_names := debugger_list, frame_pointers := false}, Info),
     ?assert(lists:any(fun(L) -> re:run(L, ?SCHED ";bf_nativework:c/1 ") =/= nomatch
                       end, lines(Folded))),
@@ -188,3 +196,22 @@ count(Node, Counter) ->
 bad_options(_Config) ->
     ?assertMatch({error, {bad_option, {rate, 0}, _}}, beamflame:native(#{rate => 0})),
     ?assertMatch({error, {bad_option, {bogus, 1}, _}}, beamflame:native(#{bogus => 1})).
+
+%% A thread another tracer holds cannot be seized: the refusal names the holder (here a
+%% first native run's sampler, the real port program with real ptrace) instead of a
+%% generic "run as root".
+a_second_tracer_is_refused_by_name(Config) ->
+    {Peer, Node} = start(Config, []),
+    Self = self(),
+    _ = spawn_link(fun() ->
+                           Self ! {first, erpc:call(Node, ?MODULE, on_peer,
+                                                    [native, [#{duration => 4000}]])}
+                   end),
+    timer:sleep(1000),
+    Second = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 300}]]),
+    ct:log("~p", [Second]),
+    ?assertMatch({error, {ptrace_not_permitted, _}}, Second),
+    {error, {ptrace_not_permitted, Why}} = Second,
+    ?assertMatch({_, _}, binary:match(iolist_to_binary(Why), <<"already traced by pid">>)),
+    receive {first, First} -> ?assertMatch({ok, _, _}, First) after 15000 -> error(first) end,
+    peer:stop(Peer).
