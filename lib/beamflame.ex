@@ -44,9 +44,12 @@ defmodule Beamflame do
   @doc """
   Samples the stacks of this node's processes.
 
-  Options: `duration:` (ms, 5000), `rate:` (Hz, 99), `processes:` (`:all` or a list of pids
-  and names), `states:` (`:cpu` or `:wall`), `group:` (`:none` or `:process`),
-  `max_stacks:`, `max_depth:`, `max_bytes:`.
+  Options: `duration:` (ms, 5000), `rate:` (Hz, 99), `processes:` (`:all` or a list of
+  pids, names and initial calls `{MyServer, :init, 1}`), `states:` (`:cpu`: processes
+  executing at each tick, waits left out; `:wall` or `:all`: every process), `group:`
+  (`:none`, `:process`: a root per process, or `:name`: a root per name or initial call),
+  `max_stacks:`, `max_depth:` (2..64), `max_bytes:`. `info/1` has a `:hint` when the graph
+  cannot be trusted as it is (most looks found processes at a receive, missed ticks).
   """
   @spec sample(keyword()) :: {:ok, Profile.t()} | {:error, term()}
   def sample(opts \\ []) when is_list(opts) do

@@ -87,7 +87,8 @@ capture(Node, MFA, Calls, Opts) when is_atom(Node) ->
     remote_call(Node, remote_capture, [self(), MFA, Calls, Opts], maps:get(timeout, Opts, 60000)).
 
 remote_call(Node, F, Args, Timeout) when is_integer(Timeout) ->
-    case attach(Node) of
+    %% loaded, not started: the run starts the application and stops it after
+    case beamflame_attach:load(Node) of
         ok ->
             try
                 erpc:call(Node, ?MODULE, F, Args, Timeout + ?AWAIT_MARGIN_MS + 5000)
@@ -130,26 +131,36 @@ guarded_results(Owner, Run) ->
                            end
                    end).
 
-%% Runs F in this process with a guard that kills it if Owner goes.
+%% Runs F in this process with a guard that kills it if Owner goes. The application is
+%% held for the run like the command line's sessions hold it: started if it was not, and
+%% stopped when the last remote run has ended (by any path: the guard does it).
 guarded(Owner, F) ->
     Self = self(),
-    Guard = spawn(fun() -> guard(Owner, Self) end),
-    try
-        F()
-    after
-        Guard ! {stop, Self}
+    case beamflame_remote:hold_app() of
+        ok ->
+            Guard = spawn(fun() -> guard(Owner, Self) end),
+            try
+                F()
+            after
+                Guard ! {stop, Self}
+            end;
+        {error, Reason} ->
+            {error, {cannot_start, Reason}}
     end.
 
 %% Kills the session process if its owner goes (death or lost connection: both give a
-%% 'DOWN'); ends with the session either way.
+%% 'DOWN'); once the session is over, releases the application.
 guard(Owner, Session) ->
     O = erlang:monitor(process, Owner),
     S = erlang:monitor(process, Session),
     receive
-        {'DOWN', O, process, _, _} -> exit(Session, kill);
+        {'DOWN', O, process, _, _} ->
+            exit(Session, kill),
+            receive {'DOWN', S, process, _, _} -> ok end;
         {'DOWN', S, process, _, _} -> ok;
         {stop, Session} -> ok
-    end.
+    end,
+    beamflame_remote:release_app_when_idle().
 
 results(P) ->
     Folded0 = folded(P),
@@ -207,14 +218,20 @@ prefix(Node, Folded) ->
 %% <dt>`duration'</dt><dd>milliseconds, default 5000.</dd>
 %% <dt>`rate'</dt><dd>Hz, default 99; ticks are jittered by up to a quarter period so they
 %%   do not beat with periodic work.</dd>
-%% <dt>`processes'</dt><dd>`all' (default) or a list of pids and registered names.</dd>
-%% <dt>`states'</dt><dd>`cpu' (default): processes running or runnable; `wall': all
-%%   processes, waiting ones at the place they wait.</dd>
-%% <dt>`group'</dt><dd>`none' (default) or `process': a root frame per process, its
-%%   registered name or initial call.</dd>
-%% <dt>`max_stacks', `max_depth', `max_bytes'</dt><dd>caps (100000, 128, 64 MiB); what
+%% <dt>`processes'</dt><dd>`all' (default) or a list of pids, registered names and
+%%   initial calls `{M, F, A}' (an OTP behaviour's: its callback module's init/1).</dd>
+%% <dt>`states'</dt><dd>`cpu' (default): processes executing at the tick, their waits left
+%%   out (an answer at a receive is counted in `waits_dropped', see
+%%   {@link beamflame_sampler}); `wall' or `all': every process, waiting ones at the place
+%%   they wait.</dd>
+%% <dt>`group'</dt><dd>`none' (default), `process' (a root frame per process: its
+%%   registered name, else its initial call and pid) or `name' (a root frame per
+%%   registered name or initial call).</dd>
+%% <dt>`max_stacks', `max_depth', `max_bytes'</dt><dd>caps (100000, 64, 64 MiB); what
 %%   exceeds them is counted in {@link info/1}, never grown into.</dd>
 %% </dl>
+%% When the graph cannot be trusted as it is, {@link info/1} has a `hint' (why, and what
+%% to do), which svg/2 and html/2 draw as the subtitle.
 -spec sample(sample_opts()) -> {ok, profile()} | {error, term()}.
 sample(Opts) ->
     case beamflame_sampler:validate(Opts) of

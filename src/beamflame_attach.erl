@@ -10,7 +10,7 @@
 %% version is refused, never replaced under a running session. {@link detach/1} removes
 %% what attach pushed (and only that).
 -module(beamflame_attach).
--export([attach/1, detach/1, facts/0, install/3, install/4, private_file/4]).
+-export([attach/1, load/1, detach/1, facts/0, install/3, install/4, private_file/4]).
 
 -define(CALL_TIMEOUT, 15000).
 -define(PUSHED, {beamflame_attach, pushed}).  % marker on the target: we loaded it
@@ -23,12 +23,23 @@ facts() ->
       system_architecture => erlang:system_info(system_architecture),
       wordsize => erlang:system_info({wordsize, external})}.
 
+%% @doc Loads beamflame into `Node' and starts its application there.
 -spec attach(node()) -> ok | {error, term()}.
 attach(Node) when is_atom(Node) ->
+    attach(Node, true).
+
+%% @doc Loads beamflame into `Node' without starting its application: the remote entry
+%% points (beamflame:sample/2 and the like) start it for their run and stop it after, so
+%% an implicit attach leaves no process behind.
+-spec load(node()) -> ok | {error, term()}.
+load(Node) when is_atom(Node) ->
+    attach(Node, false).
+
+attach(Node, Start) ->
     case connect(Node) of
         ok ->
             case compatible(Node) of
-                {ok, How} -> ensure_loaded(Node, How);
+                {ok, How} -> ensure_loaded(Node, How, Start);
                 {error, _} = E -> E
             end;
         {error, _} = E ->
@@ -135,19 +146,19 @@ hint(system_architecture, _, _) ->
 hint(wordsize, _, _) ->
     "the target's word size differs: build beamflame for it".
 
-ensure_loaded(Node, How) ->
+ensure_loaded(Node, How, Start) ->
     {ok, Vsn} = local_vsn(),
     case rpc(Node, application, get_key, [beamflame, vsn]) of
         {ok, Vsn} ->
-            start(Node);
+            start(Node, Start);
         {ok, Other} ->
             {error, {version_mismatch, Vsn, Other,
                      "the node runs another beamflame version; it is not replaced under a "
                      "running session (detach it first if attach/1 loaded it)"}};
         undefined ->
             case rpc(Node, code, is_loaded, [beamflame]) of
-                false -> push(Node, How);
-                {file, _} -> start(Node);
+                false -> push(Node, How, Start);
+                {file, _} -> start(Node, Start);
                 {badrpc, R} -> {error, {badrpc, Node, R}}
             end;
         {badrpc, R} ->
@@ -158,18 +169,36 @@ local_vsn() ->
     _ = application:load(beamflame),
     application:get_key(beamflame, vsn).
 
-start(Node) ->
+start(Node, true) ->
     case rpc(Node, application, ensure_all_started, [beamflame]) of
         {ok, _} -> ok;
         Other -> {error, {cannot_start, Node, Other}}
+    end;
+start(Node, false) ->
+    case rpc(Node, application, load, [beamflame]) of
+        ok -> ok;
+        {error, {already_loaded, beamflame}} -> ok;
+        Other -> {error, {cannot_load, Node, Other}}
     end.
 
 %% Pushes this module alone, then has it install the rest on the target (the same path the
 %% command line takes): one remote call carries the code, the library and the app file.
-push(Node, How) ->
+push(Node, How, Start) ->
     case beams(Node, How) of
-        {ok, Beams} -> push(Node, Beams, proplists:get_value(?MODULE, Beams));
-        {error, _} = E -> E
+        {ok, Beams} ->
+            case push(Node, Beams, proplists:get_value(?MODULE, Beams), Start) of
+                {error, {cannot_load, _, {error, badfile}}} when How =:= as_built ->
+                    %% a newer node refused code of this release (OTP 29 refuses some of
+                    %% OTP 25's binary matching): compile it there, if it can
+                    case rpc(Node, code, which, [compile]) of
+                        Path when is_list(Path) -> push(Node, compile, Start);
+                        _ -> push(Node, Beams, proplists:get_value(?MODULE, Beams), Start)
+                    end;
+                Result ->
+                    Result
+            end;
+        {error, _} = E ->
+            E
     end.
 
 %% Object code as built here, or compiled on the (older) node from its abstract code.
@@ -195,7 +224,7 @@ beam_for(Node, compile, M, Bin) ->
         Other -> {error, {cannot_compile_on_node, Node, M, Other}}
     end.
 
-push(Node, Beams, Self) ->
+push(Node, Beams, Self, Start) ->
     {ok, So} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_nif.so")),
     {ok, App} = file:read_file(filename:join(filename:dirname(code:which(beamflame)), "beamflame.app")),
     {ok, Exe} = file:read_file(filename:join(code:priv_dir(beamflame), "beamflame_native")),
@@ -203,7 +232,7 @@ push(Node, Beams, Self) ->
     case rpc(Node, code, load_binary, [?MODULE, File, Self]) of
         {module, ?MODULE} ->
             case rpc(Node, ?MODULE, install, [App, Beams, So, Exe]) of
-                ok -> start(Node);
+                ok -> start(Node, Start);
                 {error, _} = E -> _ = unload(Node), E;
                 {badrpc, R} -> _ = unload(Node), {error, {push_failed, Node, R}}
             end;

@@ -14,7 +14,7 @@
 %% Every reply is a plain term of atoms, integers and binaries, easy to decode in C.
 -module(beamflame_remote).
 -export([start/3, status/1, stop/1, fetch/1]).
--export([session_init/4]).
+-export([session_init/4, hold_app/0, release_app/0, release_app_when_idle/0]).
 
 -define(FETCH_WINDOW_MS, 60000).   % a finished result waits this long for its owner
 -define(CALL_TIMEOUT_MS, 10000).   % a request to a session (it answers at once)
@@ -166,19 +166,18 @@ spawn_session(Owner, Mod, Opts) ->
 -spec session_init(pid(), reference(), pid(), {module() | tuple(), map()}) -> ok.
 session_init(Parent, Tag, Owner, {What, Opts = #{duration := Duration}}) ->
     OwnerMon = erlang:monitor(process, Owner),
-    Running = lists:keymember(beamflame, 1, application:which_applications()),
-    case application:ensure_all_started(beamflame) of
-        {ok, _} ->
+    case hold_app() of
+        ok ->
             Ref = make_ref(),
             case start_run(What, Opts, Ref) of
                 {ok, Run} ->
                     Parent ! {Tag, ok},
                     session(#ss{owner = OwnerMon, run = Run, ref = Ref,
                                 run_mon = erlang:monitor(process, Run),
-                                stop_app = not Running,
+                                stop_app = true,
                                 deadline = now_ms() + Duration + ?RUN_MARGIN_MS});
                 {error, Reason} ->
-                    stop_app(not Running),
+                    release_app(),
                     Parent ! {Tag, {error, {cannot_start, Reason}}}
             end;
         {error, Reason} ->
@@ -308,15 +307,52 @@ kill_if_stuck(Run, RunMon) ->
 stop_app(false) ->
     ok;
 stop_app(true) ->
-    %% Only beamflame_flags left under the supervisor: no other run needs the application.
-    case try supervisor:count_children(beamflame_sup) catch exit:_ -> none end of
-        L when is_list(L) ->
-            case proplists:get_value(workers, L, 0) =< 1 of
-                true -> _ = application:stop(beamflame), ok;
-                false -> ok
-            end;
+    release_app().
+
+%% @doc For a remote caller's run (the command line's sessions, the erpc entry points of
+%% beamflame): starts the application if it is not running, and notes that a remote run
+%% started it (application env `started_remotely').
+-spec hold_app() -> ok | {error, term()}.
+hold_app() ->
+    Running = lists:keymember(beamflame, 1, application:which_applications()),
+    case application:ensure_all_started(beamflame) of
+        {ok, _} when not Running -> application:set_env(beamflame, started_remotely, true);
+        {ok, _} -> ok;
+        {error, _} = E -> E
+    end.
+
+%% @doc The end of a remote caller's run: when a remote run started the application and
+%% no run is left under its supervisor (only beamflame_flags), stops it, so that a node
+%% that had no beamflame process before has none after. The last run to end stops it.
+-spec release_app() -> ok.
+release_app() ->
+    case {application:get_env(beamflame, started_remotely), runs_left()} of
+        {{ok, true}, 0} ->
+            _ = application:stop(beamflame),
+            application:unset_env(beamflame, started_remotely);
         _ ->
             ok
+    end.
+
+%% Runs under the supervisor (beamflame_flags aside); 0 when it is not running.
+runs_left() ->
+    case try supervisor:count_children(beamflame_sup) catch exit:_ -> none end of
+        L when is_list(L) -> max(0, proplists:get_value(workers, L, 0) - 1);
+        _ -> 0
+    end.
+
+%% @doc release_app/0 once the runs have ended (a run stops on its caller's death, and
+%% takes a moment to undo what it set): waits up to 10 s for them, then releases.
+-spec release_app_when_idle() -> ok.
+release_app_when_idle() ->
+    release_app_when_idle(200).
+
+release_app_when_idle(0) ->
+    release_app();
+release_app_when_idle(N) ->
+    case runs_left() of
+        0 -> release_app();
+        _ -> timer:sleep(50), release_app_when_idle(N - 1)
     end.
 
 now_ms() ->

@@ -10,7 +10,8 @@
          detach_removes_everything/1, unreachable_node_fails_fast/1,
          cluster_of_three_merges_and_survives_a_bad_node/1, remote_trace_and_capture/1,
          remote_native_on_a_bare_node/1,
-         caller_death_stops_a_remote_trace/1, attach_compiles_on_the_node/1]).
+         caller_death_stops_a_remote_trace/1, attach_compiles_on_the_node/1,
+         remote_runs_leave_no_application/1]).
 %% run on the notebook-style node
 -export([notebook_call/2]).
 
@@ -20,7 +21,8 @@ all() ->
      caller_death_stops_the_remote_run, other_version_is_refused, detach_removes_everything,
      unreachable_node_fails_fast, cluster_of_three_merges_and_survives_a_bad_node,
      remote_trace_and_capture, caller_death_stops_a_remote_trace,
-     remote_native_on_a_bare_node, attach_compiles_on_the_node].
+     remote_native_on_a_bare_node, attach_compiles_on_the_node,
+     remote_runs_leave_no_application].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -106,6 +108,38 @@ notebook_style_erpc_gets_an_svg(Config) ->
     ?assertMatch({_, _}, binary:match(Svg, <<"bf_workload:hot_a/1">>)),
     peer:stop(NbPeer).
 
+app_running(Node) ->
+    lists:keymember(beamflame, 1, erpc:call(Node, application, which_applications, [])).
+
+%% A remote run by an Erlang node (the notebook's path, beamflame:sample/2) leaves nothing
+%% on the target, the application it started included: when it ends normally, and when
+%% the calling node halts in the middle of it.
+remote_runs_leave_no_application(Config) ->
+    Node = ?config(node, Config),
+    push_workload(Node),
+    Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
+    ?assertNot(app_running(Node)),
+    {ok, _} = beamflame:sample(Node, #{duration => 300}),
+    wait_until(fun() -> not app_running(Node) end),
+    ?assertEqual([], erpc:call(Node, bf_probe, leftovers, [Depth])),
+    %% a caller node that halts mid-run
+    Cookie = atom_to_list(?config(cookie, Config)),
+    {ok, CPeer, C} = peer:start(#{name => peer:random_name(bf_caller),
+                                  args => ["-setcookie", Cookie, "-hidden", "-pa",
+                                           filename:dirname(code:which(beamflame))]}),
+    _ = erpc:call(C, erlang, spawn, [beamflame, sample, [Node, #{duration => 60000}]]),
+    wait_until(fun() -> app_running(Node) andalso
+                            erpc:call(Node, beamflame_flags, holders, []) =/= [] end),
+    erpc:cast(C, erlang, halt, []),
+    catch peer:stop(CPeer),
+    wait_until(fun() -> not app_running(Node) end),
+    ?assertEqual([], erpc:call(Node, bf_probe, leftovers, [Depth])),
+    %% an application someone else started is left running
+    ok = erpc:call(Node, application, start, [beamflame]),
+    {ok, _} = beamflame:sample(Node, #{duration => 300}),
+    timer:sleep(500),
+    ?assert(app_running(Node)).
+
 caller_death_stops_the_remote_run(Config) ->
     Node = ?config(node, Config),
     ok = beamflame:attach(Node),
@@ -167,7 +201,9 @@ remote_trace_and_capture(Config) ->
         beamflame:capture(Node, {bf_workload, hot_b, 1}, 2, #{timeout => 10000}),
     [?assertMatch({_, _}, binary:match(F, <<"bf_workload:hot_b/1">>)) || F <- [F1, F2]],
     Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
-    wait_until(fun() -> erpc:call(Node, bf_probe, leftovers_but_app, [Depth]) =:= [] end).
+    %% nothing left, the application it started included
+    wait_until(fun() -> erpc:call(Node, bf_probe, leftovers, [Depth]) =:= [] end),
+    wait_until(fun() -> not app_running(Node) end).
 
 caller_death_stops_a_remote_trace(Config) ->
     Node = ?config(node, Config),
@@ -180,7 +216,8 @@ caller_death_stops_a_remote_trace(Config) ->
                                         erpc:call(Node, bf_probe, leftovers_but_app, [Depth]))
                end),
     exit(Caller, kill),
-    wait_until(fun() -> erpc:call(Node, bf_probe, leftovers_but_app, [Depth]) =:= [] end).
+    wait_until(fun() -> erpc:call(Node, bf_probe, leftovers, [Depth]) =:= [] end),
+    wait_until(fun() -> not app_running(Node) end).
 
 %% Native mode through attach: the port program travels with the code and runs from a
 %% private directory that is gone afterwards.

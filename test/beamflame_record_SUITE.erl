@@ -506,9 +506,17 @@ mode_options_take_effect(Config) ->
                               "--states", "wall", "--max-depth", "2"]),
     {_, Depth} = Roots(),
     ?assert(Depth =< 3, Depth), % two frames and the [truncated] marker
+    %% a pid of no process: recorded, empty, and said why
+    Dead = erpc:call(NodeA, erlang, spawn, [erlang, is_atom, [x]]),
+    DeadText = erpc:call(NodeA, erlang, pid_to_list, [Dead]),
+    {3, Gone} = run_cli(Config, ["record", Node, "--duration", "0.3", "-o", Out,
+                                 "--process", DeadText]),
+    ?assert(contains(Gone, "no process matched")),
+    %% a pid of another node is refused by the node, as a bad argument
     {2, Bad} = run_cli(Config, ["record", Node, "--duration", "0.3", "-o", Out,
-                                "--process", "<0.99999.0>"]),
+                                "--process", "<1.2.3>"]),
     ct:pal("~s", [Bad]),
+    ?assert(contains(Bad, "is not a pid of")),
     nothing_left(Config).
 
 %% What can be checked before recording is: nothing reaches the node when the output

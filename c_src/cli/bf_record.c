@@ -848,8 +848,18 @@ int bf_record_run(const bf_cli *cli_in)
         rc = -has;
         goto done;
     }
-    if (!has && (rc = bf_push(&n, compile, err, sizeof(err))) != BF_EXIT_OK)
-        goto done;
+    if (!has && (rc = bf_push(&n, compile, err, sizeof(err))) != BF_EXIT_OK) {
+        /* a newer node may refuse code of this release (OTP 29 refuses some of OTP 25's
+         * binary matching; the node has unloaded what it took): compile it there */
+        char why[BF_ERR];
+        if (compile || rc != BF_EXIT_REMOTE || !bf_node_has_compiler(&n, why, sizeof(why)))
+            goto done;
+        fprintf(stderr, "beamflame: %s refused this build's code (%s): compiling it there\n",
+                n.name, err);
+        compile = 1;
+        if ((rc = bf_push(&n, compile, err, sizeof(err))) != BF_EXIT_OK)
+            goto done;
+    }
     erlang_pid session;
     rc = bf_session_start(&n, o, &session, err, sizeof(err));
     if (rc != BF_EXIT_OK)
