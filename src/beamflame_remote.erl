@@ -310,29 +310,45 @@ stop_app(true) ->
     release_app().
 
 %% @doc For a remote caller's run (the command line's sessions, the erpc entry points of
-%% beamflame): starts the application if it is not running, and notes that a remote run
-%% started it (application env `started_remotely').
+%% beamflame): starts the application if it is not running (noting that a remote run
+%% started it: application env `started_remotely') and counts the run as a holder. Holds
+%% and releases are serialized (a lock on this node), so a release never stops the
+%% application under a run that has just held it.
 -spec hold_app() -> ok | {error, term()}.
 hold_app() ->
-    Running = lists:keymember(beamflame, 1, application:which_applications()),
-    case application:ensure_all_started(beamflame) of
-        {ok, _} when not Running -> application:set_env(beamflame, started_remotely, true);
-        {ok, _} -> ok;
-        {error, _} = E -> E
-    end.
+    locked(fun() ->
+                   Running = lists:keymember(beamflame, 1, application:which_applications()),
+                   case application:ensure_all_started(beamflame) of
+                       {ok, _} ->
+                           Running orelse application:set_env(beamflame, started_remotely, true),
+                           application:set_env(beamflame, remote_holders, holders() + 1);
+                       {error, _} = E ->
+                           E
+                   end
+           end).
 
-%% @doc The end of a remote caller's run: when a remote run started the application and
-%% no run is left under its supervisor (only beamflame_flags), stops it, so that a node
-%% that had no beamflame process before has none after. The last run to end stops it.
+%% @doc The end of a remote caller's run: the last holder stops the application if a
+%% remote run started it and no run is left under its supervisor (only beamflame_flags),
+%% so that a node that had no beamflame process before has none after.
 -spec release_app() -> ok.
 release_app() ->
-    case {application:get_env(beamflame, started_remotely), runs_left()} of
-        {{ok, true}, 0} ->
-            _ = application:stop(beamflame),
-            application:unset_env(beamflame, started_remotely);
-        _ ->
-            ok
-    end.
+    locked(fun() ->
+                   Left = max(0, holders() - 1),
+                   application:set_env(beamflame, remote_holders, Left),
+                   case {Left, application:get_env(beamflame, started_remotely), runs_left()} of
+                       {0, {ok, true}, 0} ->
+                           _ = application:stop(beamflame),
+                           application:unset_env(beamflame, started_remotely);
+                       _ ->
+                           ok
+                   end
+           end).
+
+holders() ->
+    application:get_env(beamflame, remote_holders, 0).
+
+locked(F) ->
+    global:trans({beamflame_application, self()}, F, [node()], infinity).
 
 %% Runs under the supervisor (beamflame_flags aside); 0 when it is not running.
 runs_left() ->

@@ -571,10 +571,13 @@ hint_is_printed_and_drawn(Config) ->
     ct:pal("~b ~s", [Code, Text]),
     case Code of
         0 ->
-            ?assert(contains(Text, "beamflame: note: ")),
-            ?assert(contains(Text, "at a receive")),
+            %% the note (most looks at a receive; on a loaded machine, missed ticks come
+            %% first), and the same sentence under the SVG's title
+            [_, Rest] = binary:split(Text, <<"beamflame: note: ">>),
+            [Note | _] = binary:split(Rest, <<"\n">>),
+            ?assert(contains(Note, "at a receive") orelse contains(Note, "too busy")),
             {ok, Svg} = file:read_file(Out),
-            ?assert(contains(Svg, "--mode native"));
+            ?assert(contains(Svg, binary:part(Note, 0, 40)));
         3 ->
             %% not one sample caught in the work: the message says why
             ?assert(contains(Text, "at a receive"))
