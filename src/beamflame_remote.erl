@@ -13,7 +13,7 @@
 %% </ul>
 %% Every reply is a plain term of atoms, integers and binaries, easy to decode in C.
 -module(beamflame_remote).
--export([start/3, status/1, stop/1, fetch/1]).
+-export([start/3, status/1, stop/1, fetch/1, dump/1]).
 -export([session_init/4, hold_app/0, release_app/0, release_app_when_idle/0]).
 
 -define(FETCH_WINDOW_MS, 60000).   % a finished result waits this long for its owner
@@ -63,6 +63,21 @@ start(Owner, native, Opts) when is_pid(Owner) ->
     end;
 start(_Owner, Mode, _Opts) ->
     {error, text({unsupported_mode, Mode})}.
+
+%% @doc `beamflame dump': the stacks of this node's processes, now (options as
+%% {@link beamflame_dump:validate/1}; pids may be given as text). A one-shot call: no
+%% session, nothing started.
+-spec dump(map()) -> {ok, non_neg_integer(), [tuple()]} | {error, {bad_argument, binary()}}.
+dump(Opts0) when is_map(Opts0) ->
+    case pids(Opts0) of
+        {ok, Opts} ->
+            case beamflame_dump:validate(Opts) of
+                {ok, Valid} -> beamflame_dump:dump(Valid);
+                {error, Reason} -> {error, {bad_argument, text(Reason)}}
+            end;
+        {error, _} = E ->
+            E
+    end.
 
 %% The command line gives pids as their text (<0.123.0>): pids of this node.
 pids(Opts = #{processes := L}) when is_list(L) ->

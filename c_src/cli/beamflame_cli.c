@@ -14,6 +14,7 @@
 #include "../core/bf_speedscope.h"
 #include "../core/bf_svg.h"
 #include "bf_cli_args.h"
+#include "bf_inspect.h"
 #include "bf_output.h"
 #include "bf_record.h"
 
@@ -165,6 +166,10 @@ int main(int argc, char **argv)
         return bf_cli_svg(&cli);
     case BF_VERB_RECORD:
         return bf_record_run(&cli);
+    case BF_VERB_DUMP:
+        return bf_dump_run(&cli);
+    case BF_VERB_LIST:
+        return bf_list_run(&cli);
     default:
         return BF_EXIT_USAGE;
     }

@@ -41,9 +41,11 @@ const char *bf_cli_usage(void)
            "                      AFTER, red where a frame grew, blue where it shrank (its\n"
            "                      whole subtree); the svg options apply (format svg or html)\n"
            "    --normalize       compare shares: scale BEFORE to AFTER's total first\n"
-           "  record NODE         attach to a running node (NAME or NAME@HOST) as a hidden\n"
+           "  record NODE...      attach to a running node (NAME or NAME@HOST) as a hidden\n"
            "                      node, load beamflame there if it lacks it, record, write\n"
-           "                      the flame graph; the svg options above apply\n"
+           "                      the flame graph; the svg options above apply. Several\n"
+           "                      nodes are recorded together, each under its name\n"
+           "    --cluster         also every node the first one is connected to\n"
            "    --mode M          sample (default): stacks of the node's processes; trace:\n"
            "                      exact stacks of the next calls of one function, in us;\n"
            "                      native: the scheduler threads' C and JIT frames (ptrace;\n"
@@ -332,7 +334,7 @@ static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r,
                                size_t errlen)
 {
     const char *a = argv[*i], *v;
-    if (bf_flag(a, "--quiet", &r->quiet))
+    if (bf_flag(a, "--quiet", &r->quiet) || bf_flag(a, "--cluster", &r->cluster))
         return 1;
     int took = bf_parse_mode_opt(argc, argv, i, r, err, errlen);
     if (took)
@@ -402,6 +404,69 @@ static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r,
         return 0;
     }
     return 1;
+}
+
+/* dump, list and top: record's connection options, and their own. */
+static int bf_parse_inspect(int argc, char **argv, int i, bf_cli *cli, char *err, size_t errlen)
+{
+    for (; i < argc; i++) {
+        const char *a = argv[i], *v;
+        if (cli->verb == BF_VERB_DUMP && (bf_opt_value(argc, argv, &i, "--pid", &v) ||
+                                          bf_opt_value(argc, argv, &i, "--name", &v))) {
+            if (!v || !bf_process_ok(v) || strchr(v, '/'))
+                return bf_fail(err, errlen, "%s needs a pid like <0.123.0> or a registered "
+                                            "name (got %s)", a, v ? v : "nothing");
+            if (cli->nselect == BF_MAX_PROCESSES)
+                return bf_fail(err, errlen, "at most %d --pid and --name options",
+                               BF_MAX_PROCESSES);
+            cli->select[cli->nselect++] = v;
+        } else if (cli->verb == BF_VERB_DUMP && bf_opt_value(argc, argv, &i, "--top", &v)) {
+            double n;
+            if (!v || bf_parse_px(v, 1, 10000, &n) || n != (unsigned)n)
+                return bf_fail(err, errlen, "--top needs a whole number, 1 to 10000 (got %s)",
+                               v ? v : "nothing");
+            cli->top = (unsigned)n;
+        } else if (cli->verb == BF_VERB_DUMP && bf_opt_value(argc, argv, &i, "--sort", &v)) {
+            if (!v || !bf_word_in(v, "memory reductions queue"))
+                return bf_fail(err, errlen, "--sort is memory, reductions or queue (got %s)",
+                               v ? v : "nothing");
+            cli->sort = v;
+        } else if (cli->verb == BF_VERB_DUMP && bf_opt_value(argc, argv, &i, "--format", &v)) {
+            if (!v || !bf_word_in(v, "text json"))
+                return bf_fail(err, errlen, "--format is text or json (got %s)",
+                               v ? v : "nothing");
+            cli->json = !strcmp(v, "json");
+        } else if (cli->verb == BF_VERB_TOP && bf_opt_value(argc, argv, &i, "--interval", &v)) {
+            if (bf_parse_seconds(v, 0.2, 60, &cli->interval_ms))
+                return bf_fail(err, errlen, "--interval needs seconds, 0.2 to 60 (got %s)",
+                               v ? v : "nothing");
+        } else if (cli->verb == BF_VERB_TOP && bf_flag(a, "--once", &cli->once)) {
+            continue;
+        } else if (a[0] != '-') {
+            if (cli->verb == BF_VERB_LIST) {
+                if (cli->host)
+                    return bf_fail(err, errlen, "list takes one host (extra: %s)", a);
+                cli->host = a;
+            } else {
+                if (cli->rec.node)
+                    return bf_fail(err, errlen, "%s takes one node (extra: %s)", argv[1], a);
+                cli->rec.node = a;
+            }
+        } else {
+            int took = bf_parse_record_opt(argc, argv, &i, &cli->rec, err, errlen);
+            if (took < 0)
+                return BF_EXIT_USAGE;
+            if (!took)
+                return bf_fail(err, errlen, "unknown option for %s: %s (see `beamflame help`)",
+                               argv[1], a);
+        }
+    }
+    if (cli->verb != BF_VERB_LIST && !cli->rec.node)
+        return bf_fail(err, errlen, "%s needs a node: beamflame %s NAME[@HOST]", argv[1],
+                       argv[1]);
+    if (cli->verb == BF_VERB_TOP && cli->rec.mode == BF_MODE_TRACE)
+        return bf_fail(err, errlen, "%s", "top samples: --mode sample or native");
+    return bf_check_mode_opts(&cli->rec, err, errlen);
 }
 
 static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, size_t errlen)
@@ -485,9 +550,11 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
                 return bf_fail(err, errlen, "--format is svg, html, speedscope or folded (got %s)",
                                v ? v : "nothing");
         } else if (cli->verb == BF_VERB_RECORD && a[0] != '-') {
-            if (cli->rec.node)
-                return bf_fail(err, errlen, "record takes one node (extra: %s)", a);
-            cli->rec.node = a;
+            if (cli->rec.nnodes == BF_MAX_NODES)
+                return bf_fail(err, errlen, "record takes at most %d nodes", BF_MAX_NODES);
+            cli->rec.nodes[cli->rec.nnodes++] = a;
+            if (!cli->rec.node)
+                cli->rec.node = a;
         } else if (strcmp(a, "-") == 0 || a[0] != '-') {
             if (!cli->input)
                 cli->input = a;
@@ -558,6 +625,17 @@ int bf_cli_parse(int argc, char **argv, bf_cli *cli, char *err, size_t errlen)
         cli->rec.timeout_ms = BF_RECORD_DEFAULT_TIMEOUT_MS;
         cli->rec.calls = 1;
         return bf_parse_svg(argc, argv, 2, cli, err, errlen);
+    }
+    if (!strcmp(verb, "dump") || !strcmp(verb, "list") || !strcmp(verb, "top")) {
+        cli->verb = !strcmp(verb, "dump") ? BF_VERB_DUMP
+                    : !strcmp(verb, "list") ? BF_VERB_LIST : BF_VERB_TOP;
+        cli->rec.rate = BF_RECORD_DEFAULT_RATE;
+        cli->rec.timeout_ms = BF_RECORD_DEFAULT_TIMEOUT_MS;
+        cli->rec.duration_ms = BF_RECORD_MAX_DURATION_MS;
+        cli->top = 100;
+        cli->sort = "memory";
+        cli->interval_ms = 1000;
+        return bf_parse_inspect(argc, argv, 2, cli, err, errlen);
     }
     if (!strcmp(verb, "diff")) {
         cli->verb = BF_VERB_DIFF;

@@ -34,7 +34,10 @@ typedef enum bf_verb {
     BF_VERB_VERSION,
     BF_VERB_SVG,
     BF_VERB_DIFF,
-    BF_VERB_RECORD
+    BF_VERB_RECORD,
+    BF_VERB_DUMP,
+    BF_VERB_LIST,
+    BF_VERB_TOP
 } bf_verb;
 
 typedef enum bf_mode { BF_MODE_SAMPLE = 0, BF_MODE_TRACE, BF_MODE_NATIVE } bf_mode;
@@ -63,6 +66,7 @@ typedef struct bf_mode_opt {
 } bf_mode_opt;
 
 #define BF_MAX_MODE_OPTS 16
+#define BF_MAX_NODES 64
 #define BF_MAX_PROCESSES 64
 
 /* The table, and its length. */
@@ -71,7 +75,10 @@ extern const size_t bf_mode_opt_count;
 
 /* `record`'s options; defaults in bf_cli_usage(). */
 typedef struct bf_record_opts {
-    const char *node;        /* target, NAME or NAME@HOST (NAME: this host) */
+    const char *node;        /* target, NAME or NAME@HOST (NAME: this host): nodes[0] */
+    const char *nodes[BF_MAX_NODES]; /* record: every node named, recorded together */
+    unsigned nnodes;
+    int cluster;             /* --cluster: also every node the first is connected to */
     bf_mode mode;
     unsigned duration_ms;    /* --duration, seconds on the command line */
     unsigned rate;           /* --rate, Hz */
@@ -108,7 +115,18 @@ typedef struct bf_cli {
     bf_format format;   /* --format, else from the output's extension, else svg */
     int format_given;   /* --format was given */
     bf_svg_opts svg;
-    bf_record_opts rec; /* record only */
+    bf_record_opts rec; /* record, and the connection options of dump, list and top */
+    /* dump */
+    const char *select[BF_MAX_PROCESSES]; /* --pid and --name, in order */
+    unsigned nselect;
+    unsigned top;         /* --top K (default 100) */
+    const char *sort;     /* --sort memory|reductions|queue */
+    int json;             /* --format json */
+    /* list */
+    const char *host;     /* NULL: this host */
+    /* top */
+    unsigned interval_ms; /* --interval S (default 1) */
+    int once;             /* --once: one plain snapshot */
 } bf_cli;
 
 #define BF_RECORD_DEFAULT_DURATION_MS 10000u

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -319,4 +320,64 @@ int bf_node_call(bf_node *n, const char *mod, const char *fun, ei_x_buff *args,
         }
         return BF_EXIT_OK;
     }
+}
+
+int bf_epmd_names(const char *host, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char hs[256], hl[256];
+    bf_short_host(hs, sizeof(hs));
+    bf_long_host(hl, sizeof(hl));
+    if (!host || !*host)
+        host = hs;
+    struct in_addr addr;
+    if (bf_resolve_ipv4(host, hs, hl, &addr) != 0) {
+        snprintf(err, errlen, "cannot resolve the host %s (IPv4)", host);
+        return BF_EXIT_UNREACHABLE;
+    }
+    const char *p = getenv("ERL_EPMD_PORT");
+    int port = p && atoi(p) > 0 ? atoi(p) : BF_EPMD_DEFAULT_PORT;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof(a));
+    a.sin_family = AF_INET;
+    a.sin_addr = addr;
+    a.sin_port = htons((unsigned short)port);
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        if (s >= 0)
+            close(s);
+        snprintf(err, errlen, "epmd is not running on %s (nothing listens on port %d): no "
+                              "node runs there, or check the host", host, port);
+        return BF_EXIT_NO_EPMD;
+    }
+    struct timeval tv = {5, 0};
+    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    /* NAMES_REQ: a 2-byte length, then 'n'; the answer: epmd's port (4 bytes), then text
+     * lines "name NAME at port PORT", until epmd closes the connection */
+    const unsigned char req[3] = {0, 1, 'n'};
+    size_t len = 0;
+    int ok = write(s, req, sizeof(req)) == (ssize_t)sizeof(req);
+    unsigned char hdr[4];
+    size_t got = 0;
+    while (ok && got < sizeof(hdr)) {
+        ssize_t r = read(s, hdr + got, sizeof(hdr) - got);
+        if (r <= 0)
+            ok = 0;
+        else
+            got += (size_t)r;
+    }
+    while (ok && len + 1 < outlen) {
+        ssize_t r = read(s, out + len, outlen - 1 - len);
+        if (r < 0)
+            ok = 0;
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(s);
+    if (!ok) {
+        snprintf(err, errlen, "epmd on %s did not answer the list of names", host);
+        return BF_EXIT_UNREACHABLE;
+    }
+    out[len] = '\0';
+    return BF_EXIT_OK;
 }

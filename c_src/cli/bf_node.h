@@ -27,6 +27,10 @@ typedef struct bf_node {
 int bf_node_connect(bf_node *n, const bf_record_opts *r, char *err, size_t errlen);
 void bf_node_close(bf_node *n);
 
+/* epmd's list of the nodes registered on host (NULL or "": this host), as its text lines
+ * "name NAME at port PORT" into out. Returns an exit code, with the reason in err. */
+int bf_epmd_names(const char *host, char *out, size_t outlen, char *err, size_t errlen);
+
 /* Calls mod:fun(args...) on the node; args holds an encoded list (no version byte).
  * On BF_EXIT_OK, reply holds the message and *idx points at the reply term. Errors:
  * BF_EXIT_TIMEOUT, BF_EXIT_REMOTE (connection lost, {badrpc, _}); a message in err. */

@@ -70,7 +70,7 @@ static double bf_ms_since_f(const struct timespec *t0)
 
 /* Arguments: an encoded list of n elements, without a version byte (ei_rpc_to puts the
  * list inside its own term). */
-static void bf_args(ei_x_buff *x, int n)
+void bf_args(ei_x_buff *x, int n)
 {
     ei_x_free(x);
     ei_x_new(x);
@@ -78,7 +78,7 @@ static void bf_args(ei_x_buff *x, int n)
         ei_x_encode_list_header(x, n);
 }
 
-static void bf_args_end(ei_x_buff *x)
+void bf_args_end(ei_x_buff *x)
 {
     ei_x_encode_empty_list(x);
 }
@@ -164,8 +164,8 @@ static int bf_reply_string(const ei_x_buff *r, int idx, char *out, size_t len)
 }
 
 /* The node's value of a system_info item, as text ("?" when it answers something else). */
-static int bf_node_fact(bf_node *n, const char *item, char *theirs, size_t len, char *err,
-                        size_t errlen)
+int bf_node_fact(bf_node *n, const char *item, char *theirs, size_t len, char *err,
+                 size_t errlen)
 {
     ei_x_buff a, r;
     ei_x_new(&a);
@@ -507,7 +507,7 @@ done:
 }
 
 /* A {failed, Text} / {error, Text} reply as a message. 1 if it was one. */
-static int bf_failure(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen)
+int bf_failure(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen)
 {
     int i = idx, arity, type, size;
     char atom[MAXATOMLEN];
@@ -529,7 +529,7 @@ static int bf_failure(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t
 
 /* {error, {bad_argument, Text}}: the node refused an argument (a function to trace that
  * it does not have); Text is the sentence naming the fix. */
-static int bf_bad_argument(const ei_x_buff *r, int idx, char *err, size_t errlen)
+int bf_bad_argument(const ei_x_buff *r, int idx, char *err, size_t errlen)
 {
     int i = idx, arity, type, size;
     char atom[MAXATOMLEN];
@@ -748,8 +748,8 @@ static unsigned bf_stacks_with_frame(const bf_stack_table *st, const char *name)
 /* Fetches the folded text into st; *samples set, and hint (the profile's warning that it
  * cannot be trusted as it is; "" when none). */
 static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_table *st,
-                            long *samples, char *hint, size_t hintlen, char *err,
-                            size_t errlen)
+                            const char *root, long *samples, char *hint, size_t hintlen,
+                            char *err, size_t errlen)
 {
     ei_x_buff r;
     ei_x_new(&r);
@@ -786,8 +786,23 @@ static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_tabl
                         "cut at a line boundary\n");
     bf_folded_reader rd;
     bf_folded_reader_init(&rd, st);
-    if (bf_folded_feed(&rd, folded, (size_t)len) != 0 || bf_folded_finish(&rd) != 0)
-        rc = BF_EXIT_NOMEM;
+    if (!root) {
+        if (bf_folded_feed(&rd, folded, (size_t)len) != 0 || bf_folded_finish(&rd) != 0)
+            rc = BF_EXIT_NOMEM;
+    } else {
+        /* several nodes: each line under its node's name */
+        size_t rl = strlen(root);
+        for (const char *p = folded, *end = folded + len; p < end && rc == BF_EXIT_OK;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t ll = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+            if (bf_folded_feed(&rd, root, rl) != 0 || bf_folded_feed(&rd, ";", 1) != 0 ||
+                bf_folded_feed(&rd, p, ll) != 0 || (!nl && bf_folded_feed(&rd, "\n", 1) != 0))
+                rc = BF_EXIT_NOMEM;
+            p += ll;
+        }
+        if (rc == BF_EXIT_OK && bf_folded_finish(&rd) != 0)
+            rc = BF_EXIT_NOMEM;
+    }
     bf_folded_reader_free(&rd);
 done:
     ei_x_free(&r);
@@ -807,16 +822,92 @@ static void bf_default_output(const char *node, bf_format fmt, char *out, size_t
     snprintf(out, len, "beamflame-%s-%s.%s", alive, stamp, ext[fmt]);
 }
 
+int bf_attach_node(bf_node *n, const bf_record_opts *o, double *connected_ms,
+                   const char **how, char *err, size_t errlen)
+{
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = bf_node_connect(n, o, err, errlen);
+    if (rc != BF_EXIT_OK)
+        return rc;
+    *connected_ms = bf_ms_since_f(&t0);
+    int compile = 0;
+    rc = bf_check_compatible(n, &compile, err, errlen);
+    if (rc != BF_EXIT_OK)
+        return rc;
+    int has = bf_node_has_beamflame(n, err, errlen);
+    if (has < 0)
+        return -has;
+    *how = "beamflame was already loaded";
+    if (has)
+        return BF_EXIT_OK;
+    if ((rc = bf_push(n, compile, err, errlen)) != BF_EXIT_OK) {
+        /* a newer node may refuse code of this release (OTP 29 refuses some of OTP 25's
+         * binary matching; the node has unloaded what it took): compile it there */
+        char why[BF_ERR];
+        if (compile || rc != BF_EXIT_REMOTE || !bf_node_has_compiler(n, why, sizeof(why)))
+            return rc;
+        fprintf(stderr, "beamflame: %s refused this build's code (%s): compiling it there\n",
+                n->name, err);
+        compile = 1;
+        if ((rc = bf_push(n, compile, err, errlen)) != BF_EXIT_OK)
+            return rc;
+    }
+    *how = compile ? "beamflame compiled and loaded on the node" : "beamflame loaded";
+    return BF_EXIT_OK;
+}
+
+/* One node of a recording. */
+typedef struct bf_target {
+    bf_node n;
+    char name[MAXNODELEN + 1]; /* as given, until connected */
+    erlang_pid session;
+    int rc;                    /* BF_EXIT_OK while it goes well */
+    char err[BF_ERR];
+    long samples;
+    char hint[1024];
+    int reported;              /* its failure was said already */
+} bf_target;
+
+/* --cluster: the nodes the first one is connected to (erlang:nodes/0), appended. */
+static int bf_add_cluster(bf_target *t, unsigned *count, unsigned max, const bf_record_opts *o,
+                          char *err, size_t errlen)
+{
+    bf_node n;
+    memset(&n, 0, sizeof(n));
+    n.fd = -1;
+    int rc = bf_node_connect(&n, o, err, errlen);
+    if (rc != BF_EXIT_OK)
+        return rc;
+    ei_x_buff a, r;
+    ei_x_new(&a);
+    ei_x_new(&r);
+    bf_args(&a, 0);
+    ei_x_encode_empty_list(&a);
+    int idx, k;
+    rc = bf_node_call(&n, "erlang", "nodes", &a, &r, &idx, err, errlen);
+    if (rc == BF_EXIT_OK && ei_decode_list_header(r.buff, &idx, &k) == 0)
+        for (int i = 0; i < k && *count < max; i++) {
+            char atom[MAXATOMLEN_UTF8];
+            if (ei_decode_atom(r.buff, &idx, atom))
+                break;
+            memset(&t[*count], 0, sizeof(t[*count]));
+            snprintf(t[*count].name, sizeof(t[*count].name), "%s", atom);
+            (*count)++;
+        }
+    ei_x_free(&a);
+    ei_x_free(&r);
+    bf_node_close(&n);
+    return rc;
+}
+
 int bf_record_run(const bf_cli *cli_in)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     bf_cli cli = *cli_in;
-    const bf_record_opts *o = &cli.rec;
+    bf_record_opts o = cli.rec;
     char err[BF_ERR] = "";
-    bf_node n;
-    memset(&n, 0, sizeof(n));
-    n.fd = -1;
 
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -826,54 +917,49 @@ int bf_record_run(const bf_cli *cli_in)
     sigaction(SIGTERM, &sa, NULL);
 
     bf_stack_table *st = NULL;
+    static bf_target t[BF_MAX_NODES];
+    unsigned count = 0;
     /* the output first: a recording must not be made to be lost */
     char out[PATH_MAX], defname[PATH_MAX];
-    bf_default_output(o->node, cli.format_given ? cli.format : BF_FORMAT_SVG, defname,
+    bf_default_output(o.node, cli.format_given ? cli.format : BF_FORMAT_SVG, defname,
                       sizeof(defname));
     if (!cli.output)
         cli.output = defname;
     int rc = bf_output_prepare(&cli, defname, out, sizeof(out), err, sizeof(err));
     if (rc != BF_EXIT_OK)
         goto done;
-    rc = bf_node_connect(&n, o, err, sizeof(err));
-    if (rc != BF_EXIT_OK)
-        goto done;
-    double connected_ms = bf_ms_since_f(&t0);
-    int compile = 0;
-    rc = bf_check_compatible(&n, &compile, err, sizeof(err));
-    if (rc != BF_EXIT_OK)
-        goto done;
-    int has = bf_node_has_beamflame(&n, err, sizeof(err));
-    if (has < 0) {
-        rc = -has;
-        goto done;
+    for (unsigned i = 0; i < o.nnodes || (i == 0 && !o.nnodes); i++) {
+        memset(&t[count], 0, sizeof(t[count]));
+        snprintf(t[count].name, sizeof(t[count].name), "%s", o.nnodes ? o.nodes[i] : o.node);
+        count++;
     }
-    if (!has && (rc = bf_push(&n, compile, err, sizeof(err))) != BF_EXIT_OK) {
-        /* a newer node may refuse code of this release (OTP 29 refuses some of OTP 25's
-         * binary matching; the node has unloaded what it took): compile it there */
-        char why[BF_ERR];
-        if (compile || rc != BF_EXIT_REMOTE || !bf_node_has_compiler(&n, why, sizeof(why)))
-            goto done;
-        fprintf(stderr, "beamflame: %s refused this build's code (%s): compiling it there\n",
-                n.name, err);
-        compile = 1;
-        if ((rc = bf_push(&n, compile, err, sizeof(err))) != BF_EXIT_OK)
-            goto done;
+    if (o.cluster && (rc = bf_add_cluster(t, &count, BF_MAX_NODES, &o, err, sizeof(err))) !=
+                         BF_EXIT_OK)
+        goto done;
+    int many = count > 1, progress = !o.quiet && isatty(STDERR_FILENO);
+    for (unsigned i = 0; i < count; i++) {
+        bf_target *x = &t[i];
+        x->n.fd = -1;
+        o.node = x->name;
+        double connected_ms = 0;
+        const char *how = "";
+        x->rc = bf_attach_node(&x->n, &o, &connected_ms, &how, x->err, sizeof(x->err));
+        if (x->rc == BF_EXIT_OK)
+            x->rc = bf_session_start(&x->n, &o, &x->session, x->err, sizeof(x->err));
+        if (x->rc == BF_EXIT_OK)
+            fprintf(stderr, "beamflame: recording %s as hidden node %s (%s; connected after "
+                            "%.1f ms, recording started after %.1f ms)\n", x->n.name,
+                    ei_thisnodename(&x->n.ec), how, connected_ms, bf_ms_since_f(&t0));
+        else if (many)
+            fprintf(stderr, "beamflame: %s: %s\n", x->name, x->err), x->reported = 1;
     }
-    erlang_pid session;
-    rc = bf_session_start(&n, o, &session, err, sizeof(err));
-    if (rc != BF_EXIT_OK)
-        goto done;
-    double started_ms = bf_ms_since_f(&t0);
-    fprintf(stderr, "beamflame: recording %s as hidden node %s (%s; connected after %.1f ms, "
-                    "recording started after %.1f ms)\n", n.name, ei_thisnodename(&n.ec),
-            has ? "beamflame was already loaded"
-                : compile ? "beamflame compiled and loaded on the node" : "beamflame loaded",
-            connected_ms, started_ms);
-    int progress = !o->quiet && isatty(STDERR_FILENO);
-    rc = bf_session_wait(&n, o, &session, progress, err, sizeof(err));
-    if (rc != BF_EXIT_OK)
-        goto done;
+    /* the first node's wait shows the progress; the others have run as long meanwhile */
+    for (unsigned i = 0; i < count; i++)
+        if (t[i].rc == BF_EXIT_OK) {
+            t[i].rc = bf_session_wait(&t[i].n, &o, &t[i].session, progress, t[i].err,
+                                      sizeof(t[i].err));
+            progress = 0;
+        }
 
     bf_st_caps caps;
     bf_st_default_caps(&caps);
@@ -885,28 +971,55 @@ int bf_record_run(const bf_cli *cli_in)
         goto done;
     }
     long samples = 0;
-    char hint[1024];
-    rc = bf_session_fetch(&n, &session, st, &samples, hint, sizeof(hint), err, sizeof(err));
-    bf_node_close(&n);
-    if (rc != BF_EXIT_OK)
+    unsigned recorded = 0;
+    const char *hint = "";
+    for (unsigned i = 0; i < count; i++) {
+        bf_target *x = &t[i];
+        if (x->rc == BF_EXIT_OK)
+            x->rc = bf_session_fetch(&x->n, &x->session, st, many ? x->n.name : NULL,
+                                     &x->samples, x->hint, sizeof(x->hint), x->err,
+                                     sizeof(x->err));
+        bf_node_close(&x->n);
+        if (x->rc == BF_EXIT_REMOTE && strstr(x->err, "ptrace_not_permitted"))
+            x->rc = BF_EXIT_PTRACE; /* native mode: the node's message names the fix */
+        if (x->rc != BF_EXIT_OK) {
+            if (many && !x->reported)
+                fprintf(stderr, "beamflame: %s: %s\n", x->n.name[0] ? x->n.name : x->name,
+                        x->err);
+            if (rc == BF_EXIT_OK)
+                rc = x->rc; /* the first failure's code, even when the others are written */
+            if (!many)
+                snprintf(err, sizeof(err), "%s", x->err);
+            continue;
+        }
+        recorded++;
+        samples += x->samples;
+        if (x->hint[0] && !hint[0])
+            hint = x->hint;
+    }
+    if (!recorded)
         goto done;
     if (bf_st_stack_count(st) == 0) {
-        if (hint[0])
-            snprintf(err, sizeof(err), "%s: no samples: %s", n.name, hint);
+        if (!many && hint[0])
+            snprintf(err, sizeof(err), "%s: no samples: %s", t[0].n.name, hint);
         else
-            snprintf(err, sizeof(err), "%s: no samples: nothing ran on the node during the "
-                                       "recording (try a longer --duration)", n.name);
+            snprintf(err, sizeof(err), "%s: no samples: nothing ran during the recording "
+                                       "(try a longer --duration)",
+                     many ? "the nodes" : t[0].n.name);
         rc = BF_EXIT_NO_STACKS;
         goto done;
     }
     char title[MAXNODELEN + 64];
     if (!strcmp(cli.svg.title, "Flame Graph")) {
-        snprintf(title, sizeof(title), "beamflame: %s", n.name);
+        if (many)
+            snprintf(title, sizeof(title), "beamflame: %u nodes", recorded);
+        else
+            snprintf(title, sizeof(title), "beamflame: %s", t[0].n.name);
         cli.svg.title = title;
     }
-    if (o->mode == BF_MODE_TRACE) {
+    if (o.mode == BF_MODE_TRACE) {
         fprintf(stderr, "beamflame: traced %s:%s/%u, %u distinct stacks, in %lld ms in all\n",
-                o->call_module, o->call_function, o->call_arity, bf_st_stack_count(st),
+                o.call_module, o.call_function, o.call_arity, bf_st_stack_count(st),
                 bf_ms_since(&t0));
         unsigned capped = bf_stacks_with_frame(st, "[truncated]");
         if (capped)
@@ -914,21 +1027,26 @@ int bf_record_run(const bf_cli *cli_in)
                             "their deeper calls are drawn under a [truncated] frame\n", capped);
     }
     else
-        fprintf(stderr, "beamflame: %ld samples, %u distinct stacks, in %lld ms in all\n",
-                samples, bf_st_stack_count(st), bf_ms_since(&t0));
+        fprintf(stderr, "beamflame: %ld samples, %u distinct stacks%s, in %lld ms in all\n",
+                samples, bf_st_stack_count(st), many ? ", each node under its name" : "",
+                bf_ms_since(&t0));
     if (hint[0]) {
         /* the graph cannot be trusted as it is: said here and under the title */
         fprintf(stderr, "beamflame: note: %s\n", hint);
         if (!cli.svg.subtitle)
             cli.svg.subtitle = hint;
     }
-    rc = bf_output_write(&cli, &cli.svg, NULL, st, n.name);
+    int wrc = bf_output_write(&cli, &cli.svg, NULL, st, t[0].n.name);
+    if (rc == BF_EXIT_OK)
+        rc = wrc;
+    else if (wrc == BF_EXIT_OK)
+        fprintf(stderr, "beamflame: %u of %u nodes recorded and written; exit %d for the "
+                        "first that failed\n", recorded, count, rc);
 done:
-    if (rc == BF_EXIT_REMOTE && strstr(err, "ptrace_not_permitted"))
-        rc = BF_EXIT_PTRACE; /* native mode: the node's message names the fix */
     if (rc != BF_EXIT_OK && err[0])
         fprintf(stderr, "beamflame: %s\n", err);
-    bf_node_close(&n);
+    for (unsigned i = 0; i < count; i++)
+        bf_node_close(&t[i].n);
     bf_st_free(st);
     return rc;
 }

@@ -4,6 +4,29 @@
 #define BF_RECORD_H
 
 #include "bf_cli_args.h"
+#include "bf_node.h"
+
+/* Connects to o->node, checks that this build can run there, loads beamflame there if it
+ * lacks it (compiling it there when the node refuses this build's code and has a
+ * compiler). *connected_ms: how long connecting took; *how: what was done, for a message.
+ * Returns an exit code, with the reason in err. Shared by every verb that needs beamflame
+ * on the node. */
+int bf_attach_node(bf_node *n, const bf_record_opts *o, double *connected_ms,
+                   const char **how, char *err, size_t errlen);
+
+/* The argument list of a remote call: a list header of n elements; its end. */
+void bf_args(ei_x_buff *x, int n);
+void bf_args_end(ei_x_buff *x);
+
+/* A reply {failed | error, Why}: 1 with "the recording on NODE failed: Why" in err. */
+int bf_failure(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen);
+
+/* A reply {error, {bad_argument, Text}}: 1 with Text in err (the command line's exit 2). */
+int bf_bad_argument(const ei_x_buff *r, int idx, char *err, size_t errlen);
+
+/* The node's value of erlang:system_info(item) as text ("?" when not a string). */
+int bf_node_fact(bf_node *n, const char *item, char *theirs, size_t len, char *err,
+                 size_t errlen);
 
 /* Runs the record verb. Returns an exit code (bf_cli_args.h). */
 int bf_record_run(const bf_cli *cli);
