@@ -8,7 +8,8 @@ set -euo pipefail
 # Build and run: compiler, Erlang/OTP with headers and erl_interface, rebar3, libunwind
 # (native mode), Criterion (C unit tests), Elixir (facade). Browser tests: Debian's
 # Chromium (driven by playwright-core from npm; no browser is downloaded). Fuzzing:
-# clang with its libFuzzer runtime (see clang_rt below).
+# clang with its libFuzzer runtime (see clang_rt below). `beamflame top` is tested in a
+# real terminal: tmux.
 PACKAGES=(
   build-essential pkg-config
   erlang-nox erlang-dev rebar3
@@ -16,6 +17,7 @@ PACKAGES=(
   elixir
   chromium
   clang
+  tmux
 )
 
 installed() {

@@ -12,7 +12,7 @@
 %%
 %% Everything returned is plain data (binaries, integers, atoms) for the command line.
 -module(beamflame_dump).
--export([dump/1, validate/1]).
+-export([dump/1, validate/1, busiest/2]).
 -export([helper/2]).
 
 -define(DEADLINE_MS, 2000).   % the stacks of the chosen processes, in all
@@ -75,16 +75,48 @@ dump(#{processes := Which, top := Top, sort := Sort}) ->
     Rows = [row(P, I, maps:get(P, Read, no_answer)) || {P, I, _} <- Chosen],
     {ok, length(Cheap), Rows}.
 
+%% @doc The N processes that ran most since `Prev' (a map pid => reductions from the last
+%% call; empty the first time: then since they started), as dump's rows with the
+%% reductions since then and no stack; and the map for the next call. For a live view:
+%% one cheap read of every process, the rest for N of them, by helpers (300 ms deadline).
+-spec busiest(#{pid() => non_neg_integer()}, pos_integer()) ->
+          {[tuple()], #{pid() => non_neg_integer()}}.
+busiest(Prev, N) ->
+    Self = self(),
+    Now = maps:from_list([{P, R} || P <- erlang:processes(), P =/= Self,
+                                    {reductions, R} <- [erlang:process_info(P, reductions)]]),
+    %% the first call has no baseline: ranked by their reductions so far, told as -1
+    First = map_size(Prev) =:= 0,
+    Delta = [{P, R - maps:get(P, Prev, 0)} || {P, R} <- maps:to_list(Now)],
+    Top = lists:sublist(lists:reverse(lists:keysort(2, Delta)), N),
+    Read = read_all([P || {P, _} <- Top],
+                    [status, memory, registered_name, message_queue_len, current_stacktrace,
+                     initial_call, dictionary], 300),
+    Rows = [begin
+                Info = maps:get(P, Read, no_answer),
+                Cheap = case Info of
+                            no_answer -> [{status, unknown}, {memory, 0}, {registered_name, []}];
+                            _ -> Info
+                        end,
+                {Pid, Name, Init, Status, QLen, Mem, _, Current, _} = row(P, Cheap, Info),
+                {Pid, Name, Init, Status, QLen, Mem, case First of true -> -1; false -> D end,
+                 Current, []}
+            end || {P, D} <- Top],
+    {Rows, Now}.
+
 resolve(P) when is_pid(P) -> P;
 resolve(Name) -> whereis(Name).
 
 %% Items of the chosen processes, by helpers with one deadline: #{Pid => Info}.
 read_all(Pids, Items) ->
+    read_all(Pids, Items, ?DEADLINE_MS).
+
+read_all(Pids, Items, Ms) ->
     Self = self(),
     Ref = make_ref(),
     Helpers = [spawn(?MODULE, helper, [Self, {Ref, Chunk, Items}])
                || Chunk <- chunks(Pids, ?CHUNK)],
-    Deadline = erlang:monotonic_time(millisecond) + ?DEADLINE_MS,
+    Deadline = erlang:monotonic_time(millisecond) + Ms,
     Read = gather(Ref, length(Pids), Deadline, #{}),
     [exit(H, kill) || H <- Helpers],
     Read.

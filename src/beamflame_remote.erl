@@ -13,7 +13,7 @@
 %% </ul>
 %% Every reply is a plain term of atoms, integers and binaries, easy to decode in C.
 -module(beamflame_remote).
--export([start/3, status/1, stop/1, fetch/1, dump/1]).
+-export([start/3, status/1, stop/1, fetch/1, dump/1, peek/2]).
 -export([session_init/4, hold_app/0, release_app/0, release_app_when_idle/0]).
 
 -define(FETCH_WINDOW_MS, 60000).   % a finished result waits this long for its owner
@@ -126,6 +126,15 @@ traceable(M, F, A) ->
 bad_argument(Format, Args) ->
     {error, {bad_argument, unicode:characters_to_binary(io_lib:format(Format, Args))}}.
 
+%% @doc A live look at a sampling run (`beamflame top'): `{ok, Folded, Stats}', the
+%% profile so far (cumulative) and the node's state: samples, ticks, missed ticks, run
+%% queue, schedulers online, process count, scheduler utilisation since the last peek
+%% (0..1000, per mille), and with `Procs' > 0 the busiest processes by reductions since the
+%% last peek (as beamflame_dump's rows, plus reductions per second).
+-spec peek(pid(), non_neg_integer()) -> {ok, binary(), map(), [tuple()]} | {failed, binary()}.
+peek(Session, Procs) when is_integer(Procs), Procs >= 0 ->
+    request(Session, {peek, Procs}).
+
 %% @doc Where the recording is.
 -spec status(pid()) -> status().
 status(Session) ->
@@ -144,9 +153,10 @@ stop(Session) ->
 fetch(Session) ->
     request(Session, fetch).
 
-request(Session, What) ->
+request(Session, What0) ->
     Mon = erlang:monitor(process, Session),
-    Session ! {What, self(), Mon},
+    {What, Arg} = case What0 of {W, A} -> {W, A}; W -> {W, none} end,
+    Session ! {What, self(), Mon, Arg},
     receive
         {Mon, Reply} ->
             erlang:demonitor(Mon, [flush]),
@@ -239,23 +249,68 @@ session(S = #ss{owner = OwnerMon, run = Run, run_mon = RunMon, ref = Ref}) ->
             session(S#ss{run = undefined, run_mon = undefined, stop_app = false,
                          result = {failed, text({run_failed, Reason})},
                          deadline = now_ms() + ?FETCH_WINDOW_MS});
-        {status, From, Tag} ->
+        {status, From, Tag, _} ->
             From ! {Tag, status_of(S)},
             session(S);
-        {stop, From, Tag} ->
+        {peek, From, Tag, Procs} ->
+            {Reply, S1} = peek_run(S, Procs),
+            From ! {Tag, Reply},
+            session(S1);
+        {stop, From, Tag, _} ->
             _ = is_pid(Run) andalso (Run ! finish),
             From ! {Tag, ok},
             session(S);
-        {fetch, From, Tag} when S#ss.result =/= none ->
+        {fetch, From, Tag, _} when S#ss.result =/= none ->
             From ! {Tag, fetched(S#ss.result)},
             ok;
-        {fetch, From, Tag} ->
+        {fetch, From, Tag, _} ->
             From ! {Tag, {failed, <<"the recording is still running: stop it or wait">>}},
             session(S)
     after Timeout ->
         end_run(S),
         ok
     end.
+
+%% A peek asks the run for its profile so far, and reads the node's state; scheduler
+%% utilisation needs scheduler_wall_time, which this session turns on (it goes off with
+%% the session: the flag is counted per process).
+peek_run(S = #ss{run = Run, result = none}, Procs) when is_pid(Run) ->
+    Tag = make_ref(),
+    Run ! {peek, self(), Tag},
+    receive
+        {Tag, {Folded, Stats}} ->
+            {Util, S1} = utilisation(S),
+            {Busiest, S2} = busiest(S1, Procs),
+            Node = #{run_queue => erlang:statistics(run_queue),
+                     schedulers => erlang:system_info(schedulers_online),
+                     process_count => erlang:system_info(process_count),
+                     utilisation => Util, otp_release => list_to_binary(
+                                                          erlang:system_info(otp_release))},
+            {{ok, Folded, maps:merge(Stats, Node), Busiest}, S2}
+    after 5000 ->
+        {{failed, <<"the run did not answer a peek within 5 s">>}, S}
+    end;
+peek_run(S, _Procs) ->
+    {{failed, <<"the run is over">>}, S}.
+
+utilisation(S = #ss{}) ->
+    _ = erlang:system_flag(scheduler_wall_time, true),
+    Now = lists:sort(erlang:statistics(scheduler_wall_time)),
+    Prev = case get(beamflame_swt) of undefined -> Now; P -> P end,
+    put(beamflame_swt, Now),
+    {Active, Total} = lists:foldl(
+                        fun({{I, A1, T1}, {I, A0, T0}}, {A, T}) -> {A + A1 - A0, T + T1 - T0};
+                           (_, Acc) -> Acc
+                        end, {0, 0}, lists:zip(lists:sublist(Now, length(Prev)), Prev)),
+    {case Total of 0 -> 0; _ -> 1000 * Active div Total end, S}.
+
+busiest(S, 0) ->
+    {[], S};
+busiest(S, N) ->
+    Prev = case get(beamflame_reds) of undefined -> #{}; P -> P end,
+    {Rows, Now} = beamflame_dump:busiest(Prev, N),
+    put(beamflame_reds, Now),
+    {Rows, S}.
 
 status_of(#ss{run = Run, result = none}) when is_pid(Run) ->
     Tag = make_ref(),

@@ -266,6 +266,12 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
             From ! {Tag, #{elapsed_ms => (now_us() - S#s.start_us) div 1000,
                            samples => maps:get(samples, S#s.stats)}},
             loop(S);
+        {peek, From, Tag} when is_pid(From) ->
+            %% the profile so far, for a live view (beamflame top): folded text and counters
+            {ok, Folded} = beamflame_nif:render_folded(S#s.profile),
+            From ! {Tag, {Folded, maps:with([samples, ticks, missed_ticks, waits_dropped],
+                                            S#s.stats)}},
+            loop(S);
         _Other ->
             loop(S)
     end.

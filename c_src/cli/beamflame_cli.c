@@ -15,6 +15,7 @@
 #include "../core/bf_svg.h"
 #include "bf_cli_args.h"
 #include "bf_inspect.h"
+#include "bf_topview.h"
 #include "bf_output.h"
 #include "bf_record.h"
 
@@ -170,6 +171,8 @@ int main(int argc, char **argv)
         return bf_dump_run(&cli);
     case BF_VERB_LIST:
         return bf_list_run(&cli);
+    case BF_VERB_TOP:
+        return bf_top_run(&cli);
     default:
         return BF_EXIT_USAGE;
     }

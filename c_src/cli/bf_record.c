@@ -548,8 +548,8 @@ int bf_bad_argument(const ei_x_buff *r, int idx, char *err, size_t errlen)
 }
 
 /* A session call with the session pid as the only argument. */
-static int bf_session_call(bf_node *n, const char *fun, const erlang_pid *session,
-                           ei_x_buff *r, int *idx, char *err, size_t errlen)
+int bf_session_call(bf_node *n, const char *fun, const erlang_pid *session,
+                    ei_x_buff *r, int *idx, char *err, size_t errlen)
 {
     ei_x_buff a;
     ei_x_new(&a);
@@ -617,8 +617,8 @@ static void bf_encode_mode_opts(ei_x_buff *a, const bf_record_opts *o)
     }
 }
 
-static int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *session,
-                            char *err, size_t errlen)
+int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *session,
+                     char *err, size_t errlen)
 {
     ei_x_buff a, r;
     ei_x_new(&a);

@@ -28,6 +28,14 @@ int bf_bad_argument(const ei_x_buff *r, int idx, char *err, size_t errlen);
 int bf_node_fact(bf_node *n, const char *item, char *theirs, size_t len, char *err,
                  size_t errlen);
 
+/* Starts a session (beamflame_remote:start/3) for o's mode and options; *session. */
+int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *session, char *err,
+                     size_t errlen);
+
+/* beamflame_remote:FUN(Session): the reply at r->buff + *idx. */
+int bf_session_call(bf_node *n, const char *fun, const erlang_pid *session, ei_x_buff *r,
+                    int *idx, char *err, size_t errlen);
+
 /* Runs the record verb. Returns an exit code (bf_cli_args.h). */
 int bf_record_run(const bf_cli *cli);
 

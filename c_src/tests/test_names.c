@@ -145,13 +145,19 @@ Test(names, record_arguments)
     cr_assert_null(cli.output);
     struct { int argc; char *argv[8]; const char *needle; } bad[] = {
         {2, {"beamflame", "record"}, "record needs a node"},
-        {4, {"beamflame", "record", "a", "b"}, "one node"},
+        {3, {"beamflame", "dump", "--top"}, "--top needs"},
         {4, {"beamflame", "record", "a", "--duration"}, "--duration needs seconds"},
         {5, {"beamflame", "record", "a", "--duration", "0"}, "--duration needs seconds"},
         {5, {"beamflame", "record", "a", "--rate", "1.5"}, "whole number of Hz"},
         {5, {"beamflame", "record", "a", "--mode", "bogus"}, "--mode is"},
         {7, {"beamflame", "record", "a", "--sname", "x", "--name", "y"}, "one of --name"},
     };
+    /* several nodes are recorded together */
+    char *two[] = {"beamflame", "record", "a", "b", "--cluster"};
+    cr_assert_eq(bf_cli_parse(5, two, &cli, err, sizeof(err)), BF_EXIT_OK);
+    cr_assert_eq(cli.rec.nnodes, 2);
+    cr_assert_str_eq(cli.rec.nodes[1], "b");
+    cr_assert(cli.rec.cluster);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(bf_cli_parse(bad[i].argc, bad[i].argv, &cli, err, sizeof(err)),
                      BF_EXIT_USAGE, "case %zu", i);
