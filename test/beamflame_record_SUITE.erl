@@ -15,7 +15,10 @@
          compiles_on_the_node/1, no_compiler_is_refused/1,
          ctrl_c_mid_capture_keeps_the_data/1, mode_options_are_the_apis/1,
          mode_options_take_effect/1, output_is_checked_before_connecting/1,
-         name_clash_is_reported_as_one/1, hint_is_printed_and_drawn/1]).
+         name_clash_is_reported_as_one/1, hint_is_printed_and_drawn/1,
+         top_in_a_real_terminal/1, top_once_without_a_terminal/1,
+         dump_shows_a_process_in_its_receive/1, dump_of_100k_processes_is_bounded/1,
+         list_shows_the_nodes_of_a_host/1, cluster_with_a_node_down/1]).
 
 all() ->
     [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
@@ -26,7 +29,9 @@ all() ->
      native_mode_on_a_bare_node, compiles_on_the_node, no_compiler_is_refused,
      ctrl_c_mid_capture_keeps_the_data, mode_options_are_the_apis, mode_options_take_effect,
      output_is_checked_before_connecting, name_clash_is_reported_as_one,
-     hint_is_printed_and_drawn].
+     hint_is_printed_and_drawn, top_in_a_real_terminal, top_once_without_a_terminal,
+     dump_shows_a_process_in_its_receive, dump_of_100k_processes_is_bounded,
+     list_shows_the_nodes_of_a_host, cluster_with_a_node_down].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -581,5 +586,171 @@ hint_is_printed_and_drawn(Config) ->
         3 ->
             %% not one sample caught in the work: the message says why
             ?assert(contains(Text, "at a receive"))
+    end,
+    nothing_left(Config).
+
+%%% top, dump, list, several nodes ----------------------------------------------------------
+
+tmux(Sock, Args) ->
+    Exe = os:find_executable("tmux"),
+    ?assert(is_list(Exe), "tmux is needed (scripts/install-deps.sh installs it)"),
+    Port = open_port({spawn_executable, Exe}, [{args, ["-L", Sock | Args]}, binary,
+                                               exit_status, stderr_to_stdout, use_stdio]),
+    {_, Out} = wait_cli(Port),
+    Out.
+
+%% `top' in a real terminal (tmux): the workload's function shows within a few seconds,
+%% `p' switches to the processes, `q' leaves with exit 0 and the pane as it was, and the
+%% node is clean afterwards.
+top_in_a_real_terminal(Config) ->
+    Node = atom_to_list(?config(node, Config)),
+    Sock = "bf_ct_" ++ os:getpid(),
+    Done = out(Config, "top.exit"),
+    Cmd = lists:flatten(io_lib:format(
+            "echo BEFORE-TOP; env BEAMFLAME_COOKIE=~s ~s top ~s; echo EXIT=$? > ~s; sleep 60",
+            [?config(cookie, Config), ?config(exe, Config), Node, Done])),
+    _ = tmux(Sock, ["new-session", "-d", "-s", "bft", "-x", "160", "-y", "40", Cmd]),
+    Pane = fun() -> tmux(Sock, ["capture-pane", "-p", "-t", "bft"]) end,
+    try
+        bf_test_util:wait_until(fun() -> contains(Pane(), "bf_workload:hot_a/1") end, 200,
+                                fun() -> {pane, Pane()} end),
+        ?assert(contains(Pane(), "beamflame top")),
+        _ = tmux(Sock, ["send-keys", "-t", "bft", "p"]),
+        bf_test_util:wait_until(fun() -> contains(Pane(), "SAMPLES%") end, 100,
+                                fun() -> {pane, Pane()} end),
+        _ = tmux(Sock, ["send-keys", "-t", "bft", "q"]),
+        bf_test_util:wait_until(fun() -> filelib:is_regular(Done) end, 200,
+                                fun() -> {pane, Pane()} end),
+        {ok, Exit} = file:read_file(Done),
+        ?assertEqual(<<"EXIT=0\n">>, Exit),
+        %% the alternate screen is gone: the pane shows what was there before
+        After = Pane(),
+        ?assert(contains(After, "BEFORE-TOP"), After),
+        ?assertNot(contains(After, "SAMPLES%"))
+    after
+        tmux(Sock, ["kill-server"])
+    end,
+    nothing_left(Config).
+
+top_once_without_a_terminal(Config) ->
+    Node = atom_to_list(?config(node, Config)),
+    {0, Text} = run_cli(Config, ["top", Node, "--once"]),
+    ct:pal("~s", [Text]),
+    ?assert(contains(Text, "beamflame top")),
+    ?assert(contains(Text, "bf_workload:hot_a/1")),
+    ?assert(contains(Text, "OWN%")),
+    {2, Bad} = run_cli(Config, ["top", Node, "--interval", "0"]),
+    ?assert(contains(Bad, "--interval needs seconds")),
+    nothing_left(Config).
+
+dump_shows_a_process_in_its_receive(Config) ->
+    NodeA = ?config(node, Config),
+    {ok, _} = erpc:call(NodeA, gen_server, start, [{local, bf_dump_target}, bf_reqwork, 1, []]),
+    {0, Text} = run_cli(Config, ["dump", atom_to_list(NodeA), "--name", "bf_dump_target"]),
+    ct:pal("~s", [Text]),
+    ?assert(contains(Text, "bf_dump_target (bf_reqwork:init/1)")),
+    ?assert(contains(Text, "gen_server:loop/7")),
+    ?assert(contains(Text, "waiting")),
+    {0, Json} = run_cli(Config, ["dump", atom_to_list(NodeA), "--top", "5", "--format", "json",
+                                 "--sort", "reductions"]),
+    Decoded = decode_json(Json),
+    ?assertMatch(#{<<"node">> := _, <<"processes">> := N, <<"shown">> := 5} when N > 5, Decoded),
+    ?assertEqual(5, length(maps:get(<<"stacks">>, Decoded))),
+    %% among the busiest by reductions: the workload
+    ?assert(contains(Json, "bf_workload:hot_a/1")),
+    {2, _} = run_cli(Config, ["dump", atom_to_list(NodeA), "--sort", "size"]),
+    %% nothing is started: dump is one remote call
+    ?assertNot(lists:keymember(beamflame, 1, erpc:call(NodeA, application,
+                                                       which_applications, []))),
+    nothing_left(Config).
+
+%% OTP 27+ has a json module; on 25-26 the test reads the few fields it needs itself.
+decode_json(Bin) ->
+    case erlang:function_exported(json, decode, 1) orelse code:ensure_loaded(json) =:= {module, json} of
+        true -> json:decode(Bin);
+        false -> mini_json(Bin)
+    end.
+
+mini_json(Bin) ->
+    Int = fun(Key) ->
+                  {match, [V]} = re:run(Bin, "\"" ++ Key ++ "\": ([0-9]+)", [{capture, [1], binary}]),
+                  binary_to_integer(V)
+          end,
+    {match, Currents} = re:run(Bin, "\"current_function\": \"([^\"]*)\"",
+                               [global, {capture, [1], binary}]),
+    #{<<"node">> => x, <<"processes">> => Int("processes"), <<"shown">> => Int("shown"),
+      <<"stacks">> => [#{<<"current_function">> => C} || [C] <- Currents]}.
+
+%% 100,000 idle processes: the dump stays small and quick (the cheap pass over every
+%% process, stacks for the 100 shown).
+dump_of_100k_processes_is_bounded(Config) ->
+    NodeA = ?config(node, Config),
+    Idle = erpc:call(NodeA, bf_workload, start_idle, [100000], 60000),
+    T0 = erlang:monotonic_time(millisecond),
+    {0, Text} = run_cli(Config, ["dump", atom_to_list(NodeA)]),
+    Ms = erlang:monotonic_time(millisecond) - T0,
+    ct:pal("dump of 100k processes: ~b ms, ~b bytes of output", [Ms, byte_size(Text)]),
+    ?assert(contains(Text, "100 shown")),
+    ?assert(contains(Text, "more (--top N shows more")),
+    ?assert(byte_size(Text) < 200000),
+    ?assert(Ms < 20000, Ms),
+    erpc:call(NodeA, bf_workload, stop_idle, [Idle], 60000),
+    nothing_left(Config).
+
+list_shows_the_nodes_of_a_host(Config) ->
+    Node = ?config(node, Config),
+    {ok, Other, OtherNode} = peer:start(#{name => peer:random_name(bf_other_cookie),
+                                          connection => standard_io,
+                                          args => ["-setcookie", "not_the_same"]}),
+    try
+        {0, Text} = run_cli(Config, ["list"]),
+        ct:pal("~s", [Text]),
+        [Line] = [L || L <- binary:split(Text, <<"\n">>, [global]),
+                       contains(L, atom_to_list(Node))],
+        ?assert(contains(Line, erlang:system_info(otp_release))),
+        [OtherLine] = [L || L <- binary:split(Text, <<"\n">>, [global]),
+                            contains(L, atom_to_list(OtherNode))],
+        ?assert(contains(OtherLine, "cookie was rejected")),
+        %% this test node is there too
+        ?assert(contains(Text, atom_to_list(node())))
+    after
+        peer:stop(Other)
+    end.
+
+%% Two nodes and one that does not exist: the two are written, each under its name; the
+%% missing one is reported and sets the exit code.
+cluster_with_a_node_down(Config) ->
+    Node = ?config(node, Config),
+    Cookie = ?config(cookie, Config),
+    {ok, P2, Node2} = peer:start(#{name => peer:random_name(bf_rec2),
+                                   args => ["-setcookie", Cookie, "-hidden"]}),
+    try
+        Out = out(Config, "cluster.folded"),
+        {6, Text} = run_cli(Config, ["record", atom_to_list(Node), atom_to_list(Node2),
+                                     "bf_no_such_node", "--duration", "0.5", "--states", "wall",
+                                     "-o", Out]),
+        ct:pal("~s", [Text]),
+        ?assert(contains(Text, "bf_no_such_node")),
+        ?assert(contains(Text, "2 of 3 nodes recorded")),
+        {ok, Folded} = file:read_file(Out),
+        Roots = lists:usort([hd(binary:split(L, <<";">>))
+                             || L <- binary:split(Folded, <<"\n">>, [global]), L =/= <<>>]),
+        ?assertEqual(lists:sort([atom_to_binary(Node), atom_to_binary(Node2)]), Roots),
+        %% --cluster: the node and every node it is connected to (visible connections:
+        %% two nodes that are not hidden)
+        {ok, P3, Node3} = peer:start(#{name => peer:random_name(bf_rec3),
+                                       args => ["-setcookie", Cookie]}),
+        {ok, P4, Node4} = peer:start(#{name => peer:random_name(bf_rec4),
+                                       args => ["-setcookie", Cookie]}),
+        pong = erpc:call(Node3, net_adm, ping, [Node4]),
+        {0, _} = run_cli(Config, ["record", atom_to_list(Node3), "--cluster", "--duration",
+                                  "0.5", "--states", "wall", "-o", Out]),
+        {ok, Folded2} = file:read_file(Out),
+        ?assert(contains(Folded2, [atom_to_list(Node3), ";"])),
+        ?assert(contains(Folded2, [atom_to_list(Node4), ";"])),
+        peer:stop(P3),
+        peer:stop(P4)
+    after
+        peer:stop(P2)
     end,
     nothing_left(Config).
