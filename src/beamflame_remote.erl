@@ -19,6 +19,7 @@
 -define(FETCH_WINDOW_MS, 60000).   % a finished result waits this long for its owner
 -define(CALL_TIMEOUT_MS, 10000).   % a request to a session (it answers at once)
 -define(RUN_MARGIN_MS, 15000).     % past duration + this, a run is stopped as hung
+-define(DUMP_HEAP_WORDS, 4 * 1024 * 1024).  % a dump's heap at most (32 MiB of words)
 
 -type status() :: {running, ElapsedMs :: non_neg_integer(), Samples :: non_neg_integer()}
                 | {done, ElapsedMs :: non_neg_integer(), Samples :: non_neg_integer()}
@@ -72,11 +73,28 @@ dump(Opts0) when is_map(Opts0) ->
     case pids(Opts0) of
         {ok, Opts} ->
             case beamflame_dump:validate(Opts) of
-                {ok, Valid} -> beamflame_dump:dump(Valid);
+                {ok, Valid} -> capped(fun() -> beamflame_dump:dump(Valid) end);
                 {error, Reason} -> {error, {bad_argument, text(Reason)}}
             end;
         {error, _} = E ->
             E
+    end.
+
+%% Runs F in a process whose heap may not pass ?DUMP_HEAP_WORDS (32 MiB on 64 bits): a
+%% look at a huge node must not be what hurts it. Past the cap the process is killed and
+%% the caller told what to narrow.
+capped(F) ->
+    {Pid, Mon} = spawn_opt(fun() -> exit({done, F()}) end,
+                           [monitor, {max_heap_size, #{size => ?DUMP_HEAP_WORDS, kill => true,
+                                                       error_logger => false}}]),
+    receive
+        {'DOWN', Mon, process, Pid, {done, Result}} ->
+            Result;
+        {'DOWN', Mon, process, Pid, killed} ->
+            {error, {bad_argument, <<"the dump needed more than 32 MiB on the node: select "
+                                     "processes (--pid, --name) or show fewer (--top)">>}};
+        {'DOWN', Mon, process, Pid, Reason} ->
+            {error, text({dump_failed, Reason})}
     end.
 
 %% The command line gives pids as their text (<0.123.0>): pids of this node.

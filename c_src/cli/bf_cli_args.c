@@ -86,7 +86,7 @@ const char *bf_cli_usage(void)
            "                      (default: 10)\n"
            "    --quiet           no progress line (there is none when stderr is not a tty)\n"
            "  top NODE            a live view of where NODE's time goes, refreshed every\n"
-           "                      second (q quits, p processes, o/t sort); record's\n"
+           "                      second (q quits, p processes, o/t/r/s sort); record's\n"
            "                      connection options apply, and --mode, --rate\n"
            "    --interval S      seconds between refreshes (default: 1)\n"
            "    --once            print one snapshot and exit (also: no terminal)\n"

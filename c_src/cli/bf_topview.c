@@ -277,7 +277,7 @@ static void bf_line(bf_buf *b, int cols, const char *s, int tty)
 }
 
 static void bf_draw(const bf_cli *cli, const char *node, bf_top *top, const bf_top_state *st,
-                    int procs, int by_total, int tty, double secs)
+                    int procs, int by_total, int by_samples, int tty, double secs)
 {
     int rows, cols;
     bf_top_size(&rows, &cols);
@@ -327,7 +327,29 @@ static void bf_draw(const bf_cli *cli, const char *node, bf_top *top, const bf_t
         static bf_top_row r[BF_TOP_ROWS];
         size_t n = bf_top_rows(top, 1, 0, r, BF_TOP_ROWS);
         int shown = 0;
-        for (int k = 0; k < st->nbusy && shown < budget; k++, shown++) {
+        if (by_samples) {
+            /* by samples: the processes the sampler saw, with what the peek knows of them */
+            for (size_t j = 0; j < n && shown < budget && r[j].own; j++, shown++) {
+                const bf_top_proc *p = NULL;
+                for (int k = 0; k < st->nbusy && !p; k++) {
+                    char root[600];
+                    bf_root_of(st->busy[k].pid, st->busy[k].name, st->busy[k].init, root,
+                               sizeof(root));
+                    if (!strcmp(root, r[j].name))
+                        p = &st->busy[k];
+                }
+                char reds[32] = "-", q[32] = "-", mem[32] = "-";
+                if (p && p->reds >= 0 && secs > 0)
+                    snprintf(reds, sizeof(reds), "%.0f", (double)p->reds / secs);
+                if (p)
+                    snprintf(q, sizeof(q), "%lld", p->qlen), snprintf(mem, sizeof(mem), "%lld",
+                                                                     p->mem);
+                snprintf(line, sizeof(line), " %7.1f %9s %6s %10s  %-40.40s %s",
+                         bf_pct(r[j].own, iv), reds, q, mem, r[j].name, p ? p->current : "");
+                bf_line(&b, cols, line, tty);
+            }
+        }
+        for (int k = 0; !by_samples && k < st->nbusy && shown < budget; k++, shown++) {
             char root[600];
             bf_root_of(st->busy[k].pid, st->busy[k].name, st->busy[k].init, root, sizeof(root));
             uint64_t s = 0;
@@ -352,8 +374,13 @@ static void bf_draw(const bf_cli *cli, const char *node, bf_top *top, const bf_t
             bf_line(&b, cols, "", tty);
     }
     bf_line(&b, cols, "", tty);
-    snprintf(line, sizeof(line), "[o] sort by own  [t] by total  [p] %s  [q] quit   sorted by: %s",
-             procs ? "functions" : "processes", by_total ? "total" : "own");
+    if (procs)
+        snprintf(line, sizeof(line), "[r] sort by reductions  [s] by samples  [p] functions  "
+                                     "[q] quit   sorted by: %s",
+                 by_samples ? "samples" : "reductions");
+    else
+        snprintf(line, sizeof(line), "[o] sort by own  [t] by total  [p] processes  [q] quit   "
+                                     "sorted by: %s", by_total ? "total" : "own");
     if (tty)
         bf_buf_printf(&b, "%.*s\033[K", (int)strlen(line) > cols ? cols : (int)strlen(line),
                       line);
@@ -365,7 +392,7 @@ static void bf_draw(const bf_cli *cli, const char *node, bf_top *top, const bf_t
 }
 
 /* Waits up to ms for a key (or a signal); handles it. 1 when it is time to quit. */
-static int bf_top_keys(unsigned ms, int *procs, int *by_total, int *redraw)
+static int bf_top_keys(unsigned ms, int *procs, int *by_total, int *by_samples, int *redraw)
 {
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -398,6 +425,10 @@ static int bf_top_keys(unsigned ms, int *procs, int *by_total, int *redraw)
                 *by_total = 0;
             else if (c == 't' || c == 'T')
                 *by_total = 1;
+            else if (c == 's' || c == 'S')
+                *by_samples = 1;
+            else if (c == 'r' || c == 'R')
+                *by_samples = 0;
             else
                 continue;
             *redraw = 1;
@@ -444,7 +475,7 @@ int bf_top_run(const bf_cli *cli_in)
     }
     if (tty && bf_top_enter() != 0)
         tty = 0;
-    int procs = 0, by_total = 0;
+    int procs = 0, by_total = 0, by_samples = 0;
     struct timespec last, now;
     clock_gettime(CLOCK_MONOTONIC, &last);
     if (!native) /* the baseline: intervals are told from here */
@@ -459,7 +490,7 @@ int bf_top_run(const bf_cli *cli_in)
             /* the interval passes here; keys answered at once */
             unsigned left = cli.interval_ms;
             while (!bf_top_quit) {
-                if (bf_top_keys(left, &procs, &by_total, &redraw) || bf_top_quit) {
+                if (bf_top_keys(left, &procs, &by_total, &by_samples, &redraw) || bf_top_quit) {
                     bf_top_quit = 1;
                     break;
                 }
@@ -485,12 +516,12 @@ int bf_top_run(const bf_cli *cli_in)
         double secs = (double)(now.tv_sec - last.tv_sec) +
                       (double)(now.tv_nsec - last.tv_nsec) / 1e9;
         last = now;
-        bf_draw(&cli, n.name, top, &st, procs, by_total, tty, secs);
+        bf_draw(&cli, n.name, top, &st, procs, by_total, by_samples, tty, secs);
         if (cli.once || bf_top_quit)
             break;
         if (native && tty) {
             int dummy = 0;
-            if (bf_top_keys(1, &procs, &by_total, &dummy))
+            if (bf_top_keys(1, &procs, &by_total, &by_samples, &dummy))
                 break;
         }
     }
