@@ -19,9 +19,6 @@
 #include "bf_output.h"
 #include "bf_record.h"
 
-#ifndef BF_VERSION
-#define BF_VERSION "0.1.0"
-#endif
 #define BF_READ_CHUNK (1u << 20) /* bytes per read(2) */
 
 static const char *bf_input_name(const char *path)
@@ -160,7 +157,7 @@ int main(int argc, char **argv)
         fputs(bf_cli_usage(), stdout);
         return BF_EXIT_OK;
     case BF_VERB_VERSION:
-        printf("beamflame %s\n", BF_VERSION);
+        printf("beamflame %s\n", bf_build_version());
         return BF_EXIT_OK;
     case BF_VERB_SVG:
     case BF_VERB_DIFF:

@@ -822,6 +822,11 @@ static void bf_default_output(const char *node, bf_format fmt, char *out, size_t
     snprintf(out, len, "beamflame-%s-%s.%s", alive, stamp, ext[fmt]);
 }
 
+const char *bf_build_version(void)
+{
+    return BF_BUILD_VSN;
+}
+
 int bf_attach_node(bf_node *n, const bf_record_opts *o, double *connected_ms,
                    const char **how, char *err, size_t errlen)
 {

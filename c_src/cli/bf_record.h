@@ -36,6 +36,9 @@ int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *session, c
 int bf_session_call(bf_node *n, const char *fun, const erlang_pid *session, ei_x_buff *r,
                     int *idx, char *err, size_t errlen);
 
+/* This build's beamflame version (beamflame.app.src's vsn). */
+const char *bf_build_version(void);
+
 /* Runs the record verb. Returns an exit code (bf_cli_args.h). */
 int bf_record_run(const bf_cli *cli);
 
