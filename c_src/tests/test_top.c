@@ -1,5 +1,6 @@
 /* `beamflame top`'s numbers from cumulative folded snapshots. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../core/bf_top.h"
