@@ -159,9 +159,9 @@ check(max_depth, V, _) -> bad(max_depth, V, "an integer, 2..64 (ERTS returns at 
 check(max_bytes, V, Acc) when is_integer(V), V >= 65536, V =< 4294967296 ->
     Acc#{max_bytes => V};
 check(max_bytes, V, _) -> bad(max_bytes, V, "an integer number of bytes, 65536..4294967296");
-check(K, _, _) ->
-    bad(K, undefined, "unknown option; known: duration, rate, processes, states, group, "
-                      "max_stacks, max_depth, max_bytes").
+check(K, V, _) ->
+    bad(K, V, "unknown option; known: duration, rate, processes, states, group, "
+              "max_stacks, max_depth, max_bytes").
 
 selector(P) when is_pid(P); is_atom(P) -> true;
 selector({M, F, A}) when is_atom(M), is_atom(F), is_integer(A), A >= 0, A =< 255 -> true;

@@ -143,7 +143,7 @@ diff_test() ->
     ?assertEqual({error, empty}, beamflame:diff(Before, <<"x 0\n">>, #{})).
 
 options_are_validated_test_() ->
-    [?_assertMatch({error, {bad_option, {bogus, undefined}, _}}, beamflame:sample(#{bogus => 1})),
+    [?_assertMatch({error, {bad_option, {bogus, 1}, _}}, beamflame:sample(#{bogus => 1})),
      ?_assertMatch({error, {bad_option, {rate, 0}, _}}, beamflame:sample(#{rate => 0})),
      ?_assertMatch({error, {bad_option, {max_depth, 65}, "an integer, 2..64" ++ _}},
                    beamflame:sample(#{max_depth => 65})),
