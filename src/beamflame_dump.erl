@@ -1,14 +1,15 @@
 %% @doc The stacks of a node's processes, now: what `beamflame dump' prints (py-spy's
 %% `dump' for the BEAM).
 %%
-%% Bounded on any node. Every process (or the ones selected) is read cheaply first: status,
-%% reductions, memory, registered name, each under the process's lock (no signal). They are
-%% ranked (memory, reductions or message queue length), and only the first `top' are asked
-%% for their stacks and queue lengths, by helper processes that answer by a deadline: a
+%% Bounded on any node. Every process (or the ones selected) is read cheaply first: its
+%% memory or reductions, under the process's lock (no signal), kept as one {Key, Pid}
+%% (~5 words: 100,000 processes in ~4 MB); queue lengths, which may need the process to
+%% answer, by helpers. They are ranked and only the first `top' (default 100, at most
+%% 10,000) are asked for their stacks, by helper processes that answer by a deadline: a
 %% process holding a scheduler in a long NIF answers nothing until it returns
-%% (erlang/otp#7801), so it is shown without a stack instead of stalling the dump. On
-%% 100,000 processes the cheap pass takes ~60 ms and ~10 MB of transient heap; stacks are
-%% read for `top' processes only (default 100, at most 10,000).
+%% (erlang/otp#7801), so it is shown without a stack instead of stalling the dump. The
+%% command line runs it under a 64 MiB heap cap (beamflame_remote:dump/1); measured on
+%% 100,000 processes: 23 MB of heap at the end, more during its collections.
 %%
 %% Everything returned is plain data (binaries, integers, atoms) for the command line.
 -module(beamflame_dump).
@@ -51,29 +52,29 @@ check(K, V, _) ->
 %% first; `no_answer' when the process did not answer in time).
 -spec dump(opts()) -> {ok, non_neg_integer(), [tuple()]}.
 dump(#{processes := Which, top := Top, sort := Sort}) ->
+    Self = self(),
     Pids = case Which of
-               all -> erlang:processes() -- [self()];
+               all -> [P || P <- erlang:processes(), P =/= Self];
                L -> lists:usort([P || P <- [resolve(X) || X <- L], is_pid(P)])
            end,
-    Cheap = [{P, I} || P <- Pids, I <- [erlang:process_info(P, [status, reductions, memory,
-                                                                 registered_name])],
-                       I =/= undefined],
-    %% queue lengths are read by helpers (they may need the process itself to answer)
+    %% one small {Key, Pid} per process (~5 words: 100k processes in ~4 MB); queue lengths
+    %% are read by helpers (they may need the process itself to answer)
     Keyed = case Sort of
                 message_queue_len ->
-                    Q = read_all([P || {P, _} <- Cheap], [message_queue_len]),
-                    [{P, I, case maps:get(P, Q, no_answer) of
-                                [{message_queue_len, N}] -> N;
-                                _ -> -1
-                            end} || {P, I} <- Cheap];
+                    Q = read_all(Pids, [message_queue_len]),
+                    [{N, P} || {P, [{message_queue_len, N}]} <- maps:to_list(Q)];
                 _ ->
-                    [{P, I, proplists:get_value(Sort, I, 0)} || {P, I} <- Cheap]
+                    [{K, P} || P <- Pids, {_, K} <- [erlang:process_info(P, Sort)]]
             end,
-    Chosen = lists:sublist(lists:sort(fun({_, _, A}, {_, _, B}) -> A >= B end, Keyed), Top),
-    Read = read_all([P || {P, _, _} <- Chosen],
+    Chosen = lists:sublist(lists:reverse(lists:sort(Keyed)), Top),
+    Cheap = [{P, I} || {_, P} <- Chosen,
+                       I <- [erlang:process_info(P, [status, reductions, memory,
+                                                     registered_name])],
+                       I =/= undefined],
+    Read = read_all([P || {P, _} <- Cheap],
                     [message_queue_len, current_stacktrace, initial_call, dictionary]),
-    Rows = [row(P, I, maps:get(P, Read, no_answer)) || {P, I, _} <- Chosen],
-    {ok, length(Cheap), Rows}.
+    Rows = [row(P, I, maps:get(P, Read, no_answer)) || {P, I} <- Cheap],
+    {ok, length(Keyed), Rows}.
 
 %% @doc The N processes that ran most since `Prev' (a map pid => reductions from the last
 %% call; empty the first time: then since they started), as dump's rows with the
