@@ -426,12 +426,33 @@ release_app() ->
                    application:set_env(beamflame, remote_holders, Left),
                    case {Left, application:get_env(beamflame, started_remotely), runs_left()} of
                        {0, {ok, true}, 0} ->
-                           _ = application:stop(beamflame),
+                           quiet_stop(),
                            application:unset_env(beamflame, started_remotely);
                        _ ->
                            ok
                    end
            end).
+
+%% Stops the application without the notice application_controller logs for it ("exited:
+%% stopped"): one line in the target's log per remote run is noise on a production node.
+%% The filter drops that report for beamflame only, and only while the stop is done.
+quiet_stop() ->
+    Quiet = fun(#{msg := {report, #{label := {application_controller, exit},
+                                    report := Report}}}, _) when is_list(Report) ->
+                    case lists:keyfind(application, 1, Report) of
+                        {application, beamflame} -> stop;
+                        _ -> ignore
+                    end;
+               (_, _) ->
+                    ignore
+            end,
+    Added = logger:add_primary_filter(beamflame_quiet_stop, {Quiet, []}),
+    try
+        _ = application:stop(beamflame)
+    after
+        Added =:= ok andalso logger:remove_primary_filter(beamflame_quiet_stop)
+    end,
+    ok.
 
 holders() ->
     application:get_env(beamflame, remote_holders, 0).

@@ -18,7 +18,8 @@
          name_clash_is_reported_as_one/1, hint_is_printed_and_drawn/1,
          top_in_a_real_terminal/1, top_once_without_a_terminal/1,
          dump_shows_a_process_in_its_receive/1, dump_of_100k_processes_is_bounded/1,
-         list_shows_the_nodes_of_a_host/1, cluster_with_a_node_down/1]).
+         list_shows_the_nodes_of_a_host/1, cluster_with_a_node_down/1,
+         a_run_logs_nothing_on_the_target/1]).
 
 all() ->
     [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
@@ -31,7 +32,8 @@ all() ->
      output_is_checked_before_connecting, name_clash_is_reported_as_one,
      hint_is_printed_and_drawn, top_in_a_real_terminal, top_once_without_a_terminal,
      dump_shows_a_process_in_its_receive, dump_of_100k_processes_is_bounded,
-     list_shows_the_nodes_of_a_host, cluster_with_a_node_down].
+     list_shows_the_nodes_of_a_host, cluster_with_a_node_down,
+     a_run_logs_nothing_on_the_target].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -754,3 +756,15 @@ cluster_with_a_node_down(Config) ->
         peer:stop(P2)
     end,
     nothing_left(Config).
+
+%% A recording leaves no line in the target's log (the application's stop notice included).
+a_run_logs_nothing_on_the_target(Config) ->
+    NodeA = ?config(node, Config),
+    ok = erpc:call(NodeA, bf_probe, collect_logs, []),
+    {0, _} = run_cli(Config, ["record", atom_to_list(NodeA), "--duration", "0.3",
+                              "-o", out(Config, "quiet.svg")]),
+    nothing_left(Config),
+    Logged = erpc:call(NodeA, bf_probe, logged, []),
+    ct:pal("~p", [Logged]),
+    ?assertEqual([], [E || E <- Logged, contains(iolist_to_binary(io_lib:format("~p", [E])),
+                                                 "beamflame")]).

@@ -2,6 +2,7 @@
 %% module to their targets, since a fun of a module the target lacks is undef there).
 -module(bf_probe).
 -export([leftovers/1, leftovers_but_app/1, push/1]).
+-export([collect_logs/0, logged/0, log/2]).
 
 %% Pushes the probe and the workloads to Node.
 push(Node) ->
@@ -70,4 +71,29 @@ is_beamflame_process(P) ->
                      _ -> none
                  end,
             lists:any(fun(M) -> lists:prefix("beamflame", atom_to_list(M)) end, [M1, M2, M3])
+    end.
+
+%% What the node logs, collected (a logger handler that forwards to a registered process).
+collect_logs() ->
+    Pid = spawn(fun() -> collector([]) end),
+    true = register(bf_log_collector, Pid),
+    ok = logger:add_handler(bf_probe_spy, ?MODULE, #{level => all}),
+    ok.
+
+%% The reports logged since collect_logs/0, oldest first.
+logged() ->
+    bf_log_collector ! {get, self()},
+    receive {bf_log_collector, Events} -> Events after 5000 -> timeout end.
+
+%% @private logger handler callback.
+log(#{level := Level, msg := Msg}, _Config) ->
+    case whereis(bf_log_collector) of
+        undefined -> ok;
+        P -> P ! {event, {Level, Msg}}, ok
+    end.
+
+collector(Acc) ->
+    receive
+        {event, E} -> collector([E | Acc]);
+        {get, From} -> From ! {bf_log_collector, lists:reverse(Acc)}, collector(Acc)
     end.
