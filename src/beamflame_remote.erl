@@ -85,12 +85,17 @@ dump(Opts0) when is_map(Opts0) ->
 %% look at a huge node must not be what hurts it. Past the cap the process is killed and
 %% the caller told what to narrow.
 capped(F) ->
-    {Pid, Mon} = spawn_opt(fun() -> exit({done, F()}) end,
+    Self = self(),
+    Tag = make_ref(),
+    {Pid, Mon} = spawn_opt(fun() -> Self ! {Tag, F()} end,
                            [monitor, {max_heap_size, #{size => ?DUMP_HEAP_WORDS, kill => true,
                                                        error_logger => false}}]),
     receive
-        {'DOWN', Mon, process, Pid, {done, Result}} ->
+        {Tag, Result} ->
+            erlang:demonitor(Mon, [flush]),
             Result;
+        {'DOWN', Mon, process, Pid, normal} ->
+            receive {Tag, Result} -> Result after 0 -> {error, <<"the dump gave nothing">>} end;
         {'DOWN', Mon, process, Pid, killed} ->
             {error, {bad_argument, <<"the dump needed more than 64 MiB on the node: select "
                                      "processes (--pid, --name) or show fewer (--top)">>}};
@@ -447,12 +452,11 @@ quiet_stop() ->
                     ignore
             end,
     Added = logger:add_primary_filter(beamflame_quiet_stop, {Quiet, []}),
-    try
-        _ = application:stop(beamflame)
+    try application:stop(beamflame) of
+        _ -> ok
     after
-        Added =:= ok andalso logger:remove_primary_filter(beamflame_quiet_stop)
-    end,
-    ok.
+        _ = Added =:= ok andalso logger:remove_primary_filter(beamflame_quiet_stop)
+    end.
 
 holders() ->
     application:get_env(beamflame, remote_holders, 0).

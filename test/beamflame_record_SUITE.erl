@@ -19,7 +19,8 @@
          top_in_a_real_terminal/1, top_once_without_a_terminal/1,
          dump_shows_a_process_in_its_receive/1, dump_of_100k_processes_is_bounded/1,
          list_shows_the_nodes_of_a_host/1, cluster_with_a_node_down/1,
-         a_run_logs_nothing_on_the_target/1]).
+         a_run_logs_nothing_on_the_target/1, top_ctrl_c_restores_the_terminal/1,
+         top_native_once/1]).
 
 all() ->
     [records_a_bare_node_as_a_hidden_node, second_record_finds_beamflame_loaded,
@@ -33,7 +34,7 @@ all() ->
      hint_is_printed_and_drawn, top_in_a_real_terminal, top_once_without_a_terminal,
      dump_shows_a_process_in_its_receive, dump_of_100k_processes_is_bounded,
      list_shows_the_nodes_of_a_host, cluster_with_a_node_down,
-     a_run_logs_nothing_on_the_target].
+     a_run_logs_nothing_on_the_target, top_ctrl_c_restores_the_terminal, top_native_once].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -51,7 +52,10 @@ end_per_suite(_Config) ->
 init_per_testcase(long_names, Config) ->
     Config;
 init_per_testcase(Case, Config) ->
-    Perf = case Case of native_mode_on_a_bare_node -> ["+JPperf", "map"]; _ -> [] end,
+    Perf = case lists:member(Case, [native_mode_on_a_bare_node, top_native_once]) of
+               true -> ["+JPperf", "map"];
+               false -> []
+           end,
     {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_rec),
                                          args => Perf ++ ["-setcookie", ?config(cookie, Config),
                                                           "-hidden"]}),
@@ -605,6 +609,13 @@ tmux(Sock, Args) ->
 %% `p' switches to the processes, `q' leaves with exit 0 and the pane as it was, and the
 %% node is clean afterwards.
 top_in_a_real_terminal(Config) ->
+    top_in_tmux(Config, "q").
+
+%% Ctrl-C leaves as q does: exit 0, the terminal as it was, the node clean.
+top_ctrl_c_restores_the_terminal(Config) ->
+    top_in_tmux(Config, "C-c").
+
+top_in_tmux(Config, Leave) ->
     Node = atom_to_list(?config(node, Config)),
     Sock = "bf_ct_" ++ os:getpid(),
     Done = out(Config, "top.exit"),
@@ -620,7 +631,7 @@ top_in_a_real_terminal(Config) ->
         _ = tmux(Sock, ["send-keys", "-t", "bft", "p"]),
         bf_test_util:wait_until(fun() -> contains(Pane(), "SAMPLES%") end, 100,
                                 fun() -> {pane, Pane()} end),
-        _ = tmux(Sock, ["send-keys", "-t", "bft", "q"]),
+        _ = tmux(Sock, ["send-keys", "-t", "bft", Leave]),
         bf_test_util:wait_until(fun() -> filelib:is_regular(Done) end, 200,
                                 fun() -> {pane, Pane()} end),
         {ok, Exit} = file:read_file(Done),
@@ -768,3 +779,12 @@ a_run_logs_nothing_on_the_target(Config) ->
     ct:pal("~p", [Logged]),
     ?assertEqual([], [E || E <- Logged, contains(iolist_to_binary(io_lib:format("~p", [E])),
                                                  "beamflame")]).
+
+%% Native mode's top: one native run per interval, on a +JPperf map peer.
+top_native_once(Config) ->
+    Node = atom_to_list(?config(node, Config)),
+    {0, Text} = run_cli(Config, ["top", Node, "--mode", "native", "--once"]),
+    ct:pal("~s", [Text]),
+    ?assert(contains(Text, "native: scheduler threads")),
+    ?assert(contains(Text, "bf_workload:")),
+    nothing_left(Config).
