@@ -618,7 +618,8 @@ top_ctrl_c_restores_the_terminal(Config) ->
 top_in_tmux(Config, Leave) ->
     Node = atom_to_list(?config(node, Config)),
     Sock = "bf_ct_" ++ os:getpid(),
-    Done = out(Config, "top.exit"),
+    Done = out(Config, "top-" ++ Leave ++ ".exit"),
+    _ = file:delete(Done),
     Cmd = lists:flatten(io_lib:format(
             "echo BEFORE-TOP; env BEAMFLAME_COOKIE=~s ~s top ~s; echo EXIT=$? > ~s; sleep 60",
             [?config(cookie, Config), ?config(exe, Config), Node, Done])),
