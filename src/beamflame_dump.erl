@@ -116,7 +116,7 @@ read_all(Pids, Items, Ms) ->
     Self = self(),
     Ref = make_ref(),
     Helpers = [spawn(?MODULE, helper, [Self, {Ref, Chunk, Items}])
-               || Chunk <- chunks(Pids, ?CHUNK)],
+               || Chunk <- beamflame_sampler:chunks(Pids, ?CHUNK)],
     Deadline = erlang:monotonic_time(millisecond) + Ms,
     Read = gather(Ref, length(Pids), Deadline, #{}),
     [exit(H, kill) || H <- Helpers],
@@ -141,9 +141,6 @@ helper(Parent, {Ref, Pids, Items}) ->
     lists:foreach(fun(P) -> Parent ! {Ref, P, erlang:process_info(P, Items)} end, Pids),
     ok.
 
-chunks([], _) -> [];
-chunks(L, N) when length(L) =< N -> [L];
-chunks(L, N) -> {A, B} = lists:split(N, L), [A | chunks(B, N)].
 
 row(P, Cheap, Read) ->
     Name = case proplists:get_value(registered_name, Cheap) of

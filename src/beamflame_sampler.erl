@@ -56,7 +56,7 @@
 %% `wall' counts every process at every tick: a process that did not run keeps the stack
 %% it had, credited lazily, so idle processes cost nothing per tick.
 -module(beamflame_sampler).
--export([validate/1, start_link/3, defaults/0]).
+-export([validate/1, start_link/3, defaults/0, chunks/2]).
 -export([init/4, helper_init/1, reader_init/1]).
 
 -define(HOT_TTL, 10).              % ticks a process stays hot after it last ran
@@ -578,7 +578,9 @@ cleanup(#s{scanner = Scanner, stackers = Stackers, reader = Reader, lingering = 
 bump(Key, N, S = #s{stats = St}) ->
     S#s{stats = St#{Key => maps:get(Key, St) + N}}.
 
-%% Linear in the list (a length/1 per chunk made it quadratic: 4 s a tick at 100k).
+%% @doc L in lists of N (the last may be shorter). Linear in the list (a length/1 per
+%% chunk made it quadratic: 4 s a tick at 100k).
+-spec chunks([T], pos_integer()) -> [[T]].
 chunks(L, N) -> chunks(L, N, N, [], []).
 
 chunks([], _, _, [], Acc) -> lists:reverse(Acc);
@@ -640,7 +642,7 @@ probes(wall, _Reds, S) ->
     {[], S};
 probes(cpu, Reds, S = #s{probed = Probed, tick = T, seeds = Seeds}) ->
     Fresh = fun(P) -> case Probed of #{P := At} -> T - At >= ?PROBE_AGAIN_TICKS; _ -> true end end,
-    Waiting = [{Ran, P} || {P, R, Ran, false} <- Reds, R =/= dead, R =/= new],
+    Waiting = [{Ran, P} || {P, R, Ran, false} <- Reds, R =/= dead],
     Ran = lists:sublist([P || {true, P} <- Waiting, Fresh(P)], ?PROBES_PER_TICK),
     Idle = lists:sublist([P || {false, P} <- Waiting, Fresh(P)],
                          min(Seeds, ?PROBES_PER_TICK - length(Ran))),

@@ -98,17 +98,9 @@ static int bf_dump_row(const ei_x_buff *r, int *i, int json, int first, bf_buf *
             snprintf(q, sizeof(q), "?");
         else
             snprintf(q, sizeof(q), "%lld", qlen);
-        snprintf(line, sizeof(line), "%s %s%s%s%s  %s  queue %s  memory %s  reductions %lld\n",
-                 pid, name, name[0] && init[0] ? " " : "", init[0] ? "(" : "", init[0] ? init : "",
-                 status, q, membuf, reds);
-        /* the parenthesis opened for the initial call is closed here */
-        if (init[0]) {
-            char *sp = strstr(line, init);
-            size_t at = (size_t)(sp - line) + strlen(init);
-            memmove(line + at + 1, line + at, strlen(line + at) + 1);
-            line[at] = ')';
-        }
-        bf_buf_puts(b, line);
+        bf_buf_printf(b, "%s %s%s%s%s%s  %s  queue %s  memory %s  reductions %lld\n", pid,
+                      name, name[0] && init[0] ? " " : "", init[0] ? "(" : "", init,
+                      init[0] ? ")" : "", status, q, membuf, reds);
         if (frames < 0)
             bf_buf_puts(b, "    (no answer within 2 s: busy in a long NIF or BIF?)\n");
     }

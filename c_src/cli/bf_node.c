@@ -90,23 +90,37 @@ static int bf_resolve_ipv4(const char *host, const char *own_short, const char *
     return -1;
 }
 
-/* Whether something listens on addr:epmd_port (1) or refuses (0). Used only to explain a
- * failed connect. */
-static int bf_epmd_listening(struct in_addr addr)
+/* A TCP connection to epmd at addr (its port from ERL_EPMD_PORT, else 4369): the socket,
+ * or -1 (-2 when no socket could be made at all); *port says which port. */
+static int bf_epmd_connect(struct in_addr addr, int *port)
 {
     const char *p = getenv("ERL_EPMD_PORT");
-    int port = p && atoi(p) > 0 ? atoi(p) : BF_EPMD_DEFAULT_PORT;
+    *port = p && atoi(p) > 0 ? atoi(p) : BF_EPMD_DEFAULT_PORT;
     struct sockaddr_in a;
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr = addr;
-    a.sin_port = htons((unsigned short)port);
+    a.sin_port = htons((unsigned short)*port);
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (s < 0)
+        return -2;
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/* Whether something listens on addr:epmd_port (1) or refuses (0). Used only to explain a
+ * failed connect. */
+static int bf_epmd_listening(struct in_addr addr)
+{
+    int port, s = bf_epmd_connect(addr, &port);
+    if (s == -2)
         return 1; /* cannot tell: do not blame epmd */
-    int ok = connect(s, (struct sockaddr *)&a, sizeof(a)) == 0;
-    close(s);
-    return ok;
+    if (s >= 0)
+        close(s);
+    return s >= 0;
 }
 
 /* After a rejected handshake: the target also refuses a name it already has connected.
@@ -334,17 +348,8 @@ int bf_epmd_names(const char *host, char *out, size_t outlen, char *err, size_t 
         snprintf(err, errlen, "cannot resolve the host %s (IPv4)", host);
         return BF_EXIT_UNREACHABLE;
     }
-    const char *p = getenv("ERL_EPMD_PORT");
-    int port = p && atoi(p) > 0 ? atoi(p) : BF_EPMD_DEFAULT_PORT;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof(a));
-    a.sin_family = AF_INET;
-    a.sin_addr = addr;
-    a.sin_port = htons((unsigned short)port);
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        if (s >= 0)
-            close(s);
+    int port, s = bf_epmd_connect(addr, &port);
+    if (s < 0) {
         snprintf(err, errlen, "epmd is not running on %s (nothing listens on port %d): no "
                               "node runs there, or check the host", host, port);
         return BF_EXIT_NO_EPMD;

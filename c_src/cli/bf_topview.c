@@ -99,21 +99,6 @@ typedef struct {
     bf_top_proc busy[BF_TOP_PROCS];
 } bf_top_state;
 
-static long long bf_map_int(const ei_x_buff *r, int idx, int n, const char *key)
-{
-    int i = idx;
-    for (int k = 0; k < n; k++) {
-        char atom[MAXATOMLEN];
-        long long v;
-        if (ei_decode_atom(r->buff, &i, atom))
-            return -1;
-        if (!strcmp(atom, key) && ei_decode_longlong(r->buff, &i, &v) == 0)
-            return v;
-        ei_skip_term(r->buff, &i);
-    }
-    return -1;
-}
-
 static void bf_bin(const ei_x_buff *r, int *i, char *out, size_t len)
 {
     int type, size;
@@ -160,26 +145,27 @@ static int bf_top_peek(bf_node *n, const erlang_pid *session, int procs, bf_top 
         goto done;
     }
     ei_skip_term(r.buff, &i);
+    /* the stats map, in one pass: integers by key, and the OTP release */
     int mn;
     if (ei_decode_map_header(r.buff, &i, &mn) == 0) {
-        st->run_queue = bf_map_int(&r, i, mn, "run_queue");
-        st->schedulers = bf_map_int(&r, i, mn, "schedulers");
-        st->processes = bf_map_int(&r, i, mn, "process_count");
-        st->util = bf_map_int(&r, i, mn, "utilisation");
-        st->samples = bf_map_int(&r, i, mn, "samples");
-        st->missed = bf_map_int(&r, i, mn, "missed_ticks");
-        st->waits = bf_map_int(&r, i, mn, "waits_dropped");
-        int j = i;
+        struct { const char *key; long long *to; } ints[] = {
+            {"run_queue", &st->run_queue}, {"schedulers", &st->schedulers},
+            {"process_count", &st->processes}, {"utilisation", &st->util},
+            {"samples", &st->samples}, {"missed_ticks", &st->missed},
+            {"waits_dropped", &st->waits}};
         for (int k = 0; k < mn; k++) {
             char key[MAXATOMLEN];
-            if (ei_decode_atom(r.buff, &j, key))
+            long long *to = NULL;
+            if (ei_decode_atom(r.buff, &i, key))
                 break;
+            for (size_t j = 0; j < sizeof(ints) / sizeof(ints[0]) && !to; j++)
+                if (!strcmp(key, ints[j].key))
+                    to = ints[j].to;
             if (!strcmp(key, "otp_release"))
-                bf_bin(&r, &j, st->otp, sizeof(st->otp));
-            else
-                ei_skip_term(r.buff, &j);
+                bf_bin(&r, &i, st->otp, sizeof(st->otp));
+            else if (!to || ei_decode_longlong(r.buff, &i, to))
+                ei_skip_term(r.buff, &i);
         }
-        i = j;
     }
     int rows = 0;
     st->nbusy = 0;
