@@ -54,44 +54,67 @@ detach(Node) ->
     beamflame_attach:detach(Node).
 
 %% @doc Samples `Node' (attaching first if needed) and returns what can cross nodes:
-%% `#{folded, svg, html, info, truncated}'. The run on the target is owned by the caller:
-%% if the caller dies or the connection drops, the target stops it and undoes everything.
+%% `#{folded, svg, html, info, truncated}', the SVG and HTML rendered here, on the
+%% caller's side. The run on the target is a session of {@link beamflame_remote} owned by
+%% the caller: if the caller dies or the connection drops, the target stops it, undoes
+%% everything, and stops the application if the session started it.
 -spec sample(node(), sample_opts()) -> {ok, map()} | {error, term()}.
 sample(Node, Opts) when is_atom(Node) ->
-    case beamflame_sampler:validate(Opts) of
-        {ok, #{duration := Duration}} ->
-            remote_call(Node, remote_sample, [self(), Opts], Duration);
-        {error, _} = E ->
-            E
-    end.
+    remote(Node, sample, Opts, beamflame_sampler:validate(Opts)).
 
-%% @doc The entry point a remote caller (another node, a notebook's runtime through
-%% `erpc') runs on the target: samples this node for `Owner' and returns binaries and a
-%% map. A guard stops the run if `Owner' dies or its node disconnects.
--spec remote_sample(pid(), sample_opts()) -> {ok, map()} | {error, term()}.
+%% @doc The entry point for a plain remote call (a notebook with no beamflame of its
+%% own, through `erpc'): samples this node for `Owner'; options as {@link sample/1}, and
+%% `render => [svg, html]' to have this node render those too.
+-spec remote_sample(pid(), map()) -> {ok, map()} | {error, term()}.
 remote_sample(Owner, Opts) when is_pid(Owner) ->
-    guarded_results(Owner, fun() -> sample(Opts) end).
+    beamflame_remote:run(Owner, sample, Opts).
 
 %% @doc Traces `{M, F, Args}' on `Node' (attaching first if needed): the call runs there
 %% and what comes back is `#{value, folded, svg, html, info, truncated}'. Owned like
-%% {@link sample/2}: if the caller dies or the connection drops, the target undoes the
-%% tracing.
+%% {@link sample/2}. An exception from the call is re-raised here, after the tracing is
+%% undone there.
 -spec trace(node(), {module(), atom(), list()}, map()) -> {ok, map()} | {error, term()}.
-trace(Node, {M, F, A} = MFA, Opts) when is_atom(Node), is_atom(M), is_atom(F), is_list(A) ->
-    remote_call(Node, remote_trace, [self(), MFA, Opts], maps:get(timeout, Opts, 60000)).
+trace(Node, {M, F, A} = MFA, Opts) when is_atom(Node), is_atom(M), is_atom(F), is_list(A),
+                                        is_map(Opts) ->
+    case remote(Node, call, Opts#{call => MFA}, beamflame_trace:validate(trace, Opts)) of
+        {error, {raised, Class, Reason, Stack}} -> erlang:raise(Class, Reason, Stack);
+        Result -> Result
+    end.
 
 %% @doc Captures the next `Calls' calls of `{M, F, Arity}' on `Node': a list of maps
 %% `#{folded, svg, html, info, truncated}', one per call.
 -spec capture(node(), mfa(), pos_integer(), map()) -> {ok, [map()]} | {error, term()}.
-capture(Node, MFA, Calls, Opts) when is_atom(Node) ->
-    remote_call(Node, remote_capture, [self(), MFA, Calls, Opts], maps:get(timeout, Opts, 60000)).
+capture(Node, MFA, Calls, Opts) when is_atom(Node), is_map(Opts) ->
+    remote(Node, capture, Opts#{mfa => MFA, calls => Calls},
+           beamflame_trace:validate(capture, Opts)).
 
-remote_call(Node, F, Args, Timeout) when is_integer(Timeout) ->
-    %% loaded, not started: the run starts the application and stops it after
+%% @doc The entry point a remote caller runs on the target for {@link trace/3}; `render'
+%% as for {@link remote_sample/2}.
+-spec remote_trace(pid(), {module(), atom(), list()}, map()) -> {ok, map()} | {error, term()}.
+remote_trace(Owner, MFA, Opts) when is_pid(Owner), is_map(Opts) ->
+    beamflame_remote:run(Owner, call, Opts#{call => MFA}).
+
+%% @doc The entry point a remote caller runs on the target for {@link capture/4}.
+-spec remote_capture(pid(), mfa(), pos_integer(), map()) -> {ok, [map()]} | {error, term()}.
+remote_capture(Owner, MFA, Calls, Opts) when is_pid(Owner), is_map(Opts) ->
+    beamflame_remote:run(Owner, capture, Opts#{mfa => MFA, calls => Calls}).
+
+%% A remote run: the options checked here first (the same validators the target runs),
+%% the session's result rendered here.
+remote(Node, Mode, Opts, {ok, Valid}) ->
+    Limit = case Mode of
+                sample -> maps:get(duration, Valid);
+                native -> maps:get(duration, Valid);
+                _ -> maps:get(timeout, Valid)
+            end,
+    %% loaded, not started: the session starts the application and stops it after
     case beamflame_attach:load(Node) of
         ok ->
-            try
-                erpc:call(Node, ?MODULE, F, Args, Timeout + ?AWAIT_MARGIN_MS + 5000)
+            try erpc:call(Node, beamflame_remote, run, [self(), Mode, Opts],
+                          Limit + ?AWAIT_MARGIN_MS + 5000) of
+                {ok, Results} when is_list(Results) -> {ok, [graphs(Node, R) || R <- Results]};
+                {ok, R} -> {ok, graphs(Node, R)};
+                {error, _} = E -> E
             catch
                 error:{erpc, Reason} -> {error, {badrpc, Node, Reason}};
                 Class:Reason -> {error, {badrpc, Node, {Class, Reason}}}
@@ -99,75 +122,23 @@ remote_call(Node, F, Args, Timeout) when is_integer(Timeout) ->
         {error, _} = E ->
             E
     end;
-remote_call(_Node, _F, _Args, Timeout) ->
-    {error, {bad_option, {timeout, Timeout}, "milliseconds"}}.
+remote(_Node, _Mode, _Opts, {error, _} = E) ->
+    E.
 
-%% @doc The entry point a remote caller runs on the target for {@link trace/3}.
--spec remote_trace(pid(), {module(), atom(), list()}, map()) -> {ok, map()} | {error, term()}.
-remote_trace(Owner, MFA, Opts) when is_pid(Owner) ->
-    guarded(Owner, fun() ->
-                           case trace(MFA, Opts) of
-                               {ok, V, P} -> {ok, (results(P))#{value => V}};
-                               {error, _} = E -> E
-                           end
-                   end).
-
-%% @doc The entry point a remote caller runs on the target for {@link capture/4}.
--spec remote_capture(pid(), mfa(), pos_integer(), map()) -> {ok, [map()]} | {error, term()}.
-remote_capture(Owner, MFA, Calls, Opts) when is_pid(Owner) ->
-    guarded(Owner, fun() ->
-                           case capture(MFA, Calls, Opts) of
-                               {ok, Ps} -> {ok, [results(P) || P <- Ps]};
-                               {error, _} = E -> E
-                           end
-                   end).
-
-%% A run that makes one profile, guarded, answered with binaries.
-guarded_results(Owner, Run) ->
-    guarded(Owner, fun() ->
-                           case Run() of
-                               {ok, P} -> {ok, results(P)};
-                               {error, _} = E -> E
-                           end
-                   end).
-
-%% Runs F in this process with a guard that kills it if Owner goes. The application is
-%% held for the run like the command line's sessions hold it: started if it was not, and
-%% stopped when the last remote run has ended (by any path: the guard does it).
-guarded(Owner, F) ->
-    Self = self(),
-    case beamflame_remote:hold_app() of
-        ok ->
-            Guard = spawn(fun() -> guard(Owner, Self) end),
-            try
-                F()
-            after
-                Guard ! {stop, Self}
-            end;
-        {error, Reason} ->
-            {error, {cannot_start, Reason}}
-    end.
-
-%% Kills the session process if its owner goes (death or lost connection: both give a
-%% 'DOWN'); once the session is over, releases the application.
-guard(Owner, Session) ->
-    O = erlang:monitor(process, Owner),
-    S = erlang:monitor(process, Session),
-    receive
-        {'DOWN', O, process, _, _} ->
-            exit(Session, kill),
-            receive {'DOWN', S, process, _, _} -> ok end;
-        {'DOWN', S, process, _, _} -> ok;
-        {stop, Session} -> ok
-    end,
-    beamflame_remote:release_app_when_idle().
-
-results(P) ->
-    Folded0 = folded(P),
-    {Folded, Truncated} = cap_folded(Folded0),
-    Title = "beamflame: " ++ atom_to_list(node()),
-    #{folded => Folded, truncated => Truncated, info => info(P),
-      svg => svg(P, #{title => Title}), html => html(P, #{title => Title})}.
+%% SVG and HTML of a remote result, drawn as the target would have: its node in the
+%% title, its hint as the subtitle, a traced profile's unit.
+graphs(Node, R = #{folded := Folded, info := Info}) ->
+    Opts0 = #{title => "beamflame: " ++ atom_to_list(Node)},
+    Opts1 = case Info of
+                #{hint := Hint} -> Opts0#{subtitle => Hint};
+                _ -> Opts0
+            end,
+    Opts = case Info of
+               #{unit := us} -> Opts1#{count_name => <<"us">>};
+               #{unit := calls} -> Opts1#{count_name => <<"calls">>};
+               _ -> Opts1
+           end,
+    R#{svg => svg(Folded, Opts), html => html(Folded, Opts)}.
 
 %% @doc Folded text cut at a line boundary to the size a remote result may have, and
 %% whether it was cut.
@@ -323,12 +294,12 @@ native(Opts) ->
 %% @doc Native mode on another node (attaching first if needed); binaries come back.
 -spec native(node(), map()) -> {ok, map()} | {error, term()}.
 native(Node, Opts) when is_atom(Node), is_map(Opts) ->
-    remote_call(Node, remote_native, [self(), Opts], maps:get(duration, Opts, 5000)).
+    remote(Node, native, Opts, beamflame_native:validate(Opts)).
 
 %% @doc The entry point a remote caller runs on the target for {@link native/2}.
 -spec remote_native(pid(), map()) -> {ok, map()} | {error, term()}.
 remote_native(Owner, Opts) when is_pid(Owner) ->
-    guarded_results(Owner, fun() -> native(Opts) end).
+    beamflame_remote:run(Owner, native, Opts).
 
 %% @doc Traces what an existing process does for `duration' ms (default 5000), starting
 %% from the stack it is in. Options as {@link trace/2}.
@@ -406,16 +377,10 @@ speedscope(ProfileOrFolded, Opts) ->
 -spec diff(profile() | iodata(), profile() | iodata(),
            svg_opts() | #{normalize => boolean(), format => svg | html}) ->
           binary() | {error, term()}.
-diff(Before, After, Opts0) when is_map(Opts0) ->
-    Normalize = maps:get(normalize, Opts0, false),
-    Format = maps:get(format, Opts0, svg),
-    Opts = maps:without([normalize, format], Opts0),
-    if
-        not is_boolean(Normalize) ->
-            {error, {bad_option, {normalize, Normalize}, "true or false"}};
-        Format =/= svg, Format =/= html ->
-            {error, {bad_option, {format, Format}, "svg or html"}};
-        true ->
+diff(Before, After, Opts0) ->
+    case beamflame_options:validate(diff, Opts0) of
+        {ok, #{normalize := Normalize, format := Format}} ->
+            Opts = maps:without([normalize, format], Opts0),
             case {svg_opts(Opts), as_profile(Before), as_profile(After)} of
                 {{ok, NifOpts}, {ok, B}, {ok, A}} ->
                     case beamflame_nif:render_diff_dirty(B, A, NifOpts#{normalize => Normalize,
@@ -426,10 +391,10 @@ diff(Before, After, Opts0) when is_map(Opts0) ->
                 {{error, _} = E, _, _} -> E;
                 {_, {error, _} = E, _} -> E;
                 {_, _, {error, _} = E} -> E
-            end
-    end;
-diff(_Before, _After, Opts) ->
-    {error, {bad_option, Opts, "options must be a map"}}.
+            end;
+        {error, _} = E ->
+            E
+    end.
 
 render(Format, ProfileOrFolded, Opts0) ->
     Opts = render_defaults(ProfileOrFolded, Opts0),
@@ -475,45 +440,19 @@ as_profile(Folded) when is_binary(Folded); is_list(Folded) ->
 as_profile(Other) ->
     {error, {bad_argument, Other, "expected a profile or folded text"}}.
 
-svg_opts(Opts) when is_map(Opts) ->
-    try
-        {ok, maps:fold(fun svg_opt/3, #{}, Opts)}
-    catch
-        throw:{bad_option, _, _} = E -> {error, E}
-    end;
-svg_opts(Other) ->
-    {error, {bad_option, Other, "options must be a map"}}.
-
-svg_opt(K, V, Acc) when K =:= title; K =:= subtitle; K =:= count_name ->
-    case unicode:characters_to_binary(V) of
-        B when is_binary(B) -> Acc#{K => B};
-        _ -> throw({bad_option, {K, V}, "text (a string or binary)"})
-    end;
-svg_opt(width, V, Acc) when is_number(V), V > 20, V =< 100000 -> Acc#{width => V};
-svg_opt(width, V, _) -> throw({bad_option, {width, V}, "pixels, 21..100000"});
-svg_opt(min_width, V, Acc) when is_number(V), V >= 0 -> Acc#{min_width => V};
-svg_opt(min_width, {percent, P}, Acc) when is_number(P), P >= 0, P =< 100 ->
-    Acc#{min_width_pct => P};
-svg_opt(min_width, V, _) ->
-    throw({bad_option, {min_width, V}, "pixels (0 or more), or {percent, 0..100}"});
-svg_opt(K, V, Acc) when (K =:= frame_height orelse K =:= font_size), is_number(V), V >= 1,
-                        V =< 1000 ->
-    Acc#{K => V};
-svg_opt(K, V, _) when K =:= frame_height; K =:= font_size ->
-    throw({bad_option, {K, V}, "pixels, 1..1000"});
-svg_opt(max_frames, V, Acc) when is_integer(V), V >= 0 -> Acc#{max_frames => V};
-svg_opt(max_frames, V, _) -> throw({bad_option, {max_frames, V}, "a whole number, 0 for no limit"});
-svg_opt(palette, V, Acc) when V =:= hot; V =:= beam -> Acc#{palette => V};
-svg_opt(palette, V, _) -> throw({bad_option, {palette, V}, "hot or beam"});
-svg_opt(K, V, Acc) when (K =:= inverted orelse K =:= reverse orelse K =:= flamechart
-                         orelse K =:= interactive), is_boolean(V) ->
-    Acc#{K => V};
-svg_opt(K, V, _) when K =:= inverted; K =:= reverse; K =:= flamechart; K =:= interactive ->
-    throw({bad_option, {K, V}, "true or false"});
-svg_opt(K, V, _) ->
-    throw({bad_option, {K, V}, "unknown option; known: title, subtitle, count_name, width, "
-                               "min_width, frame_height, font_size, palette, inverted, "
-                               "reverse, flamechart, interactive, max_frames"}).
+%% The renderers' options (beamflame_options:table(render)) as the NIF takes them: only
+%% those given (the C side has the same defaults), a percentage apart.
+svg_opts(Opts) ->
+    case beamflame_options:validate(render, Opts) of
+        {ok, _} ->
+            {ok, maps:fold(fun(min_width, {percent, P}, Acc) -> Acc#{min_width_pct => P};
+                              (K, V, Acc) when K =:= title; K =:= subtitle; K =:= count_name ->
+                                   Acc#{K => unicode:characters_to_binary(V)};
+                              (K, V, Acc) -> Acc#{K => V}
+                           end, #{}, Opts)};
+        {error, _} = E ->
+            E
+    end.
 
 %% @equiv write(Profile, Path, #{})
 -spec write(profile(), file:filename_all()) -> ok | {error, term()}.

@@ -9,7 +9,7 @@
          caller_death_stops_the_remote_run/1, other_version_is_refused/1,
          detach_removes_everything/1, unreachable_node_fails_fast/1,
          cluster_of_three_merges_and_survives_a_bad_node/1, remote_trace_and_capture/1,
-         remote_native_on_a_bare_node/1,
+         remote_native_on_a_bare_node/1, every_ending_of_an_erpc_session_leaves_nothing/1,
          caller_death_stops_a_remote_trace/1, attach_compiles_on_the_node/1,
          remote_runs_leave_no_application/1]).
 %% run on the notebook-style node
@@ -22,7 +22,7 @@ all() ->
      unreachable_node_fails_fast, cluster_of_three_merges_and_survives_a_bad_node,
      remote_trace_and_capture, caller_death_stops_a_remote_trace,
      remote_native_on_a_bare_node, attach_compiles_on_the_node,
-     remote_runs_leave_no_application].
+     remote_runs_leave_no_application, every_ending_of_an_erpc_session_leaves_nothing].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -86,7 +86,7 @@ remote_sample_returns_binaries(Config) ->
     ?assertMatch({_, _}, binary:match(Svg, <<"bf_workload:hot_a/1">>)),
     ?assertMatch(<<"<!DOCTYPE html>", _/binary>>, Html),
     ?assertMatch(#{mode := sample, node := Node}, Info),
-    ?assertMatch({error, {bad_option, _, _}}, beamflame:sample(Node, #{bogus => 1})).
+    ?assertMatch({error, {bad_option, bogus, 1, _}}, beamflame:sample(Node, #{bogus => 1})).
 
 %% On the notebook-style node: exactly what a Livebook cell would do with :erpc.
 notebook_call(Node, Opts) ->
@@ -103,7 +103,12 @@ notebook_style_erpc_gets_an_svg(Config) ->
                                          args => ["-setcookie", Cookie, "-hidden"]}),
     {M, Bin, File} = code:get_object_code(?MODULE),
     {module, M} = erpc:call(Nb, code, load_binary, [M, File, Bin]),
-    {ok, #{svg := Svg}} = erpc:call(Nb, ?MODULE, notebook_call, [Node, #{duration => 800}]),
+    %% a caller without beamflame asks the target to render (nothing is rendered there
+    %% unless asked)
+    {ok, #{svg := Svg}} = erpc:call(Nb, ?MODULE, notebook_call,
+                                    [Node, #{duration => 800, render => [svg]}]),
+    {ok, Plain} = erpc:call(Nb, ?MODULE, notebook_call, [Node, #{duration => 300}]),
+    ?assertEqual([folded, info, truncated], lists:sort(maps:keys(Plain))),
     ?assertMatch(<<"<?xml", _/binary>>, Svg),
     ?assertMatch({_, _}, binary:match(Svg, <<"bf_workload:hot_a/1">>)),
     peer:stop(NbPeer).
@@ -256,3 +261,62 @@ attach_compiles_on_the_node(Config) ->
     after
         os:unsetenv("BEAMFLAME_COMPILE_ON_NODE")
     end.
+
+%% The erpc callers' sessions (beamflame_remote, as the command line's): for a sampling run,
+%% a capture and a traced call, each way of ending (normal end, the caller killed, the
+%% connection dropped) leaves no beamflame process, pattern, flag or application on the
+%% target.
+every_ending_of_an_erpc_session_leaves_nothing(Config) ->
+    Node = ?config(node, Config),
+    push_workload(Node),
+    Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
+    Clean = fun(Why) ->
+                    %% (right after a disconnect, the first calls may find no connection)
+                    bf_test_util:wait_until(fun() ->
+                                       try not app_running(Node) andalso
+                                               erpc:call(Node, bf_probe, leftovers, [Depth]) =:= []
+                                       catch error:{erpc, noconnection} -> false
+                                       end
+                               end, 300,
+                               fun() -> {Why, catch app_running(Node),
+                                         catch erpc:call(Node, bf_probe, leftovers, [Depth])}
+                               end),
+                    ct:pal("clean after ~p", [Why])
+            end,
+    %% normal ends
+    {ok, #{folded := _}} = beamflame:sample(Node, #{duration => 200}),
+    Clean({sample, normal}),
+    {ok, #{value := ok}} = beamflame:trace(Node, {bf_workload, hot_a, [2]}, #{}),
+    Clean({call, normal}),
+    W = erpc:call(Node, bf_workload, start_split, [1, 1]),
+    {ok, [_]} = beamflame:capture(Node, {bf_workload, hot_b, 1}, 1, #{timeout => 10000}),
+    erpc:call(Node, erlang, exit, [W, kill]),
+    Clean({capture, normal}),
+    %% long runs, ended by the caller's death, and by a dropped connection between a
+    %% caller node and the target (this node keeps its own, the peer's control connection)
+    Cookie = atom_to_list(?config(cookie, Config)),
+    {ok, CPeer, C} = peer:start(#{name => peer:random_name(bf_caller),
+                                  args => ["-setcookie", Cookie, "-hidden", "-pa",
+                                           filename:dirname(code:which(beamflame))]}),
+    Runs = [{sample, [Node, #{duration => 60000}],
+             fun() -> erpc:call(Node, beamflame_flags, holders, []) =/= [] end},
+            {capture, [Node, {bf_workload, stop_idle, 1}, 1, #{timeout => 60000}],
+             fun() -> lists:keymember(patterns, 1, erpc:call(Node, bf_probe,
+                                                             leftovers_but_app, [Depth])) end},
+            {trace, [Node, {timer, sleep, [60000]}, #{timeout => 90000}],
+             fun() -> erpc:call(Node, bf_probe, leftovers_but_app, [Depth]) =/= [] end}],
+    [begin
+         Caller = case How of
+                      killed -> spawn(beamflame, F, Args);
+                      disconnected -> erpc:call(C, erlang, spawn, [beamflame, F, Args])
+                  end,
+         wait_until(fun() -> try Started() catch _:_ -> false end end),
+         case How of
+             killed -> exit(Caller, kill);
+             disconnected -> true = erpc:call(C, erlang, disconnect_node, [Node])
+         end,
+         Clean({F, How}),
+         exit(Caller, kill)
+     end || {F, Args, Started} <- Runs, How <- [killed, disconnected]],
+    peer:stop(CPeer),
+    ok.

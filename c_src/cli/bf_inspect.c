@@ -162,10 +162,8 @@ int bf_dump_run(const bf_cli *cli)
     rc = bf_node_call(&n, "beamflame_remote", "dump", &a, &r, &idx, err, sizeof(err));
     if (rc != BF_EXIT_OK)
         goto done;
-    if (bf_bad_argument(&r, idx, err, sizeof(err))) {
-        rc = BF_EXIT_USAGE;
+    if ((rc = bf_remote_error(&n, &r, idx, err, sizeof(err))) != BF_EXIT_OK)
         goto done;
-    }
     int i = idx, arity, rows;
     char atom[MAXATOMLEN];
     long long total;

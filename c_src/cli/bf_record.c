@@ -506,45 +506,26 @@ done:
     return rc;
 }
 
-/* A {failed, Text} / {error, Text} reply as a message. 1 if it was one. */
-int bf_failure(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen)
+int bf_remote_error(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen)
 {
     int i = idx, arity, type, size;
-    char atom[MAXATOMLEN];
-    if (ei_decode_tuple_header(r->buff, &i, &arity) || arity != 2 ||
-        ei_decode_atom(r->buff, &i, atom) || (strcmp(atom, "failed") && strcmp(atom, "error")))
-        return 0;
+    char atom[MAXATOMLEN], class[MAXATOMLEN];
+    if (ei_decode_tuple_header(r->buff, &i, &arity) || arity != 3 ||
+        ei_decode_atom(r->buff, &i, atom) || strcmp(atom, "error") ||
+        ei_decode_atom(r->buff, &i, class))
+        return BF_EXIT_OK;
     char text[768];
-    if (ei_get_type(r->buff, &i, &type, &size) == 0 && type == ERL_BINARY_EXT &&
-        (size_t)size < sizeof(text)) {
-        long len;
-        ei_decode_binary(r->buff, &i, text, &len);
-        text[len] = '\0';
-    } else {
-        bf_node_term_text(r, i, text, sizeof(text));
+    long len;
+    if (ei_get_type(r->buff, &i, &type, &size) || type != ERL_BINARY_EXT ||
+        (size_t)size >= sizeof(text) || ei_decode_binary(r->buff, &i, text, &len))
+        len = snprintf(text, sizeof(text), "(an error the node did not describe)");
+    text[len] = '\0';
+    if (!strcmp(class, "bad_argument")) {
+        snprintf(err, errlen, "%s", text);
+        return BF_EXIT_USAGE;
     }
     snprintf(err, errlen, "the recording on %s failed: %s", n->name, text);
-    return 1;
-}
-
-/* {error, {bad_argument, Text}}: the node refused an argument (a function to trace that
- * it does not have); Text is the sentence naming the fix. */
-int bf_bad_argument(const ei_x_buff *r, int idx, char *err, size_t errlen)
-{
-    int i = idx, arity, type, size;
-    char atom[MAXATOMLEN];
-    if (ei_decode_tuple_header(r->buff, &i, &arity) || arity != 2 ||
-        ei_decode_atom(r->buff, &i, atom) || strcmp(atom, "error") ||
-        ei_decode_tuple_header(r->buff, &i, &arity) || arity != 2 ||
-        ei_decode_atom(r->buff, &i, atom) || strcmp(atom, "bad_argument") ||
-        ei_get_type(r->buff, &i, &type, &size) || type != ERL_BINARY_EXT ||
-        (size_t)size >= errlen)
-        return 0;
-    long len;
-    if (ei_decode_binary(r->buff, &i, err, &len))
-        return 0;
-    err[len] = '\0';
-    return 1;
+    return strcmp(class, "not_permitted") ? BF_EXIT_REMOTE : BF_EXIT_PTRACE;
 }
 
 /* A session call with the session pid as the only argument. */
@@ -558,8 +539,8 @@ int bf_session_call(bf_node *n, const char *fun, const erlang_pid *session,
     bf_args_end(&a);
     int rc = bf_node_call(n, "beamflame_remote", fun, &a, r, idx, err, errlen);
     ei_x_free(&a);
-    if (rc == BF_EXIT_OK && bf_failure(n, r, *idx, err, errlen))
-        rc = BF_EXIT_REMOTE;
+    if (rc == BF_EXIT_OK)
+        rc = bf_remote_error(n, r, *idx, err, errlen);
     return rc;
 }
 
@@ -590,11 +571,24 @@ static void bf_encode_mode_opts(ei_x_buff *a, const bf_record_opts *o)
     int given = 0;
     for (size_t k = 0; k < bf_mode_opt_count; k++)
         given += o->mopt[k] != NULL;
-    ei_x_encode_map_header(a, 2 + given);
-    ei_x_encode_atom(a, "duration");
-    ei_x_encode_ulong(a, o->duration_ms);
-    ei_x_encode_atom(a, "rate");
-    ei_x_encode_ulong(a, o->rate);
+    if (o->mode == BF_MODE_TRACE) {
+        ei_x_encode_map_header(a, 3 + given);
+        ei_x_encode_atom(a, "timeout");
+        ei_x_encode_ulong(a, o->duration_ms);
+        ei_x_encode_atom(a, "calls");
+        ei_x_encode_ulong(a, o->calls);
+        ei_x_encode_atom(a, "mfa");
+        ei_x_encode_tuple_header(a, 3);
+        ei_x_encode_atom_as(a, o->call_module, ERLANG_UTF8, ERLANG_UTF8);
+        ei_x_encode_atom_as(a, o->call_function, ERLANG_UTF8, ERLANG_UTF8);
+        ei_x_encode_ulong(a, o->call_arity);
+    } else {
+        ei_x_encode_map_header(a, 2 + given);
+        ei_x_encode_atom(a, "duration");
+        ei_x_encode_ulong(a, o->duration_ms);
+        ei_x_encode_atom(a, "rate");
+        ei_x_encode_ulong(a, o->rate);
+    }
     for (size_t k = 0; k < bf_mode_opt_count; k++) {
         const bf_mode_opt *m = &bf_mode_opts[k];
         if (!o->mopt[k])
@@ -625,36 +619,18 @@ int bf_session_start(bf_node *n, const bf_record_opts *o, erlang_pid *session,
     ei_x_new(&r);
     bf_args(&a, 3);
     ei_x_encode_pid(&a, ei_self(&n->ec));
-    if (o->mode == BF_MODE_TRACE) {
-        ei_x_encode_atom(&a, "trace");
-        ei_x_encode_map_header(&a, 5);
-        ei_x_encode_atom(&a, "duration");
-        ei_x_encode_ulong(&a, o->duration_ms);
-        ei_x_encode_atom(&a, "recursion");
-        ei_x_encode_atom(&a, o->keep_recursion ? "keep" : "fold");
-        ei_x_encode_atom(&a, "tail_calls");
-        ei_x_encode_atom(&a, o->keep_tail_calls ? "keep" : "drop");
-        ei_x_encode_atom(&a, "calls");
-        ei_x_encode_ulong(&a, o->calls);
-        ei_x_encode_atom(&a, "mfa");
-        ei_x_encode_tuple_header(&a, 3);
-        ei_x_encode_atom_as(&a, o->call_module, ERLANG_UTF8, ERLANG_UTF8);
-        ei_x_encode_atom_as(&a, o->call_function, ERLANG_UTF8, ERLANG_UTF8);
-        ei_x_encode_ulong(&a, o->call_arity);
-    } else {
-        ei_x_encode_atom(&a, o->mode == BF_MODE_NATIVE ? "native" : "sample");
-        bf_encode_mode_opts(&a, o);
-    }
+    ei_x_encode_atom(&a, o->mode == BF_MODE_TRACE    ? "capture"
+                         : o->mode == BF_MODE_NATIVE ? "native"
+                                                     : "sample");
+    bf_encode_mode_opts(&a, o);
     bf_args_end(&a);
     int idx, rc = bf_node_call(n, "beamflame_remote", "start", &a, &r, &idx, err, errlen);
+    if (rc == BF_EXIT_OK)
+        rc = bf_remote_error(n, &r, idx, err, errlen);
     if (rc == BF_EXIT_OK) {
         int i = idx, arity;
         char atom[MAXATOMLEN];
-        if (bf_bad_argument(&r, idx, err, errlen))
-            rc = BF_EXIT_USAGE;
-        else if (bf_failure(n, &r, idx, err, errlen))
-            rc = BF_EXIT_REMOTE;
-        else if (ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 ||
+        if (ei_decode_tuple_header(r.buff, &i, &arity) || arity != 2 ||
                  ei_decode_atom(r.buff, &i, atom) || strcmp(atom, "ok") ||
                  ei_decode_pid(r.buff, &i, session)) {
             char text[512];
@@ -985,8 +961,6 @@ int bf_record_run(const bf_cli *cli_in)
                                      &x->samples, x->hint, sizeof(x->hint), x->err,
                                      sizeof(x->err));
         bf_node_close(&x->n);
-        if (x->rc == BF_EXIT_REMOTE && strstr(x->err, "ptrace_not_permitted"))
-            x->rc = BF_EXIT_PTRACE; /* native mode: the node's message names the fix */
         if (x->rc != BF_EXIT_OK) {
             if (many && !x->reported)
                 fprintf(stderr, "beamflame: %s: %s\n", x->n.name[0] ? x->n.name : x->name,

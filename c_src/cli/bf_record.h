@@ -18,11 +18,10 @@ int bf_attach_node(bf_node *n, const bf_record_opts *o, double *connected_ms,
 void bf_args(ei_x_buff *x, int n);
 void bf_args_end(ei_x_buff *x);
 
-/* A reply {failed | error, Why}: 1 with "the recording on NODE failed: Why" in err. */
-int bf_failure(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen);
-
-/* A reply {error, {bad_argument, Text}}: 1 with Text in err (the command line's exit 2). */
-int bf_bad_argument(const ei_x_buff *r, int idx, char *err, size_t errlen);
+/* A reply {error, Class, Text} (beamflame_remote's errors): its exit code, with Text in
+ * err (a failure as "the recording on NODE failed: Text"); BF_EXIT_OK if the reply is not
+ * an error. Class bad_argument is BF_EXIT_USAGE, not_permitted BF_EXIT_PTRACE. */
+int bf_remote_error(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen);
 
 /* The node's value of erlang:system_info(item) as text ("?" when not a string). */
 int bf_node_fact(bf_node *n, const char *item, char *theirs, size_t len, char *err,

@@ -126,10 +126,8 @@ static int bf_top_peek(bf_node *n, const erlang_pid *session, int procs, bf_top 
     rc = bf_node_call(n, "beamflame_remote", "peek", &a, &r, &idx, err, errlen);
     if (rc != BF_EXIT_OK)
         goto done;
-    if (bf_failure(n, &r, idx, err, errlen)) {
-        rc = BF_EXIT_REMOTE;
+    if ((rc = bf_remote_error(n, &r, idx, err, errlen)) != BF_EXIT_OK)
         goto done;
-    }
     int i = idx;
     char atom[MAXATOMLEN];
     if (ei_decode_tuple_header(r.buff, &i, &arity) || arity != 4 ||
@@ -212,10 +210,8 @@ static int bf_top_native(bf_node *n, const bf_record_opts *o, unsigned ms, bf_to
         if (rc != BF_EXIT_OK)
             break;
         int i = idx;
-        if (bf_failure(n, &r, idx, err, errlen)) {
-            rc = BF_EXIT_REMOTE;
+        if ((rc = bf_remote_error(n, &r, idx, err, errlen)) != BF_EXIT_OK)
             break;
-        }
         if (ei_decode_tuple_header(r.buff, &i, &arity) == 0 &&
             ei_decode_atom(r.buff, &i, atom) == 0 && !strcmp(atom, "done"))
             break;
@@ -227,9 +223,8 @@ static int bf_top_native(bf_node *n, const bf_record_opts *o, unsigned ms, bf_to
     if (rc == BF_EXIT_OK && (rc = bf_session_call(n, "fetch", &session, &r, &idx, err,
                                                    errlen)) == BF_EXIT_OK) {
         int i = idx;
-        if (bf_failure(n, &r, idx, err, errlen))
-            rc = BF_EXIT_REMOTE;
-        else if (ei_decode_tuple_header(r.buff, &i, &arity) == 0 &&
+        rc = bf_remote_error(n, &r, idx, err, errlen);
+        if (rc == BF_EXIT_OK && ei_decode_tuple_header(r.buff, &i, &arity) == 0 &&
                  ei_decode_atom(r.buff, &i, atom) == 0 &&
                  ei_get_type(r.buff, &i, &type, &size) == 0 && type == ERL_BINARY_EXT &&
                  bf_top_add_interval(top, r.buff + i + 5, (size_t)size, 1) != 0)
