@@ -5,7 +5,7 @@
 #   make test-otp  the same layers inside bare Debian chroots of OTP 25, 27 and 29 (root; cached)
 # Other targets: build, strict (warnings as errors), sanitize (C tests under ASan+UBSan), bench, clean.
 
-.PHONY: all deps build strict demo test test-otp test-c test-eunit test-ct test-elixir test-browser sanitize bench clean
+.PHONY: all deps build strict demo test test-otp test-c test-eunit test-ct test-elixir test-browser sanitize bench clean options-doc
 
 all: build
 
@@ -35,6 +35,12 @@ test-otp:
 test-c:
 	@echo "==> C unit tests (Criterion)"
 	$(MAKE) -C c_src test
+
+# docs/options.md from the option tables (src/beamflame_options.erl); EUnit checks it.
+options-doc: build
+	mkdir -p docs
+	erl -noshell -pa _build/default/lib/beamflame/ebin -eval \
+	  'ok = file:write_file("docs/options.md", beamflame_options:doc()), halt().'
 
 test-eunit:
 	@echo "==> Erlang unit tests (EUnit)"

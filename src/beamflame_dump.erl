@@ -23,28 +23,12 @@
 -type opts() :: #{processes => all | [pid() | atom()], top => pos_integer(),
                   sort => memory | reductions | message_queue_len}.
 
-%% @doc Checks options: `processes' (`all' or pids and registered names), `top' (how many
-%% to show, 1..10000, default 100), `sort' (`memory', the default, `reductions' or
+%% @doc Checks options (beamflame_options:table(dump)): `processes' (`all' or pids and
+%% registered names), `top' (how many to show), `sort' (`memory', `reductions' or
 %% `message_queue_len').
--spec validate(map()) -> {ok, opts()} | {error, {bad_option, term(), string()}}.
-validate(Opts) when is_map(Opts) ->
-    try
-        {ok, maps:fold(fun check/3, #{processes => all, top => 100, sort => memory}, Opts)}
-    catch
-        throw:{bad_option, _, _} = E -> {error, E}
-    end.
-
-check(processes, all, A) -> A#{processes => all};
-check(processes, [_ | _] = L, A) ->
-    case lists:all(fun(P) -> is_pid(P) orelse is_atom(P) end, L) of
-        true -> A#{processes => L};
-        false -> throw({bad_option, {processes, L}, "all, or a list of pids and registered names"})
-    end;
-check(top, N, A) when is_integer(N), N >= 1, N =< ?MAX_TOP -> A#{top => N};
-check(sort, S, A) when S =:= memory; S =:= reductions; S =:= message_queue_len -> A#{sort => S};
-check(K, V, _) ->
-    throw({bad_option, {K, V}, "processes (all, or pids and names), top (1..10000), sort "
-                               "(memory, reductions or message_queue_len)"}).
+-spec validate(map()) -> {ok, opts()} | {error, {bad_option, atom(), term(), binary()}}.
+validate(Opts) ->
+    beamflame_options:validate(dump, Opts).
 
 %% @doc `{ok, Total, Shown}': how many processes were considered, and the first `top' of
 %% them by `sort', each `{Pid, Name, InitialCall, Status, QueueLen, Memory, Reductions,

@@ -18,25 +18,10 @@
 
 -define(MARGIN_MS, 10000).
 
-%% @doc Options with defaults: duration (ms, 5000), rate (Hz, 99), dirty (also the dirty
-%% scheduler threads, false), idle (show idle schedulers as `[idle]', true).
+%% @doc Options with their defaults (beamflame_options:table(native)).
 -spec validate(term()) -> {ok, opts()} | {error, term()}.
-validate(Opts) when is_map(Opts) ->
-    try
-        {ok, maps:fold(fun check/3, #{duration => 5000, rate => 99, dirty => false,
-                                      idle => true}, Opts)}
-    catch
-        throw:{bad_option, _, _} = E -> {error, E}
-    end;
-validate(Other) ->
-    {error, {bad_option, Other, "options must be a map, e.g. #{duration => 5000}"}}.
-
-check(duration, V, A) when is_integer(V), V >= 1, V =< 3600000 -> A#{duration => V};
-check(rate, V, A) when is_integer(V), V >= 1, V =< 1000 -> A#{rate => V};
-check(K, V, A) when (K =:= dirty orelse K =:= idle), is_boolean(V) -> A#{K => V};
-check(K, V, _) ->
-    throw({bad_option, {K, V}, "known options: duration (ms, 1..3600000), rate (Hz, "
-                               "1..1000), dirty, idle (booleans)"}).
+validate(Opts) ->
+    beamflame_options:validate(native, Opts).
 
 %% @doc Samples this node; returns a profile whose stacks start with the thread name.
 -spec run(opts()) -> {ok, beamflame_nif:profile()} | {error, term()}.

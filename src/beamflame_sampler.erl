@@ -104,71 +104,26 @@
 %% back 64). A stack of that length may have lost its root side: it gets this root frame.
 -define(ERTS_MAX_BACKTRACE, 64).
 -define(TRUNCATED_ROOT, <<"[truncated]">>).
--define(PROCESSES_ARE, "all, or a non-empty list of pids, registered names and initial calls "
-                       "{Module, Function, Arity} (for OTP behaviours the callback module's "
-                       "init/1, e.g. {my_server, init, 1})").
-
 -type opts() :: #{duration => pos_integer(), rate => pos_integer(),
                   processes => all | [pid() | atom() | mfa()], states => cpu | wall | all,
                   group => none | process | name, max_stacks => pos_integer(),
                   max_depth => pos_integer(), max_bytes => pos_integer()}.
 -export_type([opts/0]).
 
-%% @doc The options with their defaults.
+%% @doc The options with their defaults (beamflame_options:table(sample)).
 -spec defaults() -> opts().
 defaults() ->
-    #{duration => 5000, rate => 99, processes => all, states => cpu, group => none,
-      max_stacks => 100000, max_depth => ?ERTS_MAX_BACKTRACE, max_bytes => 64 * 1024 * 1024}.
+    {ok, D} = beamflame_options:validate(sample, #{}),
+    D.
 
-%% @doc Validates options; unknown keys and bad values are errors naming the fix.
--spec validate(term()) -> {ok, opts()} | {error, {bad_option, term(), string()}}.
-validate(Opts) when is_map(Opts) ->
-    try
-        {ok, maps:fold(fun check/3, defaults(), Opts)}
-    catch
-        throw:{bad_option, _, _} = E -> {error, E}
-    end;
-validate(Other) ->
-    {error, {bad_option, Other, "options must be a map, e.g. #{duration => 5000}"}}.
-
-check(duration, V, Acc) when is_integer(V), V >= 1, V =< 3600000 -> Acc#{duration => V};
-check(duration, V, _) -> bad(duration, V, "an integer number of milliseconds, 1..3600000");
-check(rate, V, Acc) when is_integer(V), V >= 1, V =< 1000 -> Acc#{rate => V};
-check(rate, V, _) -> bad(rate, V, "an integer rate in Hz, 1..1000");
-check(processes, all, Acc) -> Acc#{processes => all};
-check(processes, [_ | _] = L, Acc) ->
-    case lists:all(fun selector/1, L) of
-        true -> Acc#{processes => L};
-        false -> bad(processes, L, ?PROCESSES_ARE)
-    end;
-check(processes, V, _) -> bad(processes, V, ?PROCESSES_ARE);
-check(states, V, Acc) when V =:= cpu; V =:= wall -> Acc#{states => V};
-check(states, all, Acc) -> Acc#{states => wall};
-check(states, V, _) ->
-    bad(states, V, "cpu (running processes), or wall or all (every process, waiting ones "
-                   "where they wait)");
-check(group, V, Acc) when V =:= none; V =:= process; V =:= name -> Acc#{group => V};
-check(group, V, _) ->
-    bad(group, V, "none, process (a root frame per process) or name (a root frame per "
-                  "registered name or initial call)");
-check(max_stacks, V, Acc) when is_integer(V), V >= 1, V =< 10000000 -> Acc#{max_stacks => V};
-check(max_stacks, V, _) -> bad(max_stacks, V, "an integer, 1..10000000");
-check(max_depth, V, Acc) when is_integer(V), V >= 2, V =< ?ERTS_MAX_BACKTRACE ->
-    Acc#{max_depth => V};
-check(max_depth, V, _) -> bad(max_depth, V, "an integer, 2..64 (ERTS returns at most 64 frames)");
-check(max_bytes, V, Acc) when is_integer(V), V >= 65536, V =< 4294967296 ->
-    Acc#{max_bytes => V};
-check(max_bytes, V, _) -> bad(max_bytes, V, "an integer number of bytes, 65536..4294967296");
-check(K, V, _) ->
-    bad(K, V, "unknown option; known: duration, rate, processes, states, group, "
-              "max_stacks, max_depth, max_bytes").
-
-selector(P) when is_pid(P); is_atom(P) -> true;
-selector({M, F, A}) when is_atom(M), is_atom(F), is_integer(A), A >= 0, A =< 255 -> true;
-selector(_) -> false.
-
--spec bad(atom(), term(), string()) -> no_return().
-bad(K, V, Why) -> throw({bad_option, {K, V}, Why}).
+%% @doc Validates options (beamflame_options:table(sample)); unknown keys and bad values
+%% are errors naming what is expected.
+-spec validate(term()) -> {ok, opts()} | {error, {bad_option, atom(), term(), binary()}}.
+validate(Opts) ->
+    case beamflame_options:validate(sample, Opts) of
+        {ok, Valid = #{states := all}} -> {ok, Valid#{states := wall}};
+        Other -> Other
+    end.
 
 %% @doc Starts a run for `Caller'; the result arrives as `{Ref, {ok, Profile}}'.
 -spec start_link(opts(), pid(), reference()) -> {ok, pid()}.

@@ -45,52 +45,21 @@
                   kind => trace | capture | process, owner => pid()}.
 -export_type([opts/0]).
 
-defaults() ->
-    #{spawn => false, follow => false, modules => all, max_events => 10000000,
-      timeout => 60000, duration => 5000, sleep => auto, names => beamflame, weight => time,
-      max_stacks => 100000, max_depth => 1024, max_bytes => 256 * 1024 * 1024,
-      max_procs => 10000, recursion => fold, tail_calls => drop}.
-
-%% @doc Validates options for `Kind' (trace, capture, process); errors name the fix.
+%% @doc Validates options for `Kind' (trace, capture, process: each has its table in
+%% beamflame_options); errors name what is expected.
 -spec validate(trace | capture | process, term()) -> {ok, opts()} | {error, term()}.
-validate(Kind, Opts) when is_map(Opts) ->
-    try
-        Valid = maps:fold(fun check/3, defaults(), Opts),
-        {ok, Valid#{sleep := sleep(maps:get(sleep, Valid)), kind => Kind}}
-    catch
-        throw:{bad_option, _, _} = E -> {error, E}
-    end;
-validate(_Kind, Other) ->
-    {error, {bad_option, Other, "options must be a map, e.g. #{timeout => 10000}"}}.
-
-check(K, V, Acc) when (K =:= spawn orelse K =:= follow), is_boolean(V) -> Acc#{K => V};
-check(modules, all, Acc) -> Acc#{modules => all};
-check(modules, [_ | _] = L, Acc) ->
-    case lists:all(fun is_atom/1, L) of
-        true -> Acc#{modules => L};
-        false -> bad(modules, L, "all, or a list of module names")
-    end;
-check(K, V, Acc) when (K =:= max_events orelse K =:= timeout orelse K =:= duration),
-                      is_integer(V), V >= 1 ->
-    Acc#{K => V};
-check(sleep, V, Acc) when V =:= auto; is_boolean(V) -> Acc#{sleep => V};
-check(names, V, Acc) when V =:= beamflame; V =:= eflambe -> Acc#{names => V};
-check(weight, V, Acc) when V =:= time; V =:= calls -> Acc#{weight => V};
-check(max_stacks, V, Acc) when is_integer(V), V >= 1, V =< 10000000 -> Acc#{max_stacks => V};
-check(max_depth, V, Acc) when is_integer(V), V >= 2, V =< 4096 -> Acc#{max_depth => V};
-check(max_bytes, V, Acc) when is_integer(V), V >= 65536 -> Acc#{max_bytes => V};
-check(max_procs, V, Acc) when is_integer(V), V >= 1, V =< 100000 -> Acc#{max_procs => V};
-check(recursion, V, Acc) when V =:= fold; V =:= keep -> Acc#{recursion => V};
-check(tail_calls, V, Acc) when V =:= drop; V =:= keep -> Acc#{tail_calls => V};
-check(K, V, _) ->
-    bad(K, V, "known options: spawn, follow (booleans), modules (all or a list), "
-              "max_events, timeout, duration (ms), sleep (auto, true, false), names "
-              "(beamflame or eflambe), weight (time or calls), max_stacks (1..10M), "
-              "max_depth (2..4096), max_bytes, "
-              "max_procs (1..100000), recursion (fold or keep), tail_calls (drop or keep)").
-
--spec bad(atom(), term(), string()) -> no_return().
-bad(K, V, Why) -> throw({bad_option, {K, V}, Why}).
+validate(Kind, Opts) ->
+    case beamflame_options:validate(Kind, Opts) of
+        {ok, Valid} ->
+            try
+                {ok, maps:merge(#{spawn => false},   % only trace/2 takes it
+                                Valid#{sleep := sleep(maps:get(sleep, Valid)), kind => Kind})}
+            catch
+                throw:{bad_option, _, _, _} = E -> {error, E}
+            end;
+        {error, _} = E ->
+            E
+    end.
 
 %% auto: on where it is safe. true where it is not: refused with the reason.
 sleep(auto) -> running_is_safe();
@@ -98,10 +67,11 @@ sleep(false) -> false;
 sleep(true) ->
     case running_is_safe() of
         true -> true;
-        false -> throw({bad_option, {sleep, true},
-                        "OTP " ++ otp_version() ++ " can crash when a NIF tracer with the "
-                        "running flag is removed from a process doing dirty work "
-                        "(erlang/otp#6448, fixed in 25.3): use sleep => false"})
+        false -> throw({bad_option, sleep, true,
+                        unicode:characters_to_binary(
+                          "false or auto: OTP " ++ otp_version() ++ " can crash when a NIF "
+                          "tracer with the running flag is removed from a process doing dirty "
+                          "work (erlang/otp#6448, fixed in 25.3)")})
     end.
 
 running_is_safe() ->

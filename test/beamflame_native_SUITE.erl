@@ -194,8 +194,8 @@ count(Node, Counter) ->
     receive {count, N} -> N after 5000 -> error(counter_silent) end.
 
 bad_options(_Config) ->
-    ?assertMatch({error, {bad_option, {rate, 0}, _}}, beamflame:native(#{rate => 0})),
-    ?assertMatch({error, {bad_option, {bogus, 1}, _}}, beamflame:native(#{bogus => 1})).
+    ?assertMatch({error, {bad_option, rate, 0, _}}, beamflame:native(#{rate => 0})),
+    ?assertMatch({error, {bad_option, bogus, 1, _}}, beamflame:native(#{bogus => 1})).
 
 %% A thread another tracer holds cannot be seized: the refusal names the holder (here a
 %% first native run's sampler, the real port program with real ptrace) instead of a

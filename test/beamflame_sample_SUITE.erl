@@ -348,7 +348,7 @@ bad_options_are_rejected(Config) ->
     Cases = [#{bogus => 1}, #{duration => 0}, #{duration => -5}, #{rate => 0},
              #{rate => 5000}, #{states => idle}, #{group => node}, #{processes => []},
              #{processes => ["x"]}, #{max_depth => 1}, not_a_map],
-    [?assertMatch({error, {bad_option, _, Why}} when is_list(Why),
+    [?assertMatch({error, {bad_option, _, _, Why}} when is_binary(Why),
                   call(Config, beamflame, sample, [O])) || O <- Cases],
     ?assertEqual([], runs(?config(peer, Config))).
 

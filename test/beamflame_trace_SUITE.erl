@@ -417,7 +417,7 @@ dirty_work_is_safe(Config) ->
     %% asking for the running flag where it is unsafe is refused with the reason
     case erpc:call(Node, erlang, system_info, [otp_release]) of
         "25" ->
-            {error, {bad_option, {sleep, true}, Why}} =
+            {error, {bad_option, sleep, true, Why}} =
                 peer(Config, trace_process, [Pid, #{duration => 20, sleep => true}]),
             ?assertNotEqual(nomatch, string:find(Why, "6448"));
         _ ->
@@ -434,7 +434,7 @@ eflambe_names(Config) ->
     nothing_left(Config).
 
 bad_options(Config) ->
-    ?assertMatch({error, {bad_option, {bogus, 1}, _}},
+    ?assertMatch({error, {bad_option, bogus, 1, _}},
                  peer(Config, trace, [{bf_tracework, leaf, []}, #{bogus => 1}])),
     ?assertMatch({error, {bad_argument, _, _}},
                  erpc:call(?config(node, Config), beamflame, trace, [not_a_call, #{}])).

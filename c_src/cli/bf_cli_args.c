@@ -9,9 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
-const char *bf_cli_usage(void)
-{
-    return "usage: beamflame <command> [options]\n"
+static const char bf_usage_text[] =
+           "usage: beamflame <command> [options]\n"
            "\n"
            "commands:\n"
            "  svg [FILE|-]        render folded stacks (from perf, eflambe, beamflame...) as a\n"
@@ -53,29 +52,11 @@ const char *bf_cli_usage(void)
            "    --call M:F/A      trace: the function (e.g. my_server:handle_call/3)\n"
            "    --calls N         trace: how many of its next calls, by any process, 1 to\n"
            "                      1000 (default: 1; --duration is how long to wait for them)\n"
-           "    --recursion R     trace: fold (default: recursion drawn at its first\n"
-           "                      occurrence, as eflambe does) or keep (every level)\n"
-           "    --tail-calls T    trace: drop (default: the VM's view) or keep (a frame that\n"
-           "                      tail-called stays drawn under its callee)\n"
-           "    --duration S      seconds to record (default: 10; Ctrl-C ends earlier and\n"
-           "                      still writes what was recorded)\n"
+           "    --duration S      seconds to record (default: 5; trace: seconds to wait for\n"
+           "                      the calls, default 60); Ctrl-C ends earlier and still\n"
+           "                      writes what was recorded\n"
            "    --rate HZ         samples per second (default: 99)\n"
-           "    --states S        sample: cpu (default: processes running at each tick,\n"
-           "                      waits left out), wall or all (every process, waiting\n"
-           "                      ones where they wait)\n"
-           "    --group G         sample: none (default), process (a root frame per\n"
-           "                      process: its name, else initial call and pid) or name (a\n"
-           "                      root per registered name or initial call)\n"
-           "    --process P       sample: only these processes (repeatable): a registered\n"
-           "                      name, a pid <0.123.0>, or an initial call M:F/A (for OTP\n"
-           "                      behaviours the callback's init/1: my_server:init/1)\n"
-           "    --max-depth N     sample: frames kept per stack, 2 to 64 (default: 64)\n"
-           "    --max-stacks N    sample: distinct stacks kept (default: 100000; more are\n"
-           "                      counted as dropped)\n"
-           "    --max-bytes N     sample: memory for the profile on the node (default:\n"
-           "                      67108864)\n"
-           "    --dirty           native: also the dirty scheduler threads\n"
-           "    --no-idle         native: leave out samples of idle scheduler threads\n"
+           "@MODE_OPTIONS@"
            "    -o, --output OUT  default: beamflame-NAME-YYYYMMDD-HHMMSS.svg here\n"
            "    --cookie-file F   the node's cookie, from a file; otherwise the environment\n"
            "                      variable BEAMFLAME_COOKIE, otherwise ~/.erlang.cookie\n"
@@ -107,6 +88,86 @@ const char *bf_cli_usage(void)
            "            rejected, 9 OTP/architecture/version mismatch, 10 ptrace not\n"
            "            permitted, 11 timeout, 12 the recording failed on the node or the\n"
            "            connection dropped, 130 interrupted twice (nothing written)\n";
+
+static const char *const bf_mode_names[] = {"sample", "trace", "native"};
+
+/* The (first) mode a mode option applies to. */
+static const char *bf_mode_opt_mode(const bf_mode_opt *o)
+{
+    unsigned mode = 0;
+    while (mode < 2 && !(o->modes & (1u << mode)))
+        mode++;
+    return bf_mode_names[mode];
+}
+
+/* Appends text to buf (of cap bytes, NUL kept), wrapped at 86 columns, lines after the
+ * first indented by 22 columns as the usage's option column. */
+static void bf_wrapped(char *buf, size_t cap, const char *first, const char *text)
+{
+    size_t len = strlen(buf), col = 0;
+    len += (size_t)snprintf(buf + len, cap - len, "    %-18s", first);
+    col = 22;
+    while (*text && len < cap) {
+        size_t w = strcspn(text, " ");
+        if (col + w + 1 > 86 && col > 22) {
+            len += (size_t)snprintf(buf + len, cap - len, "\n%22s", "");
+            col = 22;
+        } else if (col > 22) {
+            len += (size_t)snprintf(buf + len, cap - len, " ");
+            col++;
+        }
+        len += (size_t)snprintf(buf + len, cap - len, "%.*s", (int)w, text);
+        col += w;
+        text += w;
+        while (*text == ' ')
+            text++;
+    }
+    if (len < cap)
+        snprintf(buf + len, cap - len, "\n");
+}
+
+/* One row of bf_mode_opts as the help shows it: "MODE: ACCEPTS (default: D): HELP". */
+static void bf_mode_opt_help(char *buf, size_t cap, const bf_mode_opt *o)
+{
+    char first[64], accepts[256] = "", text[768];
+    snprintf(first, sizeof(first), "%s%s%s", o->flag, o->metavar ? " " : "",
+             o->metavar ? o->metavar : "");
+    switch (o->kind) {
+    case BF_MOPT_INT:
+        snprintf(accepts, sizeof(accepts), "%lld..%lld", o->lo, o->hi);
+        break;
+    case BF_MOPT_ATOM: /* the words, comma separated */
+        for (const char *p = o->values; *p;) {
+            size_t w = strcspn(p, " "), used = strlen(accepts);
+            snprintf(accepts + used, sizeof(accepts) - used, "%s%.*s", used ? ", " : "",
+                     (int)w, p);
+            p += w + (p[w] == ' ');
+        }
+        break;
+    case BF_MOPT_SET:
+        snprintf(accepts, sizeof(accepts), "%s %s", o->key, o->values);
+        break;
+    default:
+        snprintf(accepts, sizeof(accepts), "%s", o->values);
+        break;
+    }
+    snprintf(text, sizeof(text), "%s: %s (default: %s): %s", bf_mode_opt_mode(o), accepts,
+             o->deflt, o->help);
+    bf_wrapped(buf, cap, first, text);
+}
+
+const char *bf_cli_usage(void)
+{
+    static char usage[16384];
+    if (usage[0])
+        return usage;
+    const char *mark = strstr(bf_usage_text, "@MODE_OPTIONS@");
+    snprintf(usage, sizeof(usage), "%.*s", (int)(mark - bf_usage_text), bf_usage_text);
+    for (size_t k = 0; k < bf_mode_opt_count; k++)
+        bf_mode_opt_help(usage, sizeof(usage), &bf_mode_opts[k]);
+    snprintf(usage + strlen(usage), sizeof(usage) - strlen(usage), "%s",
+             mark + strlen("@MODE_OPTIONS@"));
+    return usage;
 }
 
 static int bf_fail(char *err, size_t errlen, const char *fmt, ...)
@@ -228,21 +289,37 @@ int bf_parse_mfa_into(const char *v, char *mod, size_t modlen, char *fun, size_t
 }
 
 #define BF_SAMPLE (1u << BF_MODE_SAMPLE)
+#define BF_TRACE (1u << BF_MODE_TRACE)
 #define BF_NATIVE (1u << BF_MODE_NATIVE)
 
+/* Keys, ranges, defaults and help as in beamflame_options:table/1 (the test holds them
+ * together). */
 const bf_mode_opt bf_mode_opts[] = {
-    {"--states", BF_SAMPLE, "states", BF_MOPT_ATOM, "cpu wall all", 0, 0},
-    {"--group", BF_SAMPLE, "group", BF_MOPT_ATOM, "none process name", 0, 0},
-    {"--max-depth", BF_SAMPLE, "max_depth", BF_MOPT_INT, NULL, 2, 64},
-    {"--max-stacks", BF_SAMPLE, "max_stacks", BF_MOPT_INT, NULL, 1, 10000000},
-    {"--max-bytes", BF_SAMPLE, "max_bytes", BF_MOPT_INT, NULL, 65536, 4294967296LL},
-    {"--process", BF_SAMPLE, "processes", BF_MOPT_PROCESS, NULL, 0, 0},
-    {"--dirty", BF_NATIVE, "dirty", BF_MOPT_SET, "true", 0, 0},
-    {"--no-idle", BF_NATIVE, "idle", BF_MOPT_SET, "false", 0, 0},
+    {"--states", BF_SAMPLE, "states", BF_MOPT_ATOM, "cpu wall all", 0, 0, "S", "cpu",
+     "cpu: processes executing at the tick (their waits left out); wall, or all: every "
+     "process, waiting ones where they wait"},
+    {"--group", BF_SAMPLE, "group", BF_MOPT_ATOM, "none process name", 0, 0, "G", "none",
+     "a root frame per process (process: its name, else initial call and pid) or per "
+     "registered name or initial call (name)"},
+    {"--process", BF_SAMPLE, "processes", BF_MOPT_PROCESS,
+     "a registered name, a pid <0.123.0> or an initial call M:F/A, repeatable", 0, 0, "P",
+     "all", "which processes to sample"},
+    {"--max-stacks", BF_SAMPLE, "max_stacks", BF_MOPT_INT, NULL, 1, 10000000, "N", "100000",
+     "distinct stacks kept; more are dropped, counted"},
+    {"--max-depth", BF_SAMPLE, "max_depth", BF_MOPT_INT, NULL, 2, 64, "N", "64",
+     "frames kept per stack, from the root (ERTS gives at most 64)"},
+    {"--max-bytes", BF_SAMPLE, "max_bytes", BF_MOPT_INT, NULL, 65536, 4294967296LL, "N",
+     "67108864", "bytes the profile may use"},
+    {"--recursion", BF_TRACE, "recursion", BF_MOPT_ATOM, "fold keep", 0, 0, "R", "fold",
+     "recursion drawn at its first occurrence, or every level"},
+    {"--tail-calls", BF_TRACE, "tail_calls", BF_MOPT_ATOM, "drop keep", 0, 0, "T", "drop",
+     "a frame that tail-called is dropped (the VM's view), or kept under its callee"},
+    {"--dirty", BF_NATIVE, "dirty", BF_MOPT_SET, "true", 0, 0, NULL, "false",
+     "also the dirty scheduler threads"},
+    {"--no-idle", BF_NATIVE, "idle", BF_MOPT_SET, "false", 0, 0, NULL, "true",
+     "idle schedulers as an [idle] frame (false: left out)"},
 };
 const size_t bf_mode_opt_count = sizeof(bf_mode_opts) / sizeof(bf_mode_opts[0]);
-
-static const char *const bf_mode_names[] = {"sample", "trace", "native"};
 
 /* Whether word is one of the space separated words of list. */
 static int bf_word_in(const char *word, const char *list)
@@ -335,9 +412,8 @@ static int bf_check_mode_opts(const bf_record_opts *r, char *err, size_t errlen)
 {
     for (size_t k = 0; k < bf_mode_opt_count; k++)
         if (r->mopt[k] && !(bf_mode_opts[k].modes & (1u << r->mode))) {
-            const char *to = bf_mode_opts[k].modes & BF_SAMPLE ? "sample" : "native";
             return bf_fail(err, errlen, "%s applies to --mode %s, not %s", bf_mode_opts[k].flag,
-                           to, bf_mode_names[r->mode]);
+                           bf_mode_opt_mode(&bf_mode_opts[k]), bf_mode_names[r->mode]);
         }
     return BF_EXIT_OK;
 }
@@ -373,16 +449,6 @@ static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r,
             return bf_fail(err, errlen, "--calls needs a whole number, 1 to 1000 (got %s)",
                            v ? v : "nothing"), -1;
         r->calls = (unsigned)n;
-    } else if (bf_opt_value(argc, argv, i, "--recursion", &v)) {
-        if (!v || (strcmp(v, "fold") && strcmp(v, "keep")))
-            return bf_fail(err, errlen, "--recursion is fold or keep (got %s)",
-                           v ? v : "nothing"), -1;
-        r->keep_recursion = !strcmp(v, "keep");
-    } else if (bf_opt_value(argc, argv, i, "--tail-calls", &v)) {
-        if (!v || (strcmp(v, "drop") && strcmp(v, "keep")))
-            return bf_fail(err, errlen, "--tail-calls is drop or keep (got %s)",
-                           v ? v : "nothing"), -1;
-        r->keep_tail_calls = !strcmp(v, "keep");
     } else if (bf_opt_value(argc, argv, i, "--duration", &v)) {
         if (bf_parse_seconds(v, 0.001, BF_RECORD_MAX_DURATION_MS / 1000.0, &r->duration_ms))
             return bf_fail(err, errlen, "--duration needs seconds, 0.001 to 3600 (got %s)",
@@ -633,11 +699,14 @@ int bf_cli_parse(int argc, char **argv, bf_cli *cli, char *err, size_t errlen)
     }
     if (!strcmp(verb, "record")) {
         cli->verb = BF_VERB_RECORD;
-        cli->rec.duration_ms = BF_RECORD_DEFAULT_DURATION_MS;
         cli->rec.rate = BF_RECORD_DEFAULT_RATE;
         cli->rec.timeout_ms = BF_RECORD_DEFAULT_TIMEOUT_MS;
         cli->rec.calls = 1;
-        return bf_parse_svg(argc, argv, 2, cli, err, errlen);
+        int rc = bf_parse_svg(argc, argv, 2, cli, err, errlen);
+        if (!cli->rec.duration_ms) /* the API's defaults */
+            cli->rec.duration_ms = cli->rec.mode == BF_MODE_TRACE ? BF_TRACE_DEFAULT_WAIT_MS
+                                                                  : BF_RECORD_DEFAULT_DURATION_MS;
+        return rc;
     }
     if (!strcmp(verb, "dump") || !strcmp(verb, "list") || !strcmp(verb, "top")) {
         cli->verb = !strcmp(verb, "dump") ? BF_VERB_DUMP

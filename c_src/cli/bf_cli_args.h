@@ -46,9 +46,10 @@ typedef enum bf_mode { BF_MODE_SAMPLE = 0, BF_MODE_TRACE, BF_MODE_NATIVE } bf_mo
 typedef enum bf_names { BF_NAMES_AUTO = 0, BF_NAMES_SHORT, BF_NAMES_LONG } bf_names;
 
 /* Options of a recording mode that go to the node as the API's own options: the flag,
- * the modes it applies to, the API's key and what the value may be. Values are checked
- * here, before connecting, with the bounds of the API's validation (beamflame_sampler and
- * beamflame_native); test/beamflame_record_SUITE holds the two together. */
+ * the modes it applies to, the API's key, what the value may be, its default and its
+ * help, all as in the API's table (src/beamflame_options.erl). Values are checked here,
+ * before connecting; `beamflame help` prints these rows (bf_cli_usage), and
+ * test/beamflame_cli_SUITE compares that text with the API's tables, row by row. */
 typedef enum bf_mopt_kind {
     BF_MOPT_ATOM,    /* one of `values` (space separated), sent as an atom */
     BF_MOPT_INT,     /* a whole number in [lo, hi] */
@@ -61,8 +62,11 @@ typedef struct bf_mode_opt {
     unsigned modes; /* bit (1 << bf_mode) for each mode it applies to */
     const char *key;
     bf_mopt_kind kind;
-    const char *values;
+    const char *values;  /* ATOM: the words; SET: the value; PROCESS: what is accepted */
     long long lo, hi;
+    const char *metavar; /* in the help: --max-depth N */
+    const char *deflt;   /* the API's default, as the help shows it */
+    const char *help;    /* the API's line of help */
 } bf_mode_opt;
 
 #define BF_MAX_MODE_OPTS 16
@@ -92,8 +96,6 @@ typedef struct bf_record_opts {
     char call_module[256], call_function[256];
     unsigned call_arity;
     unsigned calls;          /* --calls, 1..1000 */
-    int keep_recursion;      /* --recursion keep (default fold) */
-    int keep_tail_calls;     /* --tail-calls keep (default drop) */
     const char *mopt[BF_MAX_MODE_OPTS];       /* bf_mode_opts[i]'s value, NULL: default */
     const char *processes[BF_MAX_PROCESSES];  /* --process, in order */
     unsigned nprocesses;
@@ -129,7 +131,8 @@ typedef struct bf_cli {
     int once;             /* --once: one plain snapshot */
 } bf_cli;
 
-#define BF_RECORD_DEFAULT_DURATION_MS 10000u
+#define BF_RECORD_DEFAULT_DURATION_MS 5000u /* the API's: sample and native duration */
+#define BF_TRACE_DEFAULT_WAIT_MS 60000u     /* the API's: capture's timeout */
 #define BF_RECORD_MAX_DURATION_MS 3600000u /* the sampler's own limit (1 h) */
 #define BF_RECORD_DEFAULT_RATE 99u
 #define BF_RECORD_DEFAULT_TIMEOUT_MS 10000u

@@ -115,6 +115,16 @@ Test(cli_args, help_and_version)
     cr_assert_not_null(strstr(bf_cli_usage(), "exit codes"));
 }
 
+/* The value a mode option was given, or NULL. */
+static const char *mopt(const bf_cli *cli, const char *flag)
+{
+    for (size_t k = 0; k < bf_mode_opt_count; k++)
+        if (!strcmp(bf_mode_opts[k].flag, flag))
+            return cli->rec.mopt[k];
+    cr_assert_fail("no mode option %s", flag);
+    return NULL;
+}
+
 Test(cli_args, trace_display_options)
 {
     char *argv[] = {"beamflame", "record", "app@h", "--mode", "trace", "--call", "m:f/1",
@@ -122,16 +132,34 @@ Test(cli_args, trace_display_options)
     bf_cli cli;
     char err[256];
     cr_assert_eq(parse(&cli, err, 11, argv), BF_EXIT_OK, "%s", err);
-    cr_assert_eq(cli.rec.keep_recursion, 1);
-    cr_assert_eq(cli.rec.keep_tail_calls, 1);
+    cr_assert_str_eq(mopt(&cli, "--recursion"), "keep");
+    cr_assert_str_eq(mopt(&cli, "--tail-calls"), "keep");
+    cr_assert_eq(cli.rec.duration_ms, BF_TRACE_DEFAULT_WAIT_MS); /* the API's timeout */
     char *dflt[] = {"beamflame", "record", "app@h", "--mode", "trace", "--call", "m:f/1"};
     cr_assert_eq(parse(&cli, err, 7, dflt), BF_EXIT_OK, "%s", err);
-    cr_assert_eq(cli.rec.keep_recursion, 0);
-    cr_assert_eq(cli.rec.keep_tail_calls, 0);
-    char *bad[] = {"beamflame", "record", "app@h", "--recursion", "flat"};
-    cr_assert_eq(parse(&cli, err, 5, bad), BF_EXIT_USAGE);
-    cr_assert_not_null(strstr(err, "--recursion is fold or keep"), "%s", err);
+    cr_assert_null(mopt(&cli, "--recursion")); /* not sent: the node's default */
+    cr_assert_null(mopt(&cli, "--tail-calls"));
+    char *bad[] = {"beamflame", "record", "app@h", "--mode", "trace", "--recursion", "flat"};
+    cr_assert_eq(parse(&cli, err, 7, bad), BF_EXIT_USAGE);
+    cr_assert_not_null(strstr(err, "--recursion is one of: fold keep"), "%s", err);
     char *bad2[] = {"beamflame", "record", "app@h", "--tail-calls"};
     cr_assert_eq(parse(&cli, err, 4, bad2), BF_EXIT_USAGE);
-    cr_assert_not_null(strstr(err, "--tail-calls is drop or keep"), "%s", err);
+    cr_assert_not_null(strstr(err, "--tail-calls is one of: drop keep"), "%s", err);
+    char *other[] = {"beamflame", "record", "app@h", "--recursion", "keep"};
+    cr_assert_eq(parse(&cli, err, 5, other), BF_EXIT_USAGE);
+    cr_assert_not_null(strstr(err, "--recursion applies to --mode trace, not sample"), "%s",
+                       err);
+    char *sample[] = {"beamflame", "record", "app@h"};
+    cr_assert_eq(parse(&cli, err, 3, sample), BF_EXIT_OK, "%s", err);
+    cr_assert_eq(cli.rec.duration_ms, BF_RECORD_DEFAULT_DURATION_MS);
+}
+
+Test(cli_args, help_shows_the_mode_options_from_the_table)
+{
+    const char *u = bf_cli_usage();
+    cr_assert_not_null(strstr(u, "    --max-depth N     sample: 2..64 (default: 64): frames kept"), "%s", u);
+    cr_assert_not_null(strstr(u, "    --states S        sample: cpu, wall, all (default: cpu)"), "%s", u);
+    cr_assert_not_null(strstr(u, "    --no-idle         native: idle false (default: true)"), "%s", u);
+    cr_assert_null(strstr(u, "@MODE_OPTIONS@"));
+    cr_assert_not_null(strstr(u, "exit codes"));
 }

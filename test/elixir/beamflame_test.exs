@@ -39,7 +39,7 @@ defmodule BeamflameTest do
     folded = Beamflame.folded(profile)
     assert folded =~ ~r/^(\d+_scheduler|erts_sched_\d+);/m
     assert folded =~ "Beamflame.TestWork.fib/1"
-    assert {:error, {:bad_option, {:rate, 0}, _}} = Beamflame.native(rate: 0)
+    assert {:error, {:bad_option, :rate, 0, _}} = Beamflame.native(rate: 0)
   end
 
   test "trace/2 runs the call and names Elixir frames the Elixir way" do
@@ -51,7 +51,7 @@ defmodule BeamflameTest do
     assert Beamflame.folded(kept) =~ ";Beamflame.TestWork.fib/1;Beamflame.TestWork.fib/1 "
     assert inspect(profile) =~ "calls"
     {:ok, 4, _} = Beamflame.trace({TestWork, :target, [4]})
-    assert {:error, {:bad_option, {:bogus, 1}, _}} = Beamflame.trace(fn -> :ok end, bogus: 1)
+    assert {:error, {:bad_option, :bogus, 1, _}} = Beamflame.trace(fn -> :ok end, bogus: 1)
   end
 
   test "trace/2 re-raises the call's exception" do
@@ -83,7 +83,7 @@ defmodule BeamflameTest do
     assert File.read!(path) == "a;b 1\na;c 5\n"
     File.rm!(path)
     assert_raise ArgumentError, fn -> Beamflame.write!(after_, "/nonexistent/x.svg") end
-    assert {:error, {:bad_option, {:width, 1}, _}} = Beamflame.svg(after_, width: 1)
+    assert {:error, {:bad_option, :width, 1, _}} = Beamflame.svg(after_, width: 1)
   end
 
   describe "another node" do
