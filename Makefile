@@ -59,9 +59,11 @@ test-browser:
 	@echo "==> Flame graphs in headless Chromium (node --test, playwright-core)"
 	cd test/browser && npm ci --no-audit --no-fund --silent && node --test
 
-sanitize: deps
+sanitize: build
 	@echo "==> C unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 	$(MAKE) -C c_src sanitize
+	@echo "==> the NIF library under ASan + UBSan, reloaded and purged in a VM"
+	$(MAKE) -C c_src nif-sanitize
 
 bench: build
 	@bash bench/run.sh

@@ -55,7 +55,18 @@ add_samples_rejects_bad_terms_and_big_batches_test() ->
     ?assertError(badarg, beamflame_nif:add_samples(P, TooMany)),
     ?assertError(badarg, beamflame_nif:new(#{max_depth => 0})),
     ?assertError(badarg, beamflame_nif:add_weights(P, [{99, 1}])),
-    ?assertMatch(#{stacks := 0, weight := 0}, beamflame:info(P)).
+    ?assertMatch(#{stacks := 0, weight := 0}, beamflame:info(P)),
+    %% a bad sample or weight anywhere in a batch: nothing of the batch is added
+    Good = {undefined, [{m, f, 0, []}], 5},
+    ?assertError(badarg, beamflame_nif:add_samples(P, [Good, Good, {undefined, [42], 1}])),
+    ?assertError(badarg, beamflame_nif:add_samples(P, [Good, {root, [], nope}])),
+    ?assertMatch(#{stacks := 0, weight := 0, samples := 0}, beamflame:info(P)),
+    [Id] = beamflame_nif:add_samples(P, [Good]),
+    ?assertError(badarg, beamflame_nif:add_weights(P, [{Id, 7}, {Id + 1, 1}])),
+    ?assertError(badarg, beamflame_nif:add_weights(P, [{Id, 7}, bad])),
+    ?assertMatch(#{stacks := 1, weight := 5}, beamflame:info(P)),
+    ok = beamflame_nif:add_weights(P, [{Id, 7}]),
+    ?assertMatch(#{weight := 12}, beamflame:info(P)).
 
 caps_drop_and_count_test() ->
     {ok, P} = beamflame_nif:new(#{max_stacks => 2}),

@@ -36,13 +36,16 @@
 #include <ei.h>
 
 #include "../core/bf_buf.h"
-#include "../core/bf_elfsym.h"
+#include "../unwind/bf_elfsym.h"
 #include "../core/bf_folded.h"
-#include "../core/bf_beamproc.h"
-#include "../core/bf_gdbjit.h"
-#include "../core/bf_jitwalk.h"
-#include "../core/bf_perfmap.h"
+#include "../unwind/bf_beamproc.h"
+#include "../unwind/bf_gdbjit.h"
+#include "../unwind/bf_jitwalk.h"
+#include "../unwind/bf_perfmap.h"
 #include "../core/bf_stack_table.h"
+#include "bf_nargs.h"
+#include "bf_nname.h"
+#include "bf_nport.h"
 
 #define BF_NATIVE_MAX_THREADS 1024   /* scheduler threads followed */
 #define BF_NATIVE_STACK_COPY 65536   /* bytes copied from rsp per sample */
@@ -57,12 +60,6 @@
 #define BF_NATIVE_CMDLINE_MAX 65536u   /* bytes of /proc/PID/cmdline read */
 
 enum { BF_NAT_OK = 0, BF_NAT_USAGE = 2, BF_NAT_NOPROC = 6, BF_NAT_PTRACE = 10, BF_NAT_FAIL = 12 };
-
-typedef struct bf_map {
-    uint64_t start, end, offset;
-    int exec, write;
-    char path[256]; /* "" for anonymous */
-} bf_map;
 
 typedef struct bf_thread {
     pid_t tid;
@@ -93,6 +90,7 @@ typedef struct bf_native {
     int debug_symbols;       /* beam.smp's separate debug file was found and read */
     size_t gdb_modules;
     const char *snapshot_path; /* BF_NATIVE_SNAPSHOT: write one walk's input there */
+    bf_namer nm;               /* frame names, from the above (bf_nname) */
     bf_stack_table *st;
     unw_addr_space_t as;
     /* counters */
@@ -174,6 +172,21 @@ static void bf_add_debug_symbols(bf_native *n, bf_elfsym *beam)
         n->debug_symbols = 1;
 }
 
+/* A miss in JIT memory: the perf map grows as code loads. */
+static int bf_reread_perfmap(void *ctx)
+{
+    bf_native *n = ctx;
+    return bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset);
+}
+
+/* The namer's view of what was read (after the maps, and after bf_check_node). */
+static void bf_update_namer(bf_native *n)
+{
+    n->nm = (bf_namer){n->maps, n->nmaps, n->beam, n->beam_bias, n->pm,
+                       n->have_perfmap || n->have_gdbjit,
+                       n->have_perfmap ? bf_reread_perfmap : NULL, n};
+}
+
 static int bf_read_maps(bf_native *n)
 {
     char path[64], line[512];
@@ -185,49 +198,30 @@ static int bf_read_maps(bf_native *n)
     n->beam_bias = 0;
     int beam_seen = 0;
     while (fgets(line, sizeof(line), f) && n->nmaps < BF_NATIVE_MAX_MAPS) {
-        unsigned long long s, e, off;
-        char perms[8], file[256] = "";
-        if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %255s", &s, &e, perms, &off, file) < 4)
+        bf_map *m = &n->maps[n->nmaps];
+        if (bf_maps_line(line, m) != 0)
             continue;
-        bf_map *m = &n->maps[n->nmaps++];
-        m->start = s;
-        m->end = e;
-        m->offset = off;
-        m->exec = perms[2] == 'x';
-        m->write = perms[1] == 'w';
-        /* anonymous, or the JIT's dual-mapped memory (`/memfd:vmem (deleted)`): no file */
-        snprintf(m->path, sizeof(m->path), "%s",
-                 file[0] == '/' && strncmp(file, "/memfd:", 7) ? file : "");
-        if (!beam_seen && file[0] == '/' && strstr(file, "/beam.smp") && off == 0) {
-            n->beam_bias = s;
+        n->nmaps++;
+        if (!beam_seen && bf_map_is_beam(m)) {
+            n->beam_bias = m->start;
             beam_seen = 1;
             if (!n->beam) {
                 const char *err;
-                n->beam = bf_elfsym_open(file, &err);
+                n->beam = bf_elfsym_open(m->path, &err);
                 bf_add_debug_symbols(n, n->beam);
             }
         }
     }
     fclose(f);
+    bf_update_namer(n);
     return 0;
 }
 
-static const bf_map *bf_map_of(const bf_native *n, uint64_t pc)
-{
-    for (size_t i = 0; i < n->nmaps; i++)
-        if (pc >= n->maps[i].start && pc < n->maps[i].end)
-            return &n->maps[i];
-    return NULL;
-}
-
-/* JIT code: named by the perf map, or executable memory that is no file. */
+/* JIT code (bf_jitwalk's callback). */
 static int bf_is_jit(void *ctx, uint64_t pc)
 {
-    bf_native *n = ctx;
-    if ((n->have_perfmap || n->have_gdbjit) && bf_perfmap_lookup(n->pm, pc, NULL))
-        return 1;
-    const bf_map *m = bf_map_of(n, pc);
-    return m && m->exec && !m->path[0];
+    const bf_native *n = ctx;
+    return bf_namer_is_jit(&n->nm, pc);
 }
 
 /* --- libunwind on the stack copy -------------------------------------------------------- */
@@ -339,35 +333,6 @@ static unw_accessors_t bf_accessors = {
 
 /* --- one sample ------------------------------------------------------------------------- */
 
-/* A frame's name: the perf map (or debugger list) for JIT code, beam.smp's symbols, else
- * file+offset. 1 when the JIT's names gave it. */
-static int bf_name_pc(bf_native *n, uint64_t pc, char *out, size_t len)
-{
-    const bf_map *m = bf_map_of(n, pc);
-    if (n->have_perfmap || n->have_gdbjit) {
-        const char *s = bf_perfmap_lookup(n->pm, pc, NULL);
-        /* JIT memory the map does not name yet: code loaded since the last read. Only
-         * there is a re-read worth its I/O (C frames in files never are in the map). */
-        if (!s && n->have_perfmap && m && m->exec && !m->path[0] &&
-            bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0)
-            s = bf_perfmap_lookup(n->pm, pc, NULL);
-        if (s) {
-            snprintf(out, len, "%s", s);
-            return 1;
-        }
-    }
-    if (m && n->beam && strstr(m->path, "/beam.smp")) {
-        bf_elfsym_name(n->beam, pc - n->beam_bias, out, len);
-    } else if (m && m->path[0]) {
-        const char *base = strrchr(m->path, '/');
-        snprintf(out, len, "%s+0x%llx", base ? base + 1 : m->path,
-                 (unsigned long long)(pc - m->start + m->offset));
-    } else {
-        snprintf(out, len, m ? "[jit 0x%llx]" : "[unknown 0x%llx]", (unsigned long long)pc);
-    }
-    return 0;
-}
-
 static int bf_thread_sleeping(const bf_native *n, pid_t tid)
 {
     char path[64], buf[256];
@@ -380,8 +345,7 @@ static int bf_thread_sleeping(const bf_native *n, pid_t tid)
     if (r <= 0)
         return 0;
     buf[r] = '\0';
-    const char *p = strrchr(buf, ')');
-    return p && p[1] == ' ' && p[2] == 'S';
+    return bf_stat_state(buf) == 'S';
 }
 
 /* What one sample took from a stopped thread. */
@@ -612,7 +576,8 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
     for (size_t k = np; k > 0; k--) {
         char name[512];
         uint64_t pc = pcs[k - 1];
-        if (bf_name_pc(n, k - 1 == 0 ? pc : pc - 1, name, sizeof(name)) && !strstr(name, "::"))
+        if (bf_name_pc(&n->nm, k - 1 == 0 ? pc : pc - 1, name, sizeof(name)) &&
+            !strstr(name, "::"))
             erlang = 1; /* an Erlang function, not JIT glue (`global::...`) */
         id = bf_st_intern(n->st, name, strlen(name));
         if (id < 0)
@@ -814,6 +779,7 @@ static void bf_check_node(bf_native *n)
                       bf_perfmap_count(n->pm) > 0;
     if (!n->have_perfmap)
         bf_read_gdbjit(n);
+    bf_update_namer(n);
     if (n->beam && bf_elfsym_object(n->beam, "erts_frame_layout", &addr) == 0 &&
         bf_read_target(n->beam_bias + addr, &layout, sizeof(layout)) == 0) {
         n->frame_pointers = layout == 1;
@@ -834,7 +800,7 @@ static int bf_wait_go(void)
     unsigned char hdr[4], body[64];
     if (read(0, hdr, 4) != 4)
         return -1;
-    size_t len = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
+    size_t len = bf_packet_len(hdr);
     while (len > 0) {
         ssize_t r = read(0, body, len < sizeof(body) ? len : sizeof(body));
         if (r <= 0)
@@ -896,24 +862,15 @@ static char *bf_folded_text(bf_native *n, size_t *len)
     return text;
 }
 
-static const char *bf_capability(const bf_native *n)
+static const char *bf_native_capability(const bf_native *n)
 {
-    if (n->have_perfmap && n->frame_pointers)
-        return "full: C frames and the Erlang call chain (perf map, frame pointers)";
-    if (n->have_gdbjit && n->frame_pointers)
-        return "full: C frames and the Erlang call chain (the JIT's debugger list, frame "
-               "pointers)";
-    if (n->have_perfmap || n->have_gdbjit)
-        return "reduced: C frames and the innermost JIT frame (named from the JIT's debugger "
-               "list), no Erlang callers; start the node with +JPperf map for whole chains";
-    return "reduced: C frames only, JIT code unnamed; start the node with +JPperf map for "
-           "Erlang frames";
+    return bf_capability(n->have_perfmap, n->have_gdbjit, n->frame_pointers);
 }
 
 static int bf_write_packet(const char *buf, size_t len)
 {
-    unsigned char hdr[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                            (unsigned char)(len >> 8), (unsigned char)len};
+    unsigned char hdr[4];
+    bf_packet_header(len, hdr);
     if (write(1, hdr, 4) != 4)
         return -1;
     for (size_t off = 0; off < len;) {
@@ -932,97 +889,69 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
     ei_x_buff x;
     ei_x_new_with_version(&x);
     if (rc != BF_NAT_OK) {
-        ei_x_encode_tuple_header(&x, 3);
-        ei_x_encode_atom(&x, "error");
-        ei_x_encode_atom(&x, rc == BF_NAT_PTRACE ? "ptrace" : rc == BF_NAT_NOPROC ? "noproc"
-                                                                                : "failed");
-        ei_x_encode_binary(&x, err, (long)strlen(err));
+        bf_nport_encode_error(&x, rc == BF_NAT_PTRACE   ? BF_NPORT_PTRACE
+                                  : rc == BF_NAT_NOPROC ? BF_NPORT_NOPROC
+                                                        : BF_NPORT_FAILED,
+                              err);
     } else {
         size_t len = 0;
         char *text = bf_folded_text(n, &len);
-        ei_x_encode_tuple_header(&x, 3);
-        ei_x_encode_atom(&x, "ok");
-        ei_x_encode_binary(&x, text ? text : "", text ? (long)len : 0);
+        bf_native_info info = {
+            .jit_names = n->have_perfmap ? "perf_map" : n->have_gdbjit ? "debugger_list" : "none",
+            .frame_pointers = n->frame_pointers,
+            .frame_layout_from = n->layout_from,
+            .debug_symbols = n->debug_symbols,
+            .erlang_samples = n->erlang_samples,
+            .complete_chains = n->complete_chains,
+            .stopped_us = n->stopped_us,
+            .stopped_us_max = n->stopped_us_max,
+            .stop_wait_us = n->stop_wait_us,
+            .samples = n->samples,
+            .threads = n->nth,
+            .missed_ticks = n->missed_ticks,
+            .not_stopped = n->not_stopped,
+            .jit_samples = n->jit_samples,
+            .truncated_stacks = n->truncated,
+            .idle_samples = n->idle_samples,
+            .capability = bf_native_capability(n)};
+        if (bf_nport_encode_ok(&x, text, len, &info) != 0) {
+            ei_x_free(&x);
+            ei_x_new_with_version(&x);
+            bf_nport_encode_error(&x, BF_NPORT_FAILED, "out of memory");
+        }
         free(text);
-        ei_x_encode_map_header(&x, 17);
-        ei_x_encode_atom(&x, "jit_names");
-        ei_x_encode_atom(&x, n->have_perfmap ? "perf_map" : n->have_gdbjit ? "debugger_list"
-                                                                         : "none");
-        ei_x_encode_atom(&x, "frame_pointers");
-        ei_x_encode_boolean(&x, n->frame_pointers);
-        ei_x_encode_atom(&x, "frame_layout_from");
-        ei_x_encode_atom(&x, n->layout_from ? n->layout_from : "none");
-        ei_x_encode_atom(&x, "debug_symbols");
-        ei_x_encode_boolean(&x, n->debug_symbols);
-        ei_x_encode_atom(&x, "erlang_samples");
-        ei_x_encode_ulonglong(&x, n->erlang_samples);
-        ei_x_encode_atom(&x, "complete_chains");
-        ei_x_encode_ulonglong(&x, n->complete_chains);
-        ei_x_encode_atom(&x, "stopped_us");
-        ei_x_encode_ulonglong(&x, n->stopped_us);
-        ei_x_encode_atom(&x, "stopped_us_max");
-        ei_x_encode_ulonglong(&x, n->stopped_us_max);
-        ei_x_encode_atom(&x, "stop_wait_us");
-        ei_x_encode_ulonglong(&x, n->stop_wait_us);
-        ei_x_encode_atom(&x, "samples");
-        ei_x_encode_ulonglong(&x, n->samples);
-        ei_x_encode_atom(&x, "threads");
-        ei_x_encode_ulong(&x, n->nth);
-        ei_x_encode_atom(&x, "missed_ticks");
-        ei_x_encode_ulonglong(&x, n->missed_ticks);
-        ei_x_encode_atom(&x, "not_stopped");
-        ei_x_encode_ulonglong(&x, n->not_stopped);
-        ei_x_encode_atom(&x, "jit_samples");
-        ei_x_encode_ulonglong(&x, n->jit_samples);
-        ei_x_encode_atom(&x, "truncated_stacks");
-        ei_x_encode_ulonglong(&x, n->truncated);
-        ei_x_encode_atom(&x, "idle_samples");
-        ei_x_encode_ulonglong(&x, n->idle_samples);
-        ei_x_encode_atom(&x, "capability");
-        ei_x_encode_binary(&x, bf_capability(n), (long)strlen(bf_capability(n)));
     }
     bf_write_packet(x.buff, (size_t)x.index);
     ei_x_free(&x);
 }
 
-static int bf_usage(void)
+static int bf_usage(const char *why)
 {
-    fputs("usage: beamflame_native --pid PID [--rate HZ] [--duration MS] [--dirty] "
-          "[--no-idle] [--port]\n"
-          "  samples the scheduler threads of the BEAM node PID (C and JIT frames in one "
-          "stack)\n"
-          "  and prints folded stacks (--port: one {packet,4} ei-encoded result)\n",
-          stderr);
+    fprintf(stderr,
+            "beamflame_native: %s\n"
+            "usage: beamflame_native --pid PID [--rate HZ] [--duration MS] [--dirty] "
+            "[--no-idle] [--port]\n"
+            "  samples the scheduler threads of the BEAM node PID (C and JIT frames in one "
+            "stack)\n"
+            "  and prints folded stacks (--port: one {packet,4} ei-encoded result)\n",
+            why);
     return BF_NAT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
     bf_native *n = &g;
-    n->rate = 99;
-    n->duration_ms = 5000;
-    n->idle = 1;
+    bf_nargs args;
+    char why[256];
+    if (bf_nargs_parse(argc, argv, &args, why, sizeof(why)) != 0)
+        return bf_usage(why);
+    n->pid = (pid_t)args.pid;
+    n->rate = args.rate;
+    n->duration_ms = args.duration_ms;
+    n->dirty = args.dirty;
+    n->idle = args.idle;
+    n->port = args.port;
     n->snapshot_path = getenv("BF_NATIVE_SNAPSHOT");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--pid") && v)
-            n->pid = (pid_t)atoi(argv[++i]);
-        else if (!strcmp(a, "--rate") && v)
-            n->rate = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--duration") && v)
-            n->duration_ms = (unsigned)atoi(argv[++i]);
-        else if (!strcmp(a, "--dirty"))
-            n->dirty = 1;
-        else if (!strcmp(a, "--no-idle"))
-            n->idle = 0;
-        else if (!strcmp(a, "--port"))
-            n->port = 1;
-        else
-            return bf_usage();
-    }
-    if (n->pid <= 0 || n->rate < 1 || n->rate > 10000 || n->duration_ms < 1)
-        return bf_usage();
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = bf_on_signal;
@@ -1083,7 +1012,7 @@ done:
                 (unsigned long long)n->erlang_samples, (unsigned long long)n->complete_chains, (unsigned long long)n->truncated,
                 BF_NATIVE_MAX_FRAMES, (unsigned long long)n->missed_ticks,
                 n->samples ? (double)n->stopped_us / (double)n->samples : 0.0,
-                (unsigned long long)n->stopped_us_max, bf_capability(n));
+                (unsigned long long)n->stopped_us_max, bf_native_capability(n));
     } else {
         fprintf(stderr, "beamflame_native: %s\n", err);
     }

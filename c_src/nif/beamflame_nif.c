@@ -21,74 +21,20 @@
 #include "../core/bf_speedscope.h"
 #include "../core/bf_stack_table.h"
 #include "../core/bf_svg.h"
-#include "bf_nif.h"
+#include "bf_atoms.h"
+#include "bf_profile.h"
+#include "bf_terms.h"
+#include "bf_tracer_nif.h"
 
 #define BF_NIF_MAX_BATCH 64      /* samples per add_samples call */
 #define BF_NIF_MAX_ERRORS_OUT BF_FOLDED_MAX_REPORTED
-
-static ErlNifResourceType *bf_profile_type;
-
-static ERL_NIF_TERM am_ok, am_error, am_undefined, am_dropped, am_enomem, am_empty,
-    am_badopts, am_max_stacks, am_max_depth, am_max_bytes, am_stacks, am_frames,
-    am_samples, am_weight, am_dropped_samples, am_dropped_weight, am_dropped_by_stacks,
-    am_dropped_by_bytes, am_truncated, am_bytes, am_caps, am_title, am_subtitle,
-    am_width, am_min_width, am_count_name, am_frame_height, am_font_size, am_lines,
-    am_malformed, am_errors, am_frames_drawn, am_frames_pruned, am_min_width_pct,
-    am_palette, am_hot, am_beam, am_inverted, am_reverse, am_flamechart, am_interactive,
-    am_format, am_svg, am_html, am_speedscope, am_true, am_false, am_normalize, am_max_frames;
-
-static void bf_profile_dtor(ErlNifEnv *env, void *obj)
-{
-    (void)env;
-    bf_profile *p = obj;
-    if (p->st)
-        bf_st_free(p->st);
-    if (p->lock)
-        enif_mutex_destroy(p->lock);
-    if (p->meta_env)
-        enif_free_env(p->meta_env);
-}
-
-static ERL_NIF_TERM bf_atom(ErlNifEnv *env, const char *name)
-{
-    return enif_make_atom(env, name);
-}
-
-static int bf_load_atoms(ErlNifEnv *env)
-{
-#define A(v, s) v = bf_atom(env, s)
-    A(am_ok, "ok"); A(am_error, "error"); A(am_undefined, "undefined");
-    A(am_dropped, "dropped"); A(am_enomem, "enomem"); A(am_empty, "empty");
-    A(am_badopts, "badopts"); A(am_max_stacks, "max_stacks"); A(am_max_depth, "max_depth");
-    A(am_max_bytes, "max_bytes"); A(am_stacks, "stacks"); A(am_frames, "frames");
-    A(am_samples, "samples"); A(am_weight, "weight");
-    A(am_dropped_samples, "dropped_samples"); A(am_dropped_weight, "dropped_weight");
-    A(am_dropped_by_stacks, "dropped_by_stacks"); A(am_dropped_by_bytes, "dropped_by_bytes");
-    A(am_truncated, "truncated"); A(am_bytes, "bytes"); A(am_caps, "caps");
-    A(am_title, "title"); A(am_subtitle, "subtitle"); A(am_width, "width");
-    A(am_min_width, "min_width"); A(am_count_name, "count_name");
-    A(am_frame_height, "frame_height"); A(am_font_size, "font_size"); A(am_lines, "lines");
-    A(am_malformed, "malformed"); A(am_errors, "errors");
-    A(am_frames_drawn, "frames_drawn"); A(am_frames_pruned, "frames_pruned");
-    A(am_min_width_pct, "min_width_pct"); A(am_palette, "palette"); A(am_hot, "hot");
-    A(am_beam, "beam"); A(am_inverted, "inverted"); A(am_reverse, "reverse");
-    A(am_flamechart, "flamechart"); A(am_interactive, "interactive"); A(am_format, "format");
-    A(am_svg, "svg"); A(am_html, "html"); A(am_speedscope, "speedscope");
-    A(am_true, "true"); A(am_false, "false"); A(am_normalize, "normalize");
-    A(am_max_frames, "max_frames");
-#undef A
-    return 0;
-}
 
 static int bf_load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info)
 {
     (void)priv;
     (void)info;
-    bf_profile_type = enif_open_resource_type(env, NULL, "beamflame_profile", bf_profile_dtor,
-                                              ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER, NULL);
-    if (!bf_profile_type || bf_tracer_load(env) != 0)
-        return -1;
-    return bf_load_atoms(env);
+    bf_atoms_load(env);
+    return bf_profile_load(env) == 0 && bf_tracer_load(env) == 0 ? 0 : -1;
 }
 
 static int bf_upgrade(ErlNifEnv *env, void **priv, void **old_priv, ERL_NIF_TERM info)
@@ -100,57 +46,6 @@ static int bf_upgrade(ErlNifEnv *env, void **priv, void **old_priv, ERL_NIF_TERM
 static ERL_NIF_TERM bf_error(ErlNifEnv *env, ERL_NIF_TERM reason)
 {
     return enif_make_tuple2(env, am_error, reason);
-}
-
-static int bf_get_profile(ErlNifEnv *env, ERL_NIF_TERM t, bf_profile **p)
-{
-    return enif_get_resource(env, t, bf_profile_type, (void **)p);
-}
-
-static int bf_map_u64(ErlNifEnv *env, ERL_NIF_TERM map, ERL_NIF_TERM key, uint64_t lo,
-                      uint64_t hi, uint64_t *out)
-{
-    ERL_NIF_TERM v;
-    ErlNifUInt64 u;
-    if (!enif_get_map_value(env, map, key, &v))
-        return 1; /* absent: keep the default */
-    if (!enif_get_uint64(env, v, &u) || u < lo || u > hi)
-        return 0;
-    *out = u;
-    return 1;
-}
-
-int bf_get_caps(ErlNifEnv *env, ERL_NIF_TERM map, bf_st_caps *caps)
-{
-    bf_st_default_caps(caps);
-    if (!enif_is_map(env, map))
-        return 0;
-    uint64_t ms = caps->max_stacks, md = caps->max_depth, mb = caps->max_bytes;
-    if (!bf_map_u64(env, map, am_max_stacks, 1, UINT32_MAX - 1, &ms) ||
-        !bf_map_u64(env, map, am_max_depth, 1, BF_ST_MAX_DEPTH_LIMIT, &md) ||
-        !bf_map_u64(env, map, am_max_bytes, 4096, (uint64_t)64 << 30, &mb))
-        return 0;
-    caps->max_stacks = (uint32_t)ms;
-    caps->max_depth = (uint32_t)md;
-    caps->max_bytes = (size_t)mb;
-    return 1;
-}
-
-bf_profile *bf_profile_alloc(const bf_st_caps *caps)
-{
-    bf_profile *p = enif_alloc_resource(bf_profile_type, sizeof(bf_profile));
-    if (!p)
-        return NULL;
-    memset(p, 0, sizeof(*p));
-    p->st = bf_st_new(caps);
-    p->lock = enif_mutex_create("beamflame_profile");
-    p->meta_env = enif_alloc_env();
-    if (!p->st || !p->lock || !p->meta_env) {
-        enif_release_resource(p);
-        return NULL;
-    }
-    p->meta = enif_make_new_map(p->meta_env);
-    return p;
 }
 
 /* new(Caps) -> {ok, Profile} | {error, enomem}; badarg for caps out of range. */
@@ -166,114 +61,6 @@ static ERL_NIF_TERM bf_nif_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     ERL_NIF_TERM t = enif_make_resource(env, p);
     enif_release_resource(p);
     return enif_make_tuple2(env, am_ok, t);
-}
-
-/* ---- frame names ------------------------------------------------------------------ */
-
-void bf_name_put(bf_name *n, const char *s, size_t len)
-{
-    if (n->len + len > sizeof(n->buf)) {
-        n->overflow = 1;
-        len = sizeof(n->buf) - n->len;
-    }
-    memcpy(n->buf + n->len, s, len);
-    n->len += len;
-}
-
-static void bf_name_put_u64(bf_name *n, uint64_t v)
-{
-    char tmp[BF_U64_DIGITS];
-    const char *d = bf_u64_dec(tmp, v);
-    bf_name_put(n, d, (size_t)(tmp + BF_U64_DIGITS - d));
-}
-
-/* An atom's text as UTF-8 into out (>= 1024 bytes). Returns its length or -1. Atoms
- * whose characters all fit Latin-1 come from enif_get_atom; others (OTP 25 has no UTF-8
- * enif_get_atom) from the external term format, which carries UTF-8 atoms verbatim. */
-long bf_atom_text(ErlNifEnv *env, ERL_NIF_TERM atom, char *out, size_t outlen)
-{
-    char latin1[256];
-    int n = enif_get_atom(env, atom, latin1, sizeof(latin1), ERL_NIF_LATIN1);
-    if (n > 0) {
-        size_t o = 0;
-        for (int i = 0; i < n - 1; i++) {
-            unsigned char c = (unsigned char)latin1[i];
-            if (o + 2 > outlen)
-                return -1;
-            if (c < 0x80) {
-                out[o++] = (char)c;
-            } else {
-                out[o++] = (char)(0xC0 | (c >> 6));
-                out[o++] = (char)(0x80 | (c & 0x3F));
-            }
-        }
-        return (long)o;
-    }
-    if (!enif_is_atom(env, atom))
-        return -1;
-    ErlNifBinary ext;
-    if (!enif_term_to_binary(env, atom, &ext))
-        return -1;
-    long rc = -1;
-    const unsigned char *d = ext.data;
-    size_t len = 0, off = 0;
-    if (ext.size >= 3 && d[0] == 131) {
-        if ((d[1] == 119 || d[1] == 115) && ext.size >= 3) { /* SMALL_ATOM(_UTF8)_EXT */
-            len = d[2];
-            off = 3;
-        } else if ((d[1] == 118 || d[1] == 100) && ext.size >= 4) { /* ATOM(_UTF8)_EXT */
-            len = ((size_t)d[2] << 8) | d[3];
-            off = 4;
-        }
-        if (off && off + len <= ext.size && len <= outlen) {
-            memcpy(out, d + off, len);
-            rc = (long)len;
-        }
-    }
-    enif_release_binary(&ext);
-    return rc;
-}
-
-#define BF_ELIXIR_PREFIX "Elixir."
-
-/* Formats {M, F, A} (A an arity or an argument list) as the code reads:
- *   mod:fun/2, Elixir modules without "Elixir." and with a dot (MyApp.Worker.run/1),
- *   anonymous funs after their parent: '-loop/1-fun-0-' -> mod:loop/1-fun-0. */
-int bf_format_mfa(ErlNifEnv *env, ERL_NIF_TERM m, ERL_NIF_TERM f, ERL_NIF_TERM a, bf_name *n)
-{
-    char text[1024];
-    long len = bf_atom_text(env, m, text, sizeof(text));
-    if (len < 0)
-        return 0;
-    int elixir = 0;
-    size_t skip = 0;
-    size_t plen = sizeof(BF_ELIXIR_PREFIX) - 1;
-    if ((size_t)len > plen && memcmp(text, BF_ELIXIR_PREFIX, plen) == 0) {
-        elixir = 1;
-        skip = plen;
-    }
-    bf_name_put(n, text + skip, (size_t)len - skip);
-    bf_name_put(n, elixir ? "." : ":", 1);
-    len = bf_atom_text(env, f, text, sizeof(text));
-    if (len < 0)
-        return 0;
-    if (len > 2 && text[0] == '-' && text[len - 1] == '-' && memchr(text, '/', (size_t)len)) {
-        bf_name_put(n, text + 1, (size_t)len - 2); /* an anonymous fun: parent/N-fun-K */
-        return 1;
-    }
-    bf_name_put(n, text, (size_t)len);
-    unsigned arity;
-    unsigned list_len;
-    if (enif_get_uint(env, a, &arity)) {
-        bf_name_put(n, "/", 1);
-        bf_name_put_u64(n, arity);
-    } else if (enif_get_list_length(env, a, &list_len)) {
-        bf_name_put(n, "/", 1);
-        bf_name_put_u64(n, list_len);
-    } else {
-        return 0;
-    }
-    return 1;
 }
 
 /* A stack entry {M,F,A,Loc} or {M,F,A}, a root atom (registered name), a root binary
@@ -362,8 +149,43 @@ dropped:
     return -1;
 }
 
+/* Whether t is a frame bf_format_frame takes: {M, F, Arity | Args} or {M, F, A, Loc}
+ * with atoms M and F, an atom, or a binary. */
+static int bf_frame_ok(ErlNifEnv *env, ERL_NIF_TERM t)
+{
+    const ERL_NIF_TERM *el;
+    int arity;
+    unsigned u;
+    if (enif_get_tuple(env, t, &arity, &el))
+        return (arity == 3 || arity == 4) && enif_is_atom(env, el[0]) &&
+               enif_is_atom(env, el[1]) &&
+               (enif_get_uint(env, el[2], &u) || enif_get_list_length(env, el[2], &u));
+    return enif_is_atom(env, t) || enif_is_binary(env, t);
+}
+
+/* Whether a sample is one bf_add_one takes (checked for the whole batch before any of
+ * it is added: a bad batch changes nothing). */
+static int bf_sample_ok(ErlNifEnv *env, ERL_NIF_TERM sample)
+{
+    const ERL_NIF_TERM *el;
+    int arity;
+    ErlNifUInt64 weight;
+    unsigned len;
+    if (!enif_get_tuple(env, sample, &arity, &el) || arity != 3 ||
+        !enif_get_list_length(env, el[1], &len) || !enif_get_uint64(env, el[2], &weight))
+        return 0;
+    int has_root = !enif_is_identical(el[0], am_undefined);
+    if ((has_root && !bf_frame_ok(env, el[0])) || len + (unsigned)has_root == 0)
+        return 0;
+    ERL_NIF_TERM list = el[1], head;
+    while (enif_get_list_cell(env, list, &head, &list))
+        if (!bf_frame_ok(env, head))
+            return 0;
+    return 1;
+}
+
 /* add_samples(Profile, [{Root, Stack, Weight}]) -> [StackId | dropped]. At most
- * BF_NIF_MAX_BATCH samples per call. */
+ * BF_NIF_MAX_BATCH samples per call; badarg (and nothing added) if one is malformed. */
 static ERL_NIF_TERM bf_nif_add_samples(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     (void)argc;
@@ -376,6 +198,10 @@ static ERL_NIF_TERM bf_nif_add_samples(ErlNifEnv *env, int argc, const ERL_NIF_T
     static _Thread_local uint32_t ids[BF_ST_MAX_DEPTH_LIMIT + 1];
     static _Thread_local bf_name name; /* 4 KiB: keep it off the scheduler's stack */
     ERL_NIF_TERM list = argv[1], head;
+    while (enif_get_list_cell(env, list, &head, &list))
+        if (!bf_sample_ok(env, head))
+            return enif_make_badarg(env);
+    list = argv[1];
     unsigned i = 0;
     int bad = 0;
     enif_mutex_lock(p->lock);
@@ -403,18 +229,29 @@ static ERL_NIF_TERM bf_nif_add_weights(ErlNifEnv *env, int argc, const ERL_NIF_T
     if (!bf_get_profile(env, argv[0], &p) || !enif_get_list_length(env, argv[1], &n) ||
         n > BF_NIF_MAX_BATCH * 16)
         return enif_make_badarg(env);
+    /* checked whole before any weight is added: a bad list changes nothing */
     ERL_NIF_TERM list = argv[1], head;
     int bad = 0;
     enif_mutex_lock(p->lock);
+    uint32_t stacks = bf_st_stack_count(p->st);
     while (!bad && enif_get_list_cell(env, list, &head, &list)) {
         const ERL_NIF_TERM *el;
         int arity;
         unsigned sid;
         ErlNifUInt64 w;
-        if (!enif_get_tuple(env, head, &arity, &el) || arity != 2 ||
-            !enif_get_uint(env, el[0], &sid) || !enif_get_uint64(env, el[1], &w) ||
-            bf_st_add_weight(p->st, sid, w) != BF_ST_OK)
-            bad = 1;
+        bad = !enif_get_tuple(env, head, &arity, &el) || arity != 2 ||
+              !enif_get_uint(env, el[0], &sid) || !enif_get_uint64(env, el[1], &w) ||
+              sid >= stacks;
+    }
+    for (list = argv[1]; !bad && enif_get_list_cell(env, list, &head, &list);) {
+        const ERL_NIF_TERM *el;
+        int arity;
+        unsigned sid;
+        ErlNifUInt64 w;
+        enif_get_tuple(env, head, &arity, &el);
+        enif_get_uint(env, el[0], &sid);
+        enif_get_uint64(env, el[1], &w);
+        bad = bf_st_add_weight(p->st, sid, w) != BF_ST_OK;
     }
     enif_mutex_unlock(p->lock);
     return bad ? enif_make_badarg(env) : am_ok;

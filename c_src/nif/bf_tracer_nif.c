@@ -21,7 +21,10 @@
 #include <time.h>
 
 #include "../core/bf_trace.h"
-#include "bf_nif.h"
+#include "bf_atoms.h"
+#include "bf_profile.h"
+#include "bf_terms.h"
+#include "bf_tracer_nif.h"
 
 #define BF_TRACER_MAX_CAPTURES 1000u  /* calls one capture session may take */
 #define BF_TRACER_MAX_PROCS 100000u   /* processes one trace may follow */
@@ -62,14 +65,6 @@ typedef struct bf_tsession {
 } bf_tsession;
 
 static ErlNifResourceType *bf_tsession_type;
-static ERL_NIF_TERM am_trace, am_discard, am_remove, am_trace_status, am_call, am_return_to,
-    am_return_from, am_exception_from, am_in, am_out, am_exit, am_match_spec_result,
-    am_ok, am_error, am_badarg, am_max_events, am_deadline_ms, am_max_procs, am_captures,
-    am_names, am_eflambe, am_null, am_activate, am_deactivate, am_stop, am_beamflame_trace,
-    am_captured, am_done, am_stopped, am_timeout, am_asked, am_none, am_events, am_active,
-    am_procs, am_procs_dropped, am_depth_capped, am_nodes_dropped, am_bytes, am_enomem,
-    am_no_such_capture, am_caps, am_weight, am_recursion, am_tail_calls, am_keep,
-    am_levels_dropped, am_procs_lost;
 
 static void bf_tsession_dtor(ErlNifEnv *env, void *obj)
 {
@@ -89,28 +84,7 @@ int bf_tracer_load(ErlNifEnv *env)
     bf_tsession_type = enif_open_resource_type(env, NULL, "beamflame_trace_session",
                                                bf_tsession_dtor,
                                                ERL_NIF_RT_CREATE | ERL_NIF_RT_TAKEOVER, NULL);
-    if (!bf_tsession_type)
-        return -1;
-#define A(v, s) v = enif_make_atom(env, s)
-    A(am_trace, "trace"); A(am_discard, "discard"); A(am_remove, "remove");
-    A(am_trace_status, "trace_status"); A(am_call, "call"); A(am_return_to, "return_to");
-    A(am_return_from, "return_from"); A(am_exception_from, "exception_from");
-    A(am_in, "in"); A(am_out, "out"); A(am_exit, "exit");
-    A(am_match_spec_result, "match_spec_result"); A(am_ok, "ok"); A(am_error, "error");
-    A(am_badarg, "badarg"); A(am_max_events, "max_events"); A(am_deadline_ms, "deadline_ms");
-    A(am_max_procs, "max_procs"); A(am_captures, "captures"); A(am_names, "names");
-    A(am_eflambe, "eflambe"); A(am_null, "null"); A(am_activate, "activate");
-    A(am_deactivate, "deactivate"); A(am_stop, "stop"); A(am_beamflame_trace, "beamflame_trace");
-    A(am_captured, "captured"); A(am_done, "done"); A(am_stopped, "stopped");
-    A(am_timeout, "timeout"); A(am_asked, "asked"); A(am_none, "none"); A(am_events, "events");
-    A(am_active, "active"); A(am_procs, "procs"); A(am_procs_dropped, "procs_dropped");
-    A(am_depth_capped, "depth_capped"); A(am_nodes_dropped, "nodes_dropped");
-    A(am_bytes, "bytes"); A(am_enomem, "enomem"); A(am_no_such_capture, "no_such_capture");
-    A(am_caps, "caps"); A(am_weight, "weight"); A(am_recursion, "recursion");
-    A(am_tail_calls, "tail_calls"); A(am_keep, "keep"); A(am_levels_dropped, "levels_dropped");
-    A(am_procs_lost, "procs_lost");
-#undef A
-    return 0;
+    return bf_tsession_type ? 0 : -1;
 }
 
 /* The event clock: CLOCK_MONOTONIC straight from the vDSO (measured here: ~90 ns per

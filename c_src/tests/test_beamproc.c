@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../core/bf_beamproc.h"
+#include "../unwind/bf_beamproc.h"
 
 Test(beamproc, thread_names_of_every_release)
 {

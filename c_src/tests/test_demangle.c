@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../core/bf_demangle.h"
+#include "../unwind/bf_demangle.h"
 
 static void check(const char *mangled, const char *want)
 {

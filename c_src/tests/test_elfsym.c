@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../core/bf_elfsym.h"
+#include "../unwind/bf_elfsym.h"
 
 /* This machine's beam.smp (the erl on PATH). */
 static void beam_path(char *out, size_t len)

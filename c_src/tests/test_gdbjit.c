@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "../core/bf_gdbjit.h"
+#include "../unwind/bf_gdbjit.h"
 
 static uint8_t file[512];
 static size_t flen;

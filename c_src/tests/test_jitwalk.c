@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../core/bf_jitwalk.h"
-#include "../core/bf_perfmap.h"
+#include "../unwind/bf_jitwalk.h"
+#include "../unwind/bf_perfmap.h"
 
 #define BASE 0x7ff000001000ULL
 /* JIT code lives in [0x5000, 0x9000); 0x1234 is C code */

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../core/bf_perfmap.h"
+#include "../unwind/bf_perfmap.h"
 
 static const char sample_map[] =
     "0x7f005281e000 68 $global::apply_fun_shared\n"

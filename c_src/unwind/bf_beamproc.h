@@ -57,4 +57,23 @@ int bf_proc_status_ids(const char *status, long *uid, long *tracer_pid);
 /* CAP_SYS_PTRACE in the CapEff line of a /proc/self/status text (0 or 1). */
 int bf_proc_status_cap_ptrace(const char *status);
 
+/* One mapping of /proc/PID/maps. */
+typedef struct bf_map {
+    uint64_t start, end, offset;
+    int exec, write;
+    char path[256]; /* "" for anonymous memory and the JIT's dual-mapped memfd */
+} bf_map;
+
+/* One line of /proc/PID/maps into m: 0, or -1 when the line is not a mapping. */
+int bf_maps_line(const char *line, bf_map *m);
+/* Whether m maps beam.smp (any part of it); and its first mapping (offset 0: its load
+ * bias is m->start). */
+int bf_map_is_beam_file(const bf_map *m);
+int bf_map_is_beam(const bf_map *m);
+/* The mapping holding pc, or NULL. */
+const bf_map *bf_map_find(const bf_map *maps, size_t n, uint64_t pc);
+/* The state letter of /proc/PID/task/TID/stat's text (R, S, D, ...), or 0: read after the
+ * last ')' (a thread's name may hold parentheses and spaces). */
+char bf_stat_state(const char *stat);
+
 #endif

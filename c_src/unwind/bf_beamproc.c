@@ -176,3 +176,46 @@ int bf_proc_status_cap_ptrace(const char *status)
     unsigned long long caps = strtoull(p + 8, NULL, 16);
     return (int)((caps >> 19) & 1); /* CAP_SYS_PTRACE is capability 19 */
 }
+
+int bf_maps_line(const char *line, bf_map *m)
+{
+    unsigned long long s, e, off;
+    char perms[8], file[256] = "";
+    if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %255s", &s, &e, perms, &off, file) < 4 ||
+        strlen(perms) < 4 || e <= s)
+        return -1;
+    m->start = s;
+    m->end = e;
+    m->offset = off;
+    m->exec = perms[2] == 'x';
+    m->write = perms[1] == 'w';
+    /* anonymous, or the JIT's dual-mapped memory (`/memfd:vmem (deleted)`): no file */
+    snprintf(m->path, sizeof(m->path), "%s",
+             file[0] == '/' && strncmp(file, "/memfd:", 7) ? file : "");
+    return 0;
+}
+
+int bf_map_is_beam_file(const bf_map *m)
+{
+    const char *base = strrchr(m->path, '/');
+    return base && !strcmp(base, "/beam.smp");
+}
+
+int bf_map_is_beam(const bf_map *m)
+{
+    return bf_map_is_beam_file(m) && m->offset == 0;
+}
+
+const bf_map *bf_map_find(const bf_map *maps, size_t n, uint64_t pc)
+{
+    for (size_t i = 0; i < n; i++)
+        if (pc >= maps[i].start && pc < maps[i].end)
+            return &maps[i];
+    return NULL;
+}
+
+char bf_stat_state(const char *stat)
+{
+    const char *p = strrchr(stat, ')');
+    return p && p[1] == ' ' && p[2] && p[2] != ' ' ? p[2] : 0;
+}

@@ -1,37 +1,9 @@
-/* bf_nif: what the NIF library's two files share: the profile resource (beamflame_nif.c)
- * and the tracer (bf_tracer_nif.c, which fills profiles). Internal to the library. */
-#ifndef BF_NIF_H
-#define BF_NIF_H
+/* bf_tracer_nif: the tracer half of the NIF library (erl_tracer callbacks and trace
+ * sessions), as beamflame_nif.c registers it. */
+#ifndef BF_TRACER_NIF_H
+#define BF_TRACER_NIF_H
 
 #include <erl_nif.h>
-#include <stddef.h>
-
-#include "../core/bf_stack_table.h"
-
-#define BF_NIF_NAME_MAX 4096 /* bytes of one formatted frame name */
-
-typedef struct bf_profile {
-    ErlNifMutex *lock;
-    bf_stack_table *st;  /* owned; NULL never (set at creation) */
-    ErlNifEnv *meta_env; /* owns meta */
-    ERL_NIF_TERM meta;   /* a map; #{} until set_meta */
-} bf_profile;
-
-typedef struct bf_name {
-    char buf[BF_NIF_NAME_MAX];
-    size_t len;
-    int overflow;
-} bf_name;
-
-/* A new profile resource (caller releases it after making a term). NULL: no memory. */
-bf_profile *bf_profile_alloc(const bf_st_caps *caps);
-/* Caps from a map (defaults for absent keys); 0 for a bad value. */
-int bf_get_caps(ErlNifEnv *env, ERL_NIF_TERM map, bf_st_caps *caps);
-/* An atom's UTF-8 text; its length or -1. */
-long bf_atom_text(ErlNifEnv *env, ERL_NIF_TERM atom, char *out, size_t outlen);
-void bf_name_put(bf_name *n, const char *s, size_t len);
-/* {M, F, A} as the code reads (Elixir modules dotted, funs after their parent). */
-int bf_format_mfa(ErlNifEnv *env, ERL_NIF_TERM m, ERL_NIF_TERM f, ERL_NIF_TERM a, bf_name *n);
 
 /* The tracer's part of load, and its NIF table entries. */
 int bf_tracer_load(ErlNifEnv *env);
