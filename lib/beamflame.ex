@@ -44,11 +44,9 @@ defmodule Beamflame do
   @doc """
   Samples the stacks of this node's processes.
 
-  Options: `duration:` (ms, 5000), `rate:` (Hz, 99), `processes:` (`:all` or a list of
-  pids, names and initial calls `{MyServer, :init, 1}`), `states:` (`:cpu`: processes
-  executing at each tick, waits left out; `:wall` or `:all`: every process), `group:`
-  (`:none`, `:process`: a root per process, or `:name`: a root per name or initial call),
-  `max_stacks:`, `max_depth:` (2..64), `max_bytes:`. `info/1` has a `:hint` when the graph
+  Options: the sample table of docs/options.md (`:beamflame_options.table(:sample)`:
+  `duration:`, `rate:`, `processes:`, `states:`, `group:` and the caps; a bad one is
+  `{:error, {:bad_option, key, value, expected}}`). `info/1` has a `:hint` when the graph
   cannot be trusted as it is (most looks found processes at a receive, missed ticks).
   """
   @spec sample(keyword()) :: {:ok, Profile.t()} | {:error, term()}
@@ -71,8 +69,7 @@ defmodule Beamflame do
   (`1_scheduler`, ...). `info/1`'s `:capability` says what the node could give: whole
   Erlang chains need `+JPperf map` at VM start.
 
-  Options: `duration:` (ms, 5000), `rate:` (Hz, 99), `dirty:` (also the dirty schedulers,
-  false), `idle:` (show idle schedulers as `[idle]`, true).
+  Options: the native table of docs/options.md (`duration:`, `rate:`, `dirty:`, `idle:`).
   """
   @spec native(keyword()) :: {:ok, Profile.t()} | {:error, term()}
   def native(opts \\ []) when is_list(opts) do
@@ -90,12 +87,8 @@ defmodule Beamflame do
   a profile of exact stacks in microseconds. An exception from the call is re-raised after
   the tracing is undone.
 
-  Options: `spawn:` (run in a fresh process), `follow:` (trace the processes it spawns),
-  `modules:` (`:all` or a list), `timeout:` (ms), `max_events:`, `weight:` (`:time` or
-  `:calls`), `names:` (`:beamflame` or `:eflambe`), `sleep:`, `recursion:` (`:fold`, the
-  default: recursion drawn at its first occurrence; or `:keep`), `tail_calls:` (`:drop`,
-  the default: the VM's view; or `:keep`: a frame that tail-called stays under its callee),
-  and the caps.
+  Options: the trace table of docs/options.md (`spawn:`, `follow:`, `modules:`,
+  `timeout:`, `weight:`, `recursion:`, `tail_calls:`, the caps, ...).
   """
   @spec trace((-> any()) | {module(), atom(), list()}, keyword()) ::
           {:ok, any(), Profile.t()} | {:error, term()}

@@ -184,23 +184,11 @@ prefix(Node, Folded) ->
 
 %% @doc Samples the stacks of the node's processes.
 %%
-%% Options (a map; unknown keys are an error):
-%% <dl>
-%% <dt>`duration'</dt><dd>milliseconds, default 5000.</dd>
-%% <dt>`rate'</dt><dd>Hz, default 99; ticks are jittered by up to a quarter period so they
-%%   do not beat with periodic work.</dd>
-%% <dt>`processes'</dt><dd>`all' (default) or a list of pids, registered names and
-%%   initial calls `{M, F, A}' (an OTP behaviour's: its callback module's init/1).</dd>
-%% <dt>`states'</dt><dd>`cpu' (default): processes executing at the tick, their waits left
-%%   out (an answer at a receive is counted in `waits_dropped', see
-%%   {@link beamflame_sampler}); `wall' or `all': every process, waiting ones at the place
-%%   they wait.</dd>
-%% <dt>`group'</dt><dd>`none' (default), `process' (a root frame per process: its
-%%   registered name, else its initial call and pid) or `name' (a root frame per
-%%   registered name or initial call).</dd>
-%% <dt>`max_stacks', `max_depth', `max_bytes'</dt><dd>caps (100000, 64, 64 MiB); what
-%%   exceeds them is counted in {@link info/1}, never grown into.</dd>
-%% </dl>
+%% Options: a map, checked against beamflame_options:table(sample) (docs/options.md:
+%% `duration', `rate', `processes', `states', `group' and the caps `max_stacks',
+%% `max_depth', `max_bytes'; what exceeds a cap is counted in {@link info/1}, never grown
+%% into). `states => cpu' (the default) counts processes executing at the tick, their
+%% waits left out (see {@link beamflame_sampler}); `wall' or `all' counts every process.
 %% When the graph cannot be trusted as it is, {@link info/1} has a `hint' (why, and what
 %% to do), which svg/2 and html/2 draw as the subtitle.
 -spec sample(sample_opts()) -> {ok, profile()} | {error, term()}.
@@ -243,17 +231,11 @@ await(Pid, Ref, Duration) ->
 %% call runs in the calling process (`spawn => true': in a fresh one); an exception from
 %% it is re-raised after the tracing is undone.
 %%
-%% Options: `follow' (trace processes it spawns, default false), `modules' (`all', or
-%% the modules to trace), `timeout' (ms of tracing, default 60000) and `max_events'
-%% (default 10,000,000): past either the tracing stops and the profile holds what was
-%% recorded (`stopped' in {@link info/1}); `sleep' (`auto': a `sleep' frame for time
-%% spent descheduled where the OTP release makes it safe), `names' (`beamflame', or
-%% `eflambe': raw `Module:fun/Arity' as eflambe writes them), `weight' (`time', or
-%% `calls': how many calls entered each stack), `recursion' (`fold': direct and mutual
-%% recursion drawn at its first occurrence, the default; `keep': every level),
-%% `tail_calls' (`drop': the VM's view, the default; `keep': a frame that tail-called
-%% stays under its callee), caps `max_stacks', `max_depth' (1024: deeper calls are
-%% followed exactly and drawn under one `[truncated]' frame), `max_bytes', `max_procs'.
+%% Options: beamflame_options:table(trace) (docs/options.md): `follow', `modules',
+%% `timeout' and `max_events' (past either the tracing stops and the profile holds what
+%% was recorded: `stopped' in {@link info/1}), `sleep', `names', `weight', `recursion',
+%% `tail_calls', `spawn' and the caps (deeper calls than `max_depth' are followed exactly
+%% and drawn under one `[truncated]' frame).
 %% Cost: see {@link beamflame_trace}.
 -spec trace(fun(() -> term()) | {module(), atom(), list()}, map()) ->
           {ok, term(), profile()} | {error, term()}.
@@ -280,8 +262,7 @@ capture(MFA, Calls, _Opts) ->
 
 %% @doc Native mode: samples this node's scheduler threads with a port program (ptrace),
 %% C frames and JIT-compiled Erlang frames in one stack, each stack rooted at its thread's
-%% name (`1_scheduler'). Options: `duration' (ms, 5000), `rate' (Hz, 99), `dirty' (also
-%% dirty schedulers), `idle' (idle schedulers as `[idle]', default true). Full Erlang
+%% name (`1_scheduler'). Options: beamflame_options:table(native). Full Erlang
 %% frames need the node started with `+JPperf map'; `info/1' says what the node could
 %% give (`capability'). See {@link beamflame_native}.
 -spec native(map()) -> {ok, profile()} | {error, term()}.
@@ -314,12 +295,20 @@ trace_process(Pid, _Opts) ->
 
 %% @doc The profile as folded stacks, one `frame;frame;frame count' line per distinct
 %% stack, sorted. Frame names containing `;', `\', line breaks or control characters are
-%% escaped (see the README).
+%% escaped (docs/formats.md). The rule for errors across the API: what a caller may get
+%% wrong at run time (options, folded text, a node, a function) is `{error, Reason}';
+%% a term that is not a profile given to folded/1 or info/1 is a programming error and
+%% raises `{not_a_profile, Term}' (memory exhaustion raises `{beamflame, enomem}').
 -spec folded(profile()) -> binary().
 folded(Profile) ->
-    case beamflame_nif:render_folded(Profile) of
+    case profile_call(fun beamflame_nif:render_folded/1, Profile) of
         {ok, Bin} -> Bin;
         {error, Reason} -> erlang:error({beamflame, Reason}, [Profile])
+    end.
+
+profile_call(F, Profile) ->
+    try F(Profile)
+    catch error:badarg -> erlang:error({not_a_profile, Profile}, [Profile])
     end.
 
 %% @equiv svg(ProfileOrFolded, #{})
@@ -491,9 +480,10 @@ write_atomic(Path, Bin) ->
 %% @doc What a profile holds: `mode', `duration_ms', `samples' (stacks added), `weight'
 %% (sum of counts), `stacks' (distinct), drops by cap, and the run's own counters
 %% (`ticks', `missed_ticks', `stack_timeouts', ...).
+%% A term that is not a profile raises `{not_a_profile, Term}' (see folded/1).
 -spec info(profile()) -> map().
 info(Profile) ->
-    beamflame_nif:info(Profile).
+    profile_call(fun beamflame_nif:info/1, Profile).
 
 %% @doc Reads folded text (from perf, eflambe, beamflame...) into a profile. Malformed
 %% lines are skipped and reported with their line numbers (the first 20; all counted).

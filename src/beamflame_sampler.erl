@@ -465,6 +465,9 @@ finish(S0) ->
                                duration_ms => (now_us() - S#s.start_us) div 1000,
                                processes_seen => map_size(S#s.reds),
                                receive_points => map_size(S#s.receives),
+                               %% the caps as asked (the table's depth has room for
+                               %% the root and [truncated] frames besides)
+                               caps => maps:with([max_stacks, max_depth, max_bytes], Opts),
                                node => node()}),
     ok = beamflame_nif:set_meta(Profile, maps:merge(Meta, maps:merge(empty_reason(S1, Stats),
                                                                     hint(Meta)))),

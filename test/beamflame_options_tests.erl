@@ -122,3 +122,10 @@ render_bounds_are_the_c_sides_test() ->
          ?assertMatch(<<"<?xml", _/binary>>, beamflame:svg(Folded, #{K => Hi})),
          ?assertMatch({error, {bad_option, K, _, _}}, beamflame:svg(Folded, #{K => Hi + 1}))
      end || {K, {number, Lo, Hi}, _, _} <- beamflame_options:table(render)].
+
+%% A term that is not a profile, where only a profile will do: one clear exception.
+not_a_profile_test_() ->
+    Ref = make_ref(),
+    [?_assertError({not_a_profile, Ref}, beamflame:info(Ref)),
+     ?_assertError({not_a_profile, x}, beamflame:folded(x)),
+     ?_assertMatch({error, {bad_argument, 42, _}}, beamflame:svg(42))].

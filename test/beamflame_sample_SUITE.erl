@@ -338,7 +338,9 @@ concurrent_runs_share_backtrace_depth(Config) ->
     Peer = ?config(peer, Config),
     Long = peer:call(Peer, erlang, spawn, [beamflame, sample, [#{duration => 60000, max_depth => 40}]]),
     wait_until(fun() -> depth(Peer) =:= 40 end),
-    {ok, _, _} = call(Config, ?MODULE, sample_folded, [#{duration => 300, max_depth => 60}]),
+    {ok, _, Info} = call(Config, ?MODULE, sample_folded, [#{duration => 300, max_depth => 60}]),
+    %% info tells the caps as they were asked (the table's own depth has room for roots)
+    ?assertMatch(#{caps := #{max_depth := 60, max_stacks := 100000}}, Info),
     %% The short run ended: the long one still has its depth, not the original.
     ?assertEqual(40, depth(Peer)),
     peer:call(Peer, erlang, exit, [Long, kill]),

@@ -584,10 +584,13 @@ static ERL_NIF_TERM bf_nif_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
                            enif_make_uint64(env, s.truncated),
                            enif_make_uint64(env, bf_st_bytes(p->st)),
                            caps};
-    ERL_NIF_TERM map = enif_make_copy(env, p->meta);
+    ERL_NIF_TERM map = enif_make_copy(env, p->meta), asked;
     enif_mutex_unlock(p->lock);
+    /* the run's caps as its caller gave them win over the table's (which may add room) */
+    int caps_given = enif_get_map_value(env, map, am_caps, &asked);
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        enif_make_map_put(env, map, keys[i], vals[i], &map);
+        if (!(caps_given && keys[i] == am_caps))
+            enif_make_map_put(env, map, keys[i], vals[i], &map);
     return map;
 }
 
