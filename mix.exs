@@ -4,10 +4,16 @@
 defmodule Beamflame.MixProject do
   use Mix.Project
 
+  # the version lives in one place: src/beamflame.app.src
+  {:ok, [{:application, :beamflame, app}]} =
+    :file.consult(Path.join(__DIR__, "src/beamflame.app.src"))
+
+  @version to_string(app[:vsn])
+
   def project do
     [
       app: :beamflame,
-      version: "0.1.0",
+      version: @version,
       elixir: "~> 1.14",
       compilers: [:beamflame_c] ++ Mix.compilers(),
       erlc_paths: ["src"],
