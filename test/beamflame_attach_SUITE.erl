@@ -61,6 +61,7 @@ attach_pushes_code_and_nif_and_is_idempotent(Config) ->
     ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])),
     ?assertEqual(ok, beamflame:attach(Node)),
     ?assertMatch({file, _}, erpc:call(Node, code, is_loaded, [beamflame_nif])),
+    _ = application:load(beamflame),
     {ok, Vsn} = application:get_key(beamflame, vsn),   % this build's, from the .app.src
     ?assertEqual({ok, Vsn}, erpc:call(Node, application, get_key, [beamflame, vsn])),
     ?assert(is_pid(erpc:call(Node, erlang, whereis, [beamflame_sup]))),
@@ -160,6 +161,7 @@ caller_death_stops_the_remote_run(Config) ->
 other_version_is_refused(Config) ->
     Node = ?config(node, Config),
     ok = erpc:call(Node, application, load, [{application, beamflame, [{vsn, "0.0.1"}, {modules, []}]}]),
+    _ = application:load(beamflame),
     {ok, Vsn} = application:get_key(beamflame, vsn),
     ?assertMatch({error, {version_mismatch, Vsn, "0.0.1", _}}, beamflame:attach(Node)),
     ?assertEqual(false, erpc:call(Node, code, is_loaded, [beamflame])).
