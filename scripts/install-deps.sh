@@ -9,11 +9,13 @@ set -euo pipefail
 # (native mode), Criterion (C unit tests), Elixir (facade). Browser tests: Debian's
 # Chromium (driven by playwright-core from npm; no browser is downloaded). Fuzzing:
 # clang with its libFuzzer runtime (see clang_rt below). `beamflame top` is tested in a
-# real terminal: tmux.
+# real terminal: tmux. pprof output: zlib (gzip), and Go's own reader (`go tool pprof`,
+# golang-go) in the tests.
 PACKAGES=(
   build-essential pkg-config
   erlang-nox erlang-dev rebar3
-  libunwind-dev libcriterion-dev
+  libunwind-dev libcriterion-dev zlib1g-dev
+  golang-go
   elixir
   chromium
   clang

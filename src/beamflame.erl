@@ -20,6 +20,7 @@
 -export([cap_folded/1]).
 -export([trace/2, capture/3, trace_process/2, native/1, native/2, remote_native/2]).
 -export([trace/3, capture/4, remote_trace/3, remote_capture/4]).
+-export([pprof/1]).
 -export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2, diff/3,
          write/2, write/3, info/1, read_folded/1]).
 
@@ -172,8 +173,13 @@ sample_cluster(Nodes, Opts) when is_list(Nodes) ->
             {error, {no_samples, Status}};
         _ ->
             case read_folded(Merged) of
-                {ok, P, _} -> {ok, P, Status};
-                {error, _} = E -> E
+                {ok, P, _} ->
+                    %% roots are nodes (pprof labels them so)
+                    ok = beamflame_nif:set_meta(P, #{mode => sample, roots => node,
+                                                     nodes => Nodes}),
+                    {ok, P, Status};
+                {error, _} = E ->
+                    E
             end
     end.
 
@@ -358,6 +364,49 @@ speedscope(ProfileOrFolded) ->
 speedscope(ProfileOrFolded, Opts) ->
     render(speedscope, ProfileOrFolded, Opts).
 
+%% @doc The profile (or folded text) as pprof's format: a gzipped profile.proto, for `go
+%% tool pprof', Pyroscope, Parca or any other reader of it. Its first sample type is
+%% `samples'/`count' (a traced profile's: how many times each stack's time was credited,
+%% then `wall'/`microseconds'; traced calls: `calls'/`count'); the period, time and
+%% duration of the run when the profile has them; each sample's root frame also as a
+%% label (`process', `thread' or `node') when roots are those. Written in C, no
+%% protobuf library (c_src/core/bf_pprof.c).
+-spec pprof(profile() | iodata()) -> binary() | {error, term()}.
+pprof(ProfileOrFolded) ->
+    case as_profile(ProfileOrFolded) of
+        {ok, P} ->
+            case beamflame_nif:render_pprof(P, pprof_opts(info(P))) of
+                {ok, Bin} -> Bin;
+                {error, _} = E -> E
+            end;
+        {error, _} = E ->
+            E
+    end.
+
+pprof_opts(Info) ->
+    Values = case Info of
+                 #{mode := trace, unit := us} ->
+                     #{type => <<"samples">>, unit => <<"count">>, count_credits => true,
+                       weight_type => <<"wall">>, weight_unit => <<"microseconds">>};
+                 #{mode := trace, unit := calls} ->
+                     #{type => <<"calls">>, unit => <<"count">>};
+                 _ ->
+                     #{type => <<"samples">>, unit => <<"count">>}
+             end,
+    Period = case Info of
+                 #{mode := sample, rate := Rate, states := cpu} -> period(<<"cpu">>, Rate);
+                 #{mode := sample, rate := Rate} -> period(<<"wall">>, Rate);
+                 #{mode := native, rate := Rate} -> period(<<"wall">>, Rate);
+                 _ -> #{}
+             end,
+    Extra = [{time_nanos, maps:get(started_at, Info, 0) * 1000000},
+             {duration_nanos, maps:get(duration_ms, Info, 0) * 1000000}]
+        ++ [{root_label, atom_to_binary(R, utf8)} || #{roots := R} <- [Info], is_atom(R)],
+    maps:merge(maps:merge(Values, Period), maps:from_list(Extra)).
+
+period(Type, Rate) ->
+    #{period_type => Type, period_unit => <<"nanoseconds">>, period => 1000000000 div Rate}.
+
 %% @doc A differential flame graph of two profiles (or folded texts): widths from `After',
 %% each frame coloured by its inclusive change (its whole subtree), red where it grew,
 %% blue where it shrank; tooltips add the change in percent. Options as {@link svg/2},
@@ -449,7 +498,7 @@ write(Profile, Path) ->
     write(Profile, Path, #{}).
 
 %% @doc Writes a profile to `Path' in the format its extension names: `.svg', `.html',
-%% `.json' (speedscope) or `.folded'. The file is written next to its final name and
+%% `.json' (speedscope), `.folded' or `.pb.gz' (pprof). The file is written next to its final name and
 %% renamed, so a failure never leaves half a file.
 -spec write(profile(), file:filename_all(), svg_opts()) -> ok | {error, term()}.
 write(Profile, Path, Opts) ->
@@ -458,11 +507,21 @@ write(Profile, Path, Opts) ->
                ".html" -> html(Profile, Opts);
                ".json" -> speedscope(Profile, Opts);
                ".folded" -> folded(Profile);
-               Ext -> {error, {unknown_extension, Ext, "use .svg, .html, .json or .folded"}}
+               ".gz" -> pprof_path(Path, Profile);
+               ".pprof" -> pprof(Profile);
+               Ext -> {error, {unknown_extension, Ext, "use .svg, .html, .json, .folded, "
+                                                       ".pb.gz or .pprof"}}
            end,
     case Data of
         Bin when is_binary(Bin) -> write_atomic(Path, Bin);
         {error, _} = E -> E
+    end.
+
+%% .pb.gz is pprof's own name for its files; another .gz is not ours to guess.
+pprof_path(Path, Profile) ->
+    case lists:suffix(".pb.gz", string:lowercase(unicode:characters_to_list(Path))) of
+        true -> pprof(Profile);
+        false -> {error, {unknown_extension, ".gz", "use .pb.gz for pprof"}}
     end.
 
 write_atomic(Path, Bin) ->

@@ -100,7 +100,11 @@ collect(Port, S = #{mon := CMon, deadline := Deadline}) ->
         {Port, {data, Bin}} ->
             wait_exit(Port),
             case binary_to_term(Bin) of  % our own program: its atoms are ours
-                {ok, Folded, Info} -> profile(Folded, Info);
+                {ok, Folded, Info} ->
+                    Elapsed = now_ms() - maps:get(started, S),
+                    profile(Folded, Info#{duration_ms => Elapsed, rate => maps:get(rate, S),
+                                          started_at => erlang:system_time(millisecond)
+                                                        - Elapsed});
                 {error, ptrace, Why} -> {error, {ptrace_not_permitted, Why}};
                 {error, Kind, Why} -> {error, {Kind, Why}}
             end;
@@ -138,6 +142,7 @@ profile(Folded, Info) ->
     case beamflame:read_folded(Folded) of
         {ok, P, _} ->
             Meta = (maps:remove(samples, Info))#{mode => native, node => node(),
+                                                 roots => thread,
                                                  thread_samples => maps:get(samples, Info, 0)},
             ok = beamflame_nif:set_meta(P, maps:merge(Meta, hint(Meta))),
             {ok, P};

@@ -5,8 +5,8 @@
 -export([allow_ptracer/1]).
 -export([new/1, add_samples/2, add_weights/2, set_meta/2, info/1,
          folded/1, folded_dirty/1, render/2, render_dirty/2, render_diff_dirty/3,
-         parse_folded/2, parse_folded_dirty/2]).
--export([render_folded/1, render_graph/2, read_folded/2]).
+         parse_folded/2, parse_folded_dirty/2, pprof/2, pprof_dirty/2]).
+-export([render_folded/1, render_graph/2, render_pprof/2, read_folded/2]).
 %% erl_tracer callbacks (called by ERTS) and the trace session (beamflame_trace)
 -export([enabled/3, trace/5, trace_session/1, trace_control/2, trace_seed/3, trace_status/1,
          trace_result_dirty/2]).
@@ -86,6 +86,10 @@ render_dirty(_P, _Opts) -> ?STUB.
 %% Always on a dirty scheduler: it copies and merges two profiles.
 -spec render_diff_dirty(profile(), profile(), map()) -> {ok, binary()} | {error, term()}.
 render_diff_dirty(_Before, _After, _Opts) -> ?STUB.
+-spec pprof(profile(), map()) -> {ok, binary()} | {error, enomem}.
+pprof(_P, _Opts) -> ?STUB.
+-spec pprof_dirty(profile(), map()) -> {ok, binary()} | {error, enomem}.
+pprof_dirty(_P, _Opts) -> ?STUB.
 -spec parse_folded(iodata(), map()) -> {ok, profile(), map()} | {error, enomem}.
 parse_folded(_Bin, _Caps) -> ?STUB.
 -spec parse_folded_dirty(iodata(), map()) -> {ok, profile(), map()} | {error, enomem}.
@@ -104,6 +108,13 @@ render_graph(P, Opts) ->
     case big(P) of
         true -> render_dirty(P, Opts);
         false -> render(P, Opts)
+    end.
+
+-spec render_pprof(profile(), map()) -> {ok, binary()} | {error, term()}.
+render_pprof(P, Opts) ->
+    case big(P) of
+        true -> pprof_dirty(P, Opts);
+        false -> pprof(P, Opts)
     end.
 
 -spec read_folded(iodata(), map()) -> {ok, profile(), map()} | {error, enomem}.

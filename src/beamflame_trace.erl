@@ -552,9 +552,11 @@ results(G = #g{session = S, job = Job}) ->
                   _ -> [0]
               end,
     Status = beamflame_nif:trace_status(S),
-    Meta = #{mode => trace, node => node(),
+    Elapsed = erlang:monotonic_time(millisecond) - G#g.start_ms,
+    Meta = #{mode => trace, node => node(), roots => process,
              unit => case maps:get(weight, G#g.opts) of time -> us; calls -> calls end,
-             duration_ms => erlang:monotonic_time(millisecond) - G#g.start_ms,
+             duration_ms => Elapsed,
+             started_at => erlang:system_time(millisecond) - Elapsed,
              events => maps:get(events, Status),
              stopped => case maps:get(stopped, Status) of
                             asked -> G#g.stopped;

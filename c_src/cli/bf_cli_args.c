@@ -17,8 +17,9 @@ static const char bf_usage_text[] =
            "                      flame graph; reads standard input without FILE or with -\n"
            "    -o, --output OUT  write to OUT (default: standard output)\n"
            "    --format FMT      svg (interactive), html (the SVG in a page), speedscope\n"
-           "                      (JSON for speedscope.app) or folded (default: from OUT's\n"
-           "                      extension .svg .html .json .folded, else svg)\n"
+           "                      (JSON for speedscope.app), folded or pprof (gzipped\n"
+           "                      profile.proto; default: from OUT's extension .svg .html\n"
+           "                      .json .folded .pb.gz, else svg)\n"
            "    --title TEXT      title (default: \"Flame Graph\")\n"
            "    --subtitle TEXT   second line under the title (default: none)\n"
            "    --countname NAME  what counts are (default: samples; e.g. us for traces)\n"
@@ -216,8 +217,8 @@ static int bf_opt_value(int argc, char **argv, int *i, const char *name, const c
 
 int bf_format_parse(const char *s)
 {
-    static const char *const names[] = {"svg", "html", "speedscope", "folded"};
-    for (int i = 0; i < 4; i++)
+    static const char *const names[] = {"svg", "html", "speedscope", "folded", "pprof"};
+    for (int i = 0; i < 5; i++)
         if (!strcmp(s, names[i]))
             return i;
     return -1;
@@ -225,6 +226,10 @@ int bf_format_parse(const char *s)
 
 int bf_format_from_path(const char *path)
 {
+    size_t n = strlen(path);
+    if ((n > 6 && !strcasecmp(path + n - 6, ".pb.gz")) ||
+        (n > 6 && !strcasecmp(path + n - 6, ".pprof")))
+        return BF_FORMAT_PPROF;
     const char *dot = strrchr(path, '.');
     if (!dot || strchr(dot, '/'))
         return -1;
@@ -626,7 +631,7 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
         } else if (bf_opt_value(argc, argv, &i, "--format", &v)) {
             format = v ? bf_format_parse(v) : -1;
             if (format < 0)
-                return bf_fail(err, errlen, "--format is svg, html, speedscope or folded (got %s)",
+                return bf_fail(err, errlen, "--format is svg, html, speedscope, folded or pprof (got %s)",
                                v ? v : "nothing");
         } else if (cli->verb == BF_VERB_RECORD && a[0] != '-') {
             if (cli->rec.nnodes == BF_MAX_NODES)

@@ -105,7 +105,8 @@ typedef enum bf_format {
     BF_FORMAT_SVG = 0,
     BF_FORMAT_HTML,
     BF_FORMAT_SPEEDSCOPE,
-    BF_FORMAT_FOLDED
+    BF_FORMAT_FOLDED,
+    BF_FORMAT_PPROF
 } bf_format;
 
 typedef struct bf_cli {
@@ -137,7 +138,7 @@ typedef struct bf_cli {
 #define BF_RECORD_DEFAULT_RATE 99u
 #define BF_RECORD_DEFAULT_TIMEOUT_MS 10000u
 
-/* "svg", "html", "speedscope", "folded" -> format; -1 if unknown. */
+/* "svg", "html", "speedscope", "folded", "pprof" -> format; -1 if unknown. */
 int bf_format_parse(const char *s);
 /* The format a file name's extension implies (.svg .html .json .folded), or -1. */
 int bf_format_from_path(const char *path);

@@ -9,6 +9,7 @@
 
 #include "../core/bf_buf.h"
 #include "../core/bf_folded.h"
+#include "../core/bf_pprof.h"
 #include "../core/bf_speedscope.h"
 
 int bf_output_prepare(bf_cli *cli, const char *default_name, char *buf, size_t buflen,
@@ -33,7 +34,7 @@ int bf_output_prepare(bf_cli *cli, const char *default_name, char *buf, size_t b
         int f = bf_format_from_path(cli->output);
         if (f < 0) {
             snprintf(err, errlen, "cannot tell the format of %s from its name: end it in .svg, "
-                                  ".html, .json (speedscope) or .folded, or give --format",
+                                  ".html, .json (speedscope), .folded or .pb.gz (pprof), or give --format",
                      cli->output);
             return BF_EXIT_USAGE;
         }
@@ -56,6 +57,34 @@ int bf_output_prepare(bf_cli *cli, const char *default_name, char *buf, size_t b
         return BF_EXIT_IO;
     }
     return BF_EXIT_OK;
+}
+
+/* pprof's sample types for what the command line has: a trace's microseconds (the count
+ * of credits does not travel in folded text: one per stack), else samples; a recording's
+ * rate as the period. */
+static int bf_output_pprof(const bf_cli *cli, const bf_svg_opts *svg, bf_stack_table *st,
+                           bf_buf *out)
+{
+    bf_pprof_opts o = {.type = "samples", .unit = "count"};
+    if (svg->count_name && !strcmp(svg->count_name, "us")) {
+        o.count_credits = 1;
+        o.weight_type = "wall";
+        o.weight_unit = "microseconds";
+    } else if (svg->count_name && strcmp(svg->count_name, "samples")) {
+        o.type = svg->count_name; /* calls, or what --countname says */
+    }
+    if (cli->verb == BF_VERB_RECORD && cli->rec.mode != BF_MODE_TRACE && cli->rec.rate) {
+        const char *states = NULL; /* --states, if given: cpu by default */
+        for (size_t k = 0; k < bf_mode_opt_count; k++)
+            if (!strcmp(bf_mode_opts[k].key, "states"))
+                states = cli->rec.mopt[k];
+        o.period_type = cli->rec.mode == BF_MODE_SAMPLE && (!states || !strcmp(states, "cpu"))
+                            ? "cpu"
+                            : "wall";
+        o.period_unit = "nanoseconds";
+        o.period = 1000000000LL / cli->rec.rate;
+    }
+    return bf_pprof_write(st, &o, out);
 }
 
 int bf_output_write(const bf_cli *cli, const bf_svg_opts *svg, bf_stack_table *before,
@@ -94,6 +123,9 @@ int bf_output_write(const bf_cli *cli, const bf_svg_opts *svg, bf_stack_table *b
             break;
         case BF_FORMAT_FOLDED:
             s = bf_folded_write(st, &out) == 0 ? BF_SVG_OK : BF_SVG_NOMEM;
+            break;
+        case BF_FORMAT_PPROF:
+            s = bf_output_pprof(cli, svg, st, &out) == 0 ? BF_SVG_OK : BF_SVG_NOMEM;
             break;
         default:
             s = bf_svg_render(st, svg, &out, &res);

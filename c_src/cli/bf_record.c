@@ -787,7 +787,7 @@ done:
 
 static void bf_default_output(const char *node, bf_format fmt, char *out, size_t len)
 {
-    static const char *const ext[] = {"svg", "html", "json", "folded"};
+    static const char *const ext[] = {"svg", "html", "json", "folded", "pb.gz"};
     char alive[MAXATOMLEN];
     snprintf(alive, sizeof(alive), "%.*s", (int)(strcspn(node, "@")), node);
     time_t now = time(NULL);

@@ -28,7 +28,8 @@ typedef struct bf_frame {
 } bf_frame;
 
 typedef struct bf_stack {
-    uint64_t weight; /* saturating sum */
+    uint64_t weight;  /* saturating sum */
+    uint64_t credits; /* how many times weight was added (pprof's count for traces) */
     uint64_t off;    /* into ids */
     uint32_t depth;  /* frames, >= 1 */
     uint32_t hash;
@@ -252,6 +253,7 @@ void bf_st_count_drop(bf_stack_table *st, uint64_t weight, int by_bytes)
 static void bf_st_credit(bf_stack_table *st, bf_stack *s, uint64_t weight)
 {
     s->weight = (s->weight > UINT64_MAX - weight) ? UINT64_MAX : s->weight + weight;
+    s->credits++;
     st->stats.total_weight = (st->stats.total_weight > UINT64_MAX - weight)
                                  ? UINT64_MAX
                                  : st->stats.total_weight + weight;
@@ -315,6 +317,7 @@ bf_st_result bf_st_add(bf_stack_table *st, const uint32_t *ids, size_t depth, ui
         goto no_memory;
     bf_stack *k = &st->stacks[st->nstacks];
     k->weight = 0;
+    k->credits = 0;
     k->off = st->ids_len;
     k->depth = (uint32_t)depth;
     k->hash = h;
@@ -437,4 +440,9 @@ uint32_t *bf_st_sorted(const bf_stack_table *st)
         order[i] = (uint32_t)i;
     qsort_r(order, st->nstacks, sizeof(uint32_t), bf_st_cmp_stacks, (void *)st);
     return order;
+}
+
+uint64_t bf_st_stack_credits(const bf_stack_table *st, uint32_t idx)
+{
+    return idx < st->nstacks ? st->stacks[idx].credits : 0;
 }

@@ -78,6 +78,8 @@ const char *bf_st_frame_name(const bf_stack_table *st, uint32_t id, size_t *len)
 uint32_t bf_st_stack_count(const bf_stack_table *st);
 const uint32_t *bf_st_stack(const bf_stack_table *st, uint32_t idx, size_t *depth,
                             uint64_t *weight);
+/* How many times stack idx was credited (samples added, or a trace's intervals). */
+uint64_t bf_st_stack_credits(const bf_stack_table *st, uint32_t idx);
 void bf_st_get_stats(const bf_stack_table *st, bf_st_stats *out);
 size_t bf_st_bytes(const bf_stack_table *st);
 const bf_st_caps *bf_st_get_caps(const bf_stack_table *st);

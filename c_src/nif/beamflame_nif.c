@@ -18,6 +18,7 @@
 #include <erl_nif.h>
 
 #include "../core/bf_folded.h"
+#include "../core/bf_pprof.h"
 #include "../core/bf_speedscope.h"
 #include "../core/bf_stack_table.h"
 #include "../core/bf_svg.h"
@@ -594,6 +595,45 @@ static ERL_NIF_TERM bf_nif_info(ErlNifEnv *env, int argc, const ERL_NIF_TERM arg
     return map;
 }
 
+/* pprof(Profile, Opts) -> {ok, Gzipped} | {error, enomem}: Opts' texts (type, unit,
+ * weight_type, weight_unit, period_type, period_unit, root_label) as binaries, its numbers
+ * (period, time_nanos, duration_nanos) as integers, count_credits a boolean. */
+static ERL_NIF_TERM bf_nif_pprof(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *p;
+    static _Thread_local char texts[7][256];
+    bf_pprof_opts o = {.type = "samples", .unit = "count"};
+    uint64_t period = 0, time_nanos = 0, duration_nanos = 0;
+    ERL_NIF_TERM credits = am_false;
+    const ERL_NIF_TERM m = argv[1];
+    if (!bf_get_profile(env, argv[0], &p) || !enif_is_map(env, m) ||
+        !bf_map_text(env, m, am_type, texts[0], sizeof(texts[0]), &o.type) ||
+        !bf_map_text(env, m, am_unit, texts[1], sizeof(texts[1]), &o.unit) ||
+        !bf_map_text(env, m, am_weight_type, texts[2], sizeof(texts[2]), &o.weight_type) ||
+        !bf_map_text(env, m, am_weight_unit, texts[3], sizeof(texts[3]), &o.weight_unit) ||
+        !bf_map_text(env, m, am_period_type, texts[4], sizeof(texts[4]), &o.period_type) ||
+        !bf_map_text(env, m, am_period_unit, texts[5], sizeof(texts[5]), &o.period_unit) ||
+        !bf_map_text(env, m, am_root_label, texts[6], sizeof(texts[6]), &o.root_label) ||
+        !bf_map_u64(env, m, am_period, 0, INT64_MAX, &period) ||
+        !bf_map_u64(env, m, am_time_nanos, 0, INT64_MAX, &time_nanos) ||
+        !bf_map_u64(env, m, am_duration_nanos, 0, INT64_MAX, &duration_nanos))
+        return enif_make_badarg(env);
+    (void)enif_get_map_value(env, m, am_count_credits, &credits);
+    o.count_credits = enif_is_identical(credits, am_true);
+    o.period = (int64_t)period;
+    o.time_nanos = (int64_t)time_nanos;
+    o.duration_nanos = (int64_t)duration_nanos;
+    bf_buf b;
+    bf_buf_init(&b, NULL);
+    enif_mutex_lock(p->lock);
+    int rc = bf_pprof_write(p->st, &o, &b);
+    enif_mutex_unlock(p->lock);
+    ERL_NIF_TERM t = rc == 0 ? bf_buf_to_binary(env, &b) : 0;
+    bf_buf_free(&b);
+    return t ? enif_make_tuple2(env, am_ok, t) : bf_error(env, am_enomem);
+}
+
 static ErlNifFunc bf_funcs[] = {
     {"new", 1, bf_nif_new, 0},
     {"add_samples", 2, bf_nif_add_samples, 0},
@@ -606,6 +646,8 @@ static ErlNifFunc bf_funcs[] = {
     {"render", 2, bf_nif_svg, 0},
     {"render_dirty", 2, bf_nif_svg, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"render_diff_dirty", 3, bf_nif_render_diff, ERL_NIF_DIRTY_JOB_CPU_BOUND},
+    {"pprof", 2, bf_nif_pprof, 0},
+    {"pprof_dirty", 2, bf_nif_pprof, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     {"parse_folded", 2, bf_nif_parse_folded, 0},
     {"parse_folded_dirty", 2, bf_nif_parse_folded, ERL_NIF_DIRTY_JOB_CPU_BOUND},
     BF_TRACER_FUNCS

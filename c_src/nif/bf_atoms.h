@@ -7,6 +7,9 @@
 #include <erl_nif.h>
 
 #define BF_ATOMS(X) \
+    X(type) X(unit) X(count_credits) X(weight_type) X(weight_unit) \
+    X(period_type) X(period_unit) X(period) X(time_nanos) X(duration_nanos) \
+    X(root_label) \
     X(activate) X(active) X(asked) X(badarg) X(badopts) \
     X(beam) X(beamflame_trace) X(bytes) X(call) X(caps) \
     X(captured) X(captures) X(count_name) X(deactivate) X(deadline_ms) \
