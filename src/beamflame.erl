@@ -21,6 +21,8 @@
 -export([trace/2, capture/3, trace_process/2, native/1, native/2, remote_native/2]).
 -export([trace/3, capture/4, remote_trace/3, remote_capture/4]).
 -export([pprof/1]).
+-export([continuous/1, continuous_stop/0, continuous_info/0, history/1,
+         continuous/2, continuous_stop/1, continuous_info/1, history/2]).
 -export([sample/1, folded/1, svg/1, svg/2, html/1, html/2, speedscope/1, speedscope/2, diff/3,
          write/2, write/3, info/1, read_folded/1]).
 
@@ -363,6 +365,72 @@ speedscope(ProfileOrFolded) ->
 -spec speedscope(profile() | iodata(), svg_opts()) -> binary() | {error, term()}.
 speedscope(ProfileOrFolded, Opts) ->
     render(speedscope, ProfileOrFolded, Opts).
+
+%% @doc Starts always-on profiling of this node: a low-rate sampler (19 Hz by default)
+%% owned by the beamflame application (not by the caller: it outlives a disconnected
+%% operator), keeping `keep' seconds of `slice'-second slices under `max_bytes'; see
+%% {@link beamflame_continuous} and beamflame_options:table(continuous). `push' sends
+%% each slice to Pyroscope ({@link beamflame_push}).
+-spec continuous(map()) -> ok | {error, term()}.
+continuous(Opts) ->
+    case application:ensure_all_started(beamflame) of
+        {ok, _} -> beamflame_continuous:start(Opts);
+        {error, Reason} -> {error, {cannot_start, Reason}}
+    end.
+
+%% @doc Ends always-on profiling and frees its slices.
+-spec continuous_stop() -> ok.
+continuous_stop() ->
+    beamflame_continuous:stop().
+
+%% @doc What always-on profiling holds: rate, window, memory used, slices, drops.
+-spec continuous_info() -> map().
+continuous_info() ->
+    beamflame_continuous:info().
+
+%% @doc An ordinary profile of a window of always-on profiling: `#{last => Seconds}' or
+%% `#{from => T1, to => T2}' (erlang:system_time(second) or a UTC calendar datetime).
+%% Every output takes it, and diff/3 of two windows shows what changed.
+-spec history(map()) -> {ok, profile()} | {error, term()}.
+history(Window) ->
+    beamflame_continuous:history(Window).
+
+%% @doc continuous/1 on `Node' (beamflame loaded there first if it lacks it); the
+%% application it starts there stays until continuous_stop/1.
+-spec continuous(node(), map()) -> ok | {error, term()}.
+continuous(Node, Opts) when is_atom(Node) ->
+    case beamflame_options:validate(continuous, Opts) of
+        {ok, _} -> remote_plain(Node, continuous, [start, Opts]);
+        {error, _} = E -> E
+    end.
+
+-spec continuous_stop(node()) -> ok | {error, term()}.
+continuous_stop(Node) when is_atom(Node) ->
+    remote_plain(Node, continuous, [stop, #{}]).
+
+-spec continuous_info(node()) -> map() | {error, term()}.
+continuous_info(Node) when is_atom(Node) ->
+    remote_plain(Node, continuous, [info, #{}]).
+
+%% @doc history/1 on `Node': `#{folded, svg, html, info, truncated}' (drawn here).
+-spec history(node(), map()) -> {ok, map()} | {error, term()}.
+history(Node, Window) when is_atom(Node) ->
+    case remote_plain(Node, history, [Window]) of
+        {ok, R} -> {ok, graphs(Node, R)};
+        Other -> Other
+    end.
+
+remote_plain(Node, F, Args) ->
+    case beamflame_attach:load(Node) of
+        ok ->
+            try erpc:call(Node, beamflame_remote, F, Args, 60000)
+            catch
+                error:{erpc, Reason} -> {error, {badrpc, Node, Reason}};
+                Class:Reason -> {error, {badrpc, Node, {Class, Reason}}}
+            end;
+        {error, _} = E ->
+            E
+    end.
 
 %% @doc The profile (or folded text) as pprof's format: a gzipped profile.proto, for `go
 %% tool pprof', Pyroscope, Parca or any other reader of it. Its first sample type is

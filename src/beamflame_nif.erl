@@ -3,7 +3,7 @@
 %% twin that runs on a dirty CPU scheduler; the wrappers at the bottom choose by size.
 -module(beamflame_nif).
 -export([allow_ptracer/1]).
--export([new/1, add_samples/2, add_weights/2, set_meta/2, info/1,
+-export([new/1, add_samples/2, add_weights/2, copy_stacks/3, set_meta/2, info/1,
          folded/1, folded_dirty/1, render/2, render_dirty/2, render_diff_dirty/3,
          parse_folded/2, parse_folded_dirty/2, pprof/2, pprof_dirty/2]).
 -export([render_folded/1, render_graph/2, render_pprof/2, read_folded/2]).
@@ -70,6 +70,9 @@ new(_Caps) -> ?STUB.
 add_samples(_P, _Samples) -> ?STUB.
 -spec add_weights(profile(), [{non_neg_integer(), non_neg_integer()}]) -> ok.
 add_weights(_P, _Weights) -> ?STUB.
+-spec copy_stacks(profile(), profile(), [non_neg_integer()]) ->
+          [non_neg_integer() | dropped].
+copy_stacks(_From, _To, _Ids) -> ?STUB.
 -spec set_meta(profile(), map()) -> ok.
 set_meta(_P, _Meta) -> ?STUB.
 -spec info(profile()) -> map().

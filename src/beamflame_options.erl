@@ -26,7 +26,7 @@
 %% @doc The modes that have a table.
 -spec modes() -> [atom()].
 modes() ->
-    [sample, native, trace, capture, process, render, diff, dump].
+    [sample, native, trace, capture, process, render, diff, dump, continuous].
 
 %% @doc The table of `Mode': `{Key, Type, Default, Help}' rows, in the order documented.
 -spec table(atom()) -> [row()].
@@ -78,6 +78,21 @@ table(diff) ->
         [{normalize, boolean, false, "scale the first profile to the second's total and "
                                      "compare shares (false: compare counts)"},
          {format, {enum, [svg, html]}, svg, "the output"}];
+table(continuous) ->
+    [{rate, {int, 1, 1000}, 19, "ticks per second (Hz): low enough to be always on"},
+     {slice, {int, 1, 3600}, 10, "seconds per slice: each its own stack table, the "
+                                 "resolution of history/1"},
+     {keep, {int, 1, 604800}, 1800, "seconds of slices kept"},
+     {max_bytes, {int, 1048576, 17179869184}, 33554432,
+      "bytes for every slice kept and the one recorded: the oldest go first, counted"},
+     {states, {enum, [cpu, wall, all]}, cpu, "as for sample"},
+     {group, {enum, [none, process, name]}, none, "as for sample"},
+     {processes, {custom, processes, ?PROCESSES}, all, "which processes to sample"},
+     {max_stacks, {int, 1, 10000000}, 100000, "distinct stacks per slice"},
+     {max_depth, {int, 2, 64}, 64, "frames kept per stack"},
+     {push, {custom, push, "none, or #{url => \"http(s)://host:4040\", app => Name, "
+                           "labels => #{Key => Value}, timeout => Ms, queue => Slices}"},
+      none, "each finished slice POSTed to Pyroscope's /ingest as pprof"}];
 table(dump) ->
     [{processes, {custom, dump_processes, "all, or a list of pids and registered names"}, all,
       "which processes"},
@@ -159,6 +174,12 @@ custom(modules, all) -> {true, all};
 custom(modules, [_ | _] = L) -> lists:all(fun is_atom/1, L) andalso {true, L};
 custom(min_width, V) when is_number(V), V >= 0 -> {true, V};
 custom(min_width, {percent, P} = V) when is_number(P), P >= 0, P =< 100 -> {true, V};
+custom(push, none) -> {true, none};
+custom(push, M) when is_map(M) ->
+    case beamflame_push:check(M) of
+        {ok, Push} -> {true, Push};
+        error -> false
+    end;
 custom(_, _) -> false.
 
 selector(P) when is_pid(P); is_atom(P) -> true;
@@ -208,7 +229,8 @@ doc() ->
                 {process, "beamflame:trace_process/2 (what a running process does)"},
                 {render, "beamflame:svg/2, html/2, speedscope/2, write/3; `beamflame svg`"},
                 {diff, "beamflame:diff/3; `beamflame diff`"},
-                {dump, "beamflame_remote:dump/1; `beamflame dump`"}],
+                {dump, "beamflame_remote:dump/1; `beamflame dump`"},
+                {continuous, "beamflame:continuous/1,2; `beamflame continuous start`"}],
     unicode:characters_to_binary(
       ["# Options\n\n",
        "Every option of every mode, generated from `src/beamflame_options.erl` (`make "

@@ -22,6 +22,7 @@
 %% or `failed', and Text one sentence that names the fix.
 -module(beamflame_remote).
 -export([start/3, status/1, stop/1, fetch/1, dump/1, peek/2, run/3]).
+-export([continuous/2, history/1, continuous_cli/2, history_cli/1]).
 -export([session_init/4, hold_app/0, release_app/0, describe/1]).
 
 -define(FETCH_WINDOW_MS, 60000).   % a finished result waits this long for its owner
@@ -114,6 +115,68 @@ capturable({M, F, A}, Calls) when is_atom(M), is_atom(F), is_integer(A), A >= 0,
 capturable(MFA, Calls) ->
     {error, {bad_argument, {MFA, Calls},
              <<"mfa => {Module, Function, Arity} and calls => 1..1000">>}}.
+
+%% @doc Always-on profiling for a remote caller: `start' (options as beamflame:continuous/1:
+%% the application is started if it was not, and held until `stop'), `stop', `info'.
+-spec continuous(start | stop | info, map()) -> ok | map() | {error, term()}.
+continuous(start, Opts) ->
+    case hold_app() of
+        ok ->
+            case beamflame_continuous:start(Opts) of
+                ok ->
+                    application:set_env(beamflame, continuous_held, true),
+                    ok;
+                {error, _} = E ->
+                    release_app(),
+                    E
+            end;
+        {error, Reason} ->
+            {error, {cannot_start, Reason}}
+    end;
+continuous(stop, _Opts) ->
+    ok = beamflame_continuous:stop(),
+    case application:get_env(beamflame, continuous_held) of
+        {ok, true} ->
+            application:unset_env(beamflame, continuous_held),
+            release_app();
+        _ ->
+            ok
+    end;
+continuous(info, _Opts) ->
+    beamflame_continuous:info().
+
+%% @doc A window of always-on profiling (as beamflame:history/1), as plain terms:
+%% `{ok, #{folded, truncated, info}}'.
+-spec history(map()) -> {ok, map()} | {error, term()}.
+history(Window) ->
+    case beamflame_continuous:history(Window) of
+        {ok, P} -> {ok, plain_one(P, [])};
+        {error, _} = E -> E
+    end.
+
+%% @doc continuous/2 for the command line: errors as `{error, Class, Text}'; info as a
+%% list of {Key, Value} with integer or binary values.
+-spec continuous_cli(start | stop | info, map()) -> ok | [{atom(), term()}] | wire_error().
+continuous_cli(info, Opts) ->
+    [{K, cli_value(V)} || {K, V} <- lists:sort(maps:to_list(continuous(info, Opts))),
+                          K =/= push] ++
+        [{list_to_atom("push_" ++ atom_to_list(K)), cli_value(V)}
+         || #{push := Push} <- [continuous(info, Opts)], {K, V} <- lists:sort(maps:to_list(Push))];
+continuous_cli(Verb, Opts) ->
+    wire(continuous(Verb, Opts)).
+
+cli_value(V) when is_integer(V); is_binary(V) -> V;
+cli_value(V) when is_atom(V) -> atom_to_binary(V, utf8);
+cli_value(V) -> text(V).
+
+%% @doc history/1 for the command line: `{ok, Folded, Samples, Stacks, Truncated, Hint}'
+%% as fetch/1 answers, or `{error, Class, Text}'.
+-spec history_cli(map()) -> tuple().
+history_cli(Window) ->
+    case beamflame_continuous:history(Window) of
+        {ok, P} -> fetched({ok, P});
+        {error, _} = E -> wire(E)
+    end.
 
 %% @doc `beamflame dump': the stacks of this node's processes, now (options as
 %% {@link beamflame_dump:validate/1}; pids may be given as text). A one-shot call: no
@@ -456,6 +519,8 @@ merge(Ps) ->
 
 %% Native profiles are read back from the port program's folded text: their samples are
 %% its thread samples.
+samples(Info = #{merged_samples := N}) when is_map(Info) ->
+    N;   % a window of always-on profiling
 samples(Info) ->
     maps:get(thread_samples, Info, maps:get(samples, Info, 0)).
 

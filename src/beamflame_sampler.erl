@@ -104,6 +104,7 @@
 %% back 64). A stack of that length may have lost its root side: it gets this root frame.
 -define(ERTS_MAX_BACKTRACE, 64).
 -define(TRUNCATED_ROOT, <<"[truncated]">>).
+-define(CONTINUOUS_US, 100 * 365 * 86400 * 1000000).  % a continuous run's end: never
 -type opts() :: #{duration => pos_integer(), rate => pos_integer(),
                   processes => all | [pid() | atom() | mfa()], states => cpu | wall | all,
                   group => none | process | name, max_stacks => pos_integer(),
@@ -142,6 +143,8 @@ start_link(Opts, Caller, Ref) ->
     interval_us :: pos_integer(),
     start_us :: integer(),            % monotonic, microseconds
     end_us :: integer(),
+    slice_us = infinity :: pos_integer() | infinity,  % continuous: a profile per slice
+    slice_start_us :: integer(),      % when the current profile began
     tick = 0 :: non_neg_integer(),    % ticks started
     reds = #{} :: #{pid() => non_neg_integer()},
     hot = #{} :: #{pid() => non_neg_integer()},  % pid => remaining ttl
@@ -184,13 +187,31 @@ init(Parent, Opts = #{rate := Rate, duration := Duration, max_depth := Depth}, C
            reader = proc_lib:spawn_link(?MODULE, reader_init, [self()]),
            profile = Profile, interval_us = 1000000 div Rate, start_us = Now, refresh_us = Now,
            linger_us = 1000 * application:get_env(beamflame, linger_ms, ?LINGER_MS),
-           end_us = Now + Duration * 1000,
+           slice_start_us = Now,
+           end_us = case maps:get(slice_ms, Opts, infinity) of
+                        infinity -> Now + Duration * 1000;
+                        _ -> Now + ?CONTINUOUS_US   % until stopped
+                    end,
+           slice_us = case maps:get(slice_ms, Opts, infinity) of
+                          infinity -> infinity;
+                          SliceMs -> SliceMs * 1000
+                      end,
            stats = #{ticks => 0, missed_ticks => 0, samples => 0,
                      late_chunks => 0, unresponsive => 0, dropped => 0,
                      waits_dropped => 0, wait_probes => 0, busy_seen => 0,
                      sweep_us_total => 0, sweep_us_max => 0}},
     schedule(S),
+    schedule_slice(S),
     loop(S).
+
+%% A continuous run (beamflame_continuous) hands over a profile per slice and goes on in
+%% a new one, at slice boundaries on the run's own grid.
+schedule_slice(#s{slice_us = infinity}) ->
+    ok;
+schedule_slice(#s{slice_us = Slice, slice_start_us = From}) ->
+    At = erlang:convert_time_unit(From + Slice, microsecond, millisecond),
+    _ = erlang:send_after(At, self(), slice, [{abs, true}]),
+    ok.
 
 loop(S = #s{cmon = CMon, parent = Parent}) ->
     receive
@@ -217,6 +238,8 @@ loop(S = #s{cmon = CMon, parent = Parent}) ->
             exit(normal);
         finish ->
             finish(S);
+        slice ->
+            loop(rotate(S));
         {progress, From, Tag} when is_pid(From) ->
             From ! {Tag, #{elapsed_ms => (now_us() - S#s.start_us) div 1000,
                            samples => maps:get(samples, S#s.stats)}},
@@ -457,26 +480,54 @@ finish(S0) ->
     S = maps:fold(fun(M, _, Acc) -> points_arrived(M, [], Acc) end, S0, S0#s.held),
     End = S#s.tick,
     S1 = lists:foldl(fun(P, Acc) -> credit_wall(P, End, Acc) end, S, maps:keys(S#s.wall)),
-    #s{opts = Opts, profile = Profile, stats = Stats, caller = Caller, ref = Ref} = S1,
-    Elapsed = (now_us() - S#s.start_us) div 1000,
-    Roots = case maps:get(group, Opts) of none -> #{}; _ -> #{roots => process} end,
-    Meta = maps:merge(Stats, Roots#{mode => sample,
-                               states => maps:get(states, Opts),
-                               group => maps:get(group, Opts),
-                               rate => maps:get(rate, Opts),
-                               duration_ms => Elapsed,
-                               started_at => erlang:system_time(millisecond) - Elapsed,
-                               processes_seen => map_size(S#s.reds),
-                               receive_points => map_size(S#s.receives),
-                               %% the caps as asked (the table's depth has room for
-                               %% the root and [truncated] frames besides)
-                               caps => maps:with([max_stacks, max_depth, max_bytes], Opts),
-                               node => node()}),
-    ok = beamflame_nif:set_meta(Profile, maps:merge(Meta, maps:merge(empty_reason(S1, Stats),
-                                                                    hint(Meta)))),
+    #s{profile = Profile, caller = Caller, ref = Ref} = S1,
+    ok = beamflame_nif:set_meta(Profile, meta(S1)),
     cleanup(S1),
     Caller ! {Ref, {ok, Profile}},
     exit(normal).
+
+%% What info/1 tells of the current profile (from when it began: the run's start, or in a
+%% continuous run the slice's).
+meta(S = #s{opts = Opts, stats = Stats}) ->
+    Elapsed = (now_us() - S#s.slice_start_us) div 1000,
+    Roots = case maps:get(group, Opts) of none -> #{}; _ -> #{roots => process} end,
+    Meta = maps:merge(Stats, Roots#{mode => sample,
+                                    states => maps:get(states, Opts),
+                                    group => maps:get(group, Opts),
+                                    rate => maps:get(rate, Opts),
+                                    duration_ms => Elapsed,
+                                    started_at => erlang:system_time(millisecond) - Elapsed,
+                                    processes_seen => map_size(S#s.reds),
+                                    receive_points => map_size(S#s.receives),
+                                    %% the caps as asked (the table's depth has room for
+                                    %% the root and [truncated] frames besides)
+                                    caps => maps:with([max_stacks, max_depth, max_bytes], Opts),
+                                    node => node()}),
+    maps:merge(Meta, maps:merge(empty_reason(S, Stats), hint(Meta))).
+
+%% A slice is over: its profile goes to the caller as {Ref, {slice, Profile}}, with its
+%% meta; the run goes on in a new profile, the waiting processes of wall mode keeping
+%% their stacks (copied over, uncredited). Counters start again at 0 for the slice.
+rotate(S0 = #s{profile = Old, caller = Caller, ref = Ref, opts = Opts}) ->
+    End = S0#s.tick,
+    S1 = lists:foldl(fun(P, Acc) -> credit_wall(P, End, Acc) end, S0, maps:keys(S0#s.wall)),
+    ok = beamflame_nif:set_meta(Old, meta(S1)),
+    Caps = maps:with([max_stacks, max_depth, max_bytes], Opts),
+    {ok, New} = beamflame_nif:new(Caps#{max_depth => maps:get(max_depth, Opts) + 2}),
+    Wall = carry_wall(Old, New, S1#s.wall, End),
+    Caller ! {Ref, {slice, Old}},
+    S2 = S1#s{profile = New, wall = Wall, slice_start_us = S1#s.slice_start_us + S1#s.slice_us,
+              stats = maps:map(fun(_, _) -> 0 end, S1#s.stats)},
+    schedule_slice(S2),
+    S2.
+
+carry_wall(_Old, _New, Wall, _End) when map_size(Wall) =:= 0 ->
+    #{};
+carry_wall(Old, New, Wall, End) ->
+    Pids = maps:keys(Wall),
+    Ids = lists:append([beamflame_nif:copy_stacks(Old, New, [Id || {Id, _} <- Chunk])
+                        || Chunk <- chunks([maps:get(P, Wall) || P <- Pids], 1024)]),
+    maps:from_list([{P, {Id, End}} || {P, Id} <- lists:zip(Pids, Ids), is_integer(Id)]).
 
 %% A profile without samples says why (an empty profile is never silent).
 empty_reason(_S, #{samples := N}) when N > 0 ->

@@ -4,7 +4,7 @@
 %% it changed.
 -module(beamflame_sup).
 -behaviour(supervisor).
--export([start_link/0, start_run/3, init/1]).
+-export([start_link/0, start_run/3, start_child/1, stop_child/1, init/1]).
 
 -spec start_link() -> {ok, pid()} | ignore | {error, term()}.
 start_link() ->
@@ -21,6 +21,28 @@ start_run(Mod, Fun, Args) ->
         %% a start error comes wrapped with the child spec: callers want the reason
         {error, {Reason, Child}} when element(1, Child) =:= child -> {error, Reason};
         Other -> Other
+    end.
+
+%% @doc A named child (beamflame_continuous): started once, by its id.
+-spec start_child(supervisor:child_spec()) -> {ok, pid()} | {error, term()}.
+start_child(Spec) ->
+    case supervisor:start_child(?MODULE, Spec) of
+        {error, already_present} ->
+            _ = supervisor:delete_child(?MODULE, maps:get(id, Spec)),
+            start_child(Spec);
+        {error, {Reason, Child}} when element(1, Child) =:= child -> {error, Reason};
+        Other -> Other
+    end.
+
+%% @doc Stops a named child and forgets it; ok if there was none (or no supervisor).
+-spec stop_child(term()) -> ok.
+stop_child(Id) ->
+    try
+        _ = supervisor:terminate_child(?MODULE, Id),
+        _ = supervisor:delete_child(?MODULE, Id),
+        ok
+    catch
+        exit:_ -> ok
     end.
 
 -spec init([]) -> {ok, {supervisor:sup_flags(), [supervisor:child_spec()]}}.

@@ -14,6 +14,7 @@
 #include "../core/bf_speedscope.h"
 #include "../core/bf_svg.h"
 #include "bf_cli_args.h"
+#include "bf_continuous.h"
 #include "bf_inspect.h"
 #include "bf_topview.h"
 #include "bf_output.h"
@@ -170,6 +171,10 @@ int main(int argc, char **argv)
         return bf_list_run(&cli);
     case BF_VERB_TOP:
         return bf_top_run(&cli);
+    case BF_VERB_CONTINUOUS:
+        return bf_continuous_run(&cli);
+    case BF_VERB_HISTORY:
+        return bf_history_run(&cli);
     default:
         return BF_EXIT_USAGE;
     }

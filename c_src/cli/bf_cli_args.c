@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char bf_usage_text[] =
            "usage: beamflame <command> [options]\n"
@@ -78,6 +79,21 @@ static const char bf_usage_text[] =
            "    --top K           the K first (default: 100; the rest is a count)\n"
            "    --sort S          memory (default), reductions or queue\n"
            "    --format F        text (default) or json\n"
+           "  continuous start|stop|info NODE\n"
+           "                      always-on profiling on NODE, owned by its beamflame\n"
+           "                      application (it outlives this program): slices of a\n"
+           "                      low-rate sampler kept under a memory cap; record's\n"
+           "                      connection options and sample options apply to start\n"
+           "    --rate HZ         (default: 19)\n"
+           "    --slice D         seconds per slice (default: 10s; also 1m, 1h)\n"
+           "    --keep D          how long slices are kept (default: 30m)\n"
+           "    --max-bytes N     memory for every slice kept (default: 33554432)\n"
+           "    --push URL        POST each slice to a Pyroscope server's /ingest (pprof)\n"
+           "    --push-app NAME   its application name; --push-label K=V (repeatable)\n"
+           "  history NODE        a window of continuous profiling, written as record writes\n"
+           "                      (-o, --format and the svg options apply)\n"
+           "    --last D          the last D (30s, 10m, 1h), or:\n"
+           "    --from T --to T   Unix seconds or UTC YYYY-MM-DDTHH:MM[:SS]\n"
            "  list [HOST]         the nodes epmd knows on HOST (default: here), and with a\n"
            "                      cookie their OTP release, beamflame version and uptime\n"
            "  help                this text\n"
@@ -491,6 +507,135 @@ static int bf_parse_record_opt(int argc, char **argv, int *i, bf_record_opts *r,
 }
 
 /* dump, list and top: record's connection options, and their own. */
+int bf_parse_duration_s(const char *v, unsigned long long max_s, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!v || !*v || *v == '-')
+        return -1;
+    unsigned long long n = strtoull(v, &end, 10);
+    unsigned long long mul = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60
+                           : !strcmp(end, "h") ? 3600 : !strcmp(end, "d") ? 86400 : 0;
+    if (errno || end == v || !mul || n == 0 || n > max_s / mul)
+        return -1;
+    *out = n * mul;
+    return 0;
+}
+
+int bf_parse_time(const char *v, long long *out)
+{
+    char *end;
+    if (!v || !*v)
+        return -1;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (!*end && !errno && n > 0) {
+        *out = n;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    char sep = 0;
+    int used = -1;
+    if (sscanf(v, "%4d-%2d-%2d%c%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
+               &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 7) {
+        tm.tm_sec = 0;
+        used = -1;
+        if (sscanf(v, "%4d-%2d-%2d%c%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &sep,
+                   &tm.tm_hour, &tm.tm_min, &used) != 6)
+            return -1;
+    }
+    const char *rest = used >= 0 ? v + used : "x";
+    if ((sep != 'T' && sep != ' ') || (*rest && strcmp(rest, "Z")) || tm.tm_mon < 1 ||
+        tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    time_t t = timegm(&tm);
+    if (t <= 0)
+        return -1;
+    *out = (long long)t;
+    return 0;
+}
+
+/* `continuous start|stop|info NODE [options]`. */
+static int bf_parse_continuous(int argc, char **argv, int i, bf_cli *cli, char *err,
+                               size_t errlen)
+{
+    const char *sub = i < argc ? argv[i++] : NULL;
+    if (!sub || !bf_word_in(sub, "start stop info"))
+        return bf_fail(err, errlen, "continuous needs start, stop or info: beamflame continuous "
+                                    "start NODE (got %s)", sub ? sub : "nothing");
+    cli->cont = !strcmp(sub, "start") ? BF_CONT_START : !strcmp(sub, "stop") ? BF_CONT_STOP
+                                                                             : BF_CONT_INFO;
+    for (; i < argc; i++) {
+        const char *a = argv[i], *v;
+        unsigned long long d;
+        int start = cli->cont == BF_CONT_START;
+        if (start && bf_opt_value(argc, argv, &i, "--slice", &v)) {
+            if (bf_parse_duration_s(v, 3600, &d))
+                return bf_fail(err, errlen, "--slice needs a duration, 1s to 1h (got %s)",
+                               v ? v : "nothing");
+            cli->slice_s = (unsigned)d;
+        } else if (start && bf_opt_value(argc, argv, &i, "--keep", &v)) {
+            if (bf_parse_duration_s(v, 604800, &d))
+                return bf_fail(err, errlen, "--keep needs a duration, 1s to 7d (got %s)",
+                               v ? v : "nothing");
+            cli->keep_s = (unsigned)d;
+        } else if (start && bf_opt_value(argc, argv, &i, "--max-bytes", &v)) {
+            char *end;
+            errno = 0;
+            unsigned long long n = v ? strtoull(v, &end, 10) : 0;
+            if (!v || !*v || *end || errno || n < 1048576ULL || n > 17179869184ULL)
+                return bf_fail(err, errlen, "--max-bytes needs a whole number, 1048576 to "
+                                            "17179869184 (got %s)", v ? v : "nothing");
+            cli->cont_max_bytes = n;
+        } else if (start && bf_opt_value(argc, argv, &i, "--push", &v)) {
+            if (!v || (strncmp(v, "http://", 7) && strncmp(v, "https://", 8)))
+                return bf_fail(err, errlen, "--push needs an http:// or https:// URL of a "
+                                            "Pyroscope server (got %s)", v ? v : "nothing");
+            cli->push_url = v;
+        } else if (start && bf_opt_value(argc, argv, &i, "--push-app", &v)) {
+            if (!v || !*v)
+                return bf_fail(err, errlen, "%s", "--push-app needs a name");
+            cli->push_app = v;
+        } else if (start && bf_opt_value(argc, argv, &i, "--push-label", &v)) {
+            if (!v || !strchr(v, '=') || v[0] == '=')
+                return bf_fail(err, errlen, "--push-label needs KEY=VALUE (got %s)",
+                               v ? v : "nothing");
+            if (cli->npush_labels == BF_MAX_PUSH_LABELS)
+                return bf_fail(err, errlen, "at most %d --push-label options",
+                               BF_MAX_PUSH_LABELS);
+            cli->push_labels[cli->npush_labels++] = v;
+        } else if (a[0] != '-') {
+            if (cli->rec.node)
+                return bf_fail(err, errlen, "continuous takes one node (extra: %s)", a);
+            cli->rec.node = a;
+        } else {
+            unsigned rate = cli->rec.rate;
+            int took = bf_parse_record_opt(argc, argv, &i, &cli->rec, err, errlen);
+            if (took < 0)
+                return BF_EXIT_USAGE;
+            if (!took || (!start && (cli->rec.rate != rate || !strcmp(a, "--mode"))) ||
+                !strcmp(a, "--duration") || !strcmp(a, "--call") || !strcmp(a, "--calls") ||
+                !strcmp(a, "--cluster"))
+                return bf_fail(err, errlen, "unknown option for continuous %s: %s (see "
+                                            "`beamflame help`)", sub, a);
+            cli->rate_given |= cli->rec.rate != rate || !strcmp(a, "--rate");
+        }
+    }
+    if (!cli->rec.node)
+        return bf_fail(err, errlen, "continuous %s needs a node: beamflame continuous %s "
+                                    "NAME[@HOST]", sub, sub);
+    if (cli->push_app && !cli->push_url)
+        return bf_fail(err, errlen, "%s", "--push-app goes with --push URL");
+    if (cli->push_url && !cli->push_app)
+        return bf_fail(err, errlen, "%s", "--push needs --push-app NAME (the application's "
+                                          "name in Pyroscope)");
+    return bf_check_mode_opts(&cli->rec, err, errlen);
+}
+
 static int bf_parse_inspect(int argc, char **argv, int i, bf_cli *cli, char *err, size_t errlen)
 {
     for (; i < argc; i++) {
@@ -565,10 +710,43 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
             bf_flag(a, "--flamechart", &cli->svg.flamechart) ||
             bf_flag(a, "--static", &interactive_off))
             continue;
-        if (cli->verb == BF_VERB_RECORD) {
+        if (cli->verb == BF_VERB_HISTORY) {
+            unsigned long long d;
+            if (bf_opt_value(argc, argv, &i, "--last", &v)) {
+                if (bf_parse_duration_s(v, 604800, &d))
+                    return bf_fail(err, errlen, "--last needs a duration, e.g. 30s, 10m or 1h "
+                                                "(got %s)", v ? v : "nothing");
+                cli->last_s = d;
+                continue;
+            }
+            if (bf_opt_value(argc, argv, &i, "--from", &v) ||
+                bf_opt_value(argc, argv, &i, "--to", &v)) {
+                long long *t = !strcmp(a, "--from") ? &cli->from_s : &cli->to_s;
+                if (bf_parse_time(v, t))
+                    return bf_fail(err, errlen, "%s needs Unix seconds or a UTC time "
+                                                "YYYY-MM-DDTHH:MM[:SS] (got %s)", a,
+                                   v ? v : "nothing");
+                continue;
+            }
+            if (a[0] != '-') {
+                if (cli->rec.node)
+                    return bf_fail(err, errlen, "history takes one node (extra: %s)", a);
+                cli->rec.node = a;
+                continue;
+            }
+        }
+        if (cli->verb == BF_VERB_RECORD || cli->verb == BF_VERB_HISTORY) {
             int took = bf_parse_record_opt(argc, argv, &i, &cli->rec, err, errlen);
             if (took < 0)
                 return BF_EXIT_USAGE;
+            if (took && cli->verb == BF_VERB_HISTORY &&
+                (bf_word_in(a, "--mode --call --calls --duration --rate --cluster") ||
+                 !strncmp(a, "--max-", 6) || bf_word_in(a, "--states --group --process "
+                                                           "--recursion --tail-calls --dirty "
+                                                           "--no-idle")))
+                return bf_fail(err, errlen, "history takes a window and connection options, "
+                                            "not %s (the recording's options are continuous "
+                                            "start's)", a);
             if (took)
                 continue;
         }
@@ -663,6 +841,17 @@ static int bf_parse_svg(int argc, char **argv, int i, bf_cli *cli, char *err, si
     cli->format = format < 0 ? BF_FORMAT_SVG : (bf_format)format;
     if (cli->verb == BF_VERB_RECORD && !cli->rec.node)
         return bf_fail(err, errlen, "%s", "record needs a node: beamflame record NAME[@HOST]");
+    if (cli->verb == BF_VERB_HISTORY) {
+        if (!cli->rec.node)
+            return bf_fail(err, errlen, "%s", "history needs a node: beamflame history NODE "
+                                              "--last 10m -o out.svg");
+        if (!!cli->last_s == !!(cli->from_s || cli->to_s) ||
+            (!cli->last_s && (!cli->from_s || !cli->to_s)))
+            return bf_fail(err, errlen, "%s", "history needs --last DURATION, or --from T and "
+                                              "--to T");
+        if (!cli->last_s && cli->from_s >= cli->to_s)
+            return bf_fail(err, errlen, "%s", "--from must come before --to");
+    }
     if (cli->verb == BF_VERB_RECORD && bf_check_mode_opts(&cli->rec, err, errlen))
         return BF_EXIT_USAGE;
     if (cli->verb == BF_VERB_RECORD && cli->rec.mode == BF_MODE_TRACE && !cli->rec.call_module[0])
@@ -727,6 +916,17 @@ int bf_cli_parse(int argc, char **argv, bf_cli *cli, char *err, size_t errlen)
     if (!strcmp(verb, "diff")) {
         cli->verb = BF_VERB_DIFF;
         return bf_parse_svg(argc, argv, 2, cli, err, errlen);
+    }
+    if (!strcmp(verb, "history")) {
+        cli->verb = BF_VERB_HISTORY;
+        cli->rec.timeout_ms = BF_RECORD_DEFAULT_TIMEOUT_MS;
+        return bf_parse_svg(argc, argv, 2, cli, err, errlen);
+    }
+    if (!strcmp(verb, "continuous")) {
+        cli->verb = BF_VERB_CONTINUOUS;
+        cli->rec.timeout_ms = BF_RECORD_DEFAULT_TIMEOUT_MS;
+        cli->rec.rate = BF_RECORD_DEFAULT_RATE;
+        return bf_parse_continuous(argc, argv, 2, cli, err, errlen);
     }
     return bf_fail(err, errlen, "unknown command: %s (try `beamflame help`)", verb);
 }

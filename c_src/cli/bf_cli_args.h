@@ -37,8 +37,14 @@ typedef enum bf_verb {
     BF_VERB_RECORD,
     BF_VERB_DUMP,
     BF_VERB_LIST,
-    BF_VERB_TOP
+    BF_VERB_TOP,
+    BF_VERB_CONTINUOUS,
+    BF_VERB_HISTORY
 } bf_verb;
+
+typedef enum bf_cont_verb { BF_CONT_START = 0, BF_CONT_STOP, BF_CONT_INFO } bf_cont_verb;
+
+#define BF_MAX_PUSH_LABELS 16
 
 typedef enum bf_mode { BF_MODE_SAMPLE = 0, BF_MODE_TRACE, BF_MODE_NATIVE } bf_mode;
 
@@ -130,6 +136,17 @@ typedef struct bf_cli {
     /* top */
     unsigned interval_ms; /* --interval S (default 1) */
     int once;             /* --once: one plain snapshot */
+    /* continuous start|stop|info: what was given (0 / NULL: the API's default) */
+    bf_cont_verb cont;
+    int rate_given;
+    unsigned slice_s, keep_s;
+    unsigned long long cont_max_bytes;
+    const char *push_url, *push_app;
+    const char *push_labels[BF_MAX_PUSH_LABELS]; /* K=V */
+    unsigned npush_labels;
+    /* history: --last S, or --from T --to T (Unix seconds) */
+    unsigned long long last_s;
+    long long from_s, to_s;
 } bf_cli;
 
 #define BF_RECORD_DEFAULT_DURATION_MS 5000u /* the API's: sample and native duration */
@@ -142,6 +159,11 @@ typedef struct bf_cli {
 int bf_format_parse(const char *s);
 /* The format a file name's extension implies (.svg .html .json .folded), or -1. */
 int bf_format_from_path(const char *path);
+
+/* A duration: seconds, or a number with s, m, h or d (10m); 0 or -1. */
+int bf_parse_duration_s(const char *v, unsigned long long max_s, unsigned long long *out);
+/* A time: Unix seconds, or UTC YYYY-MM-DDTHH:MM[:SS][Z] (a space for the T too); 0 or -1. */
+int bf_parse_time(const char *v, long long *out);
 
 /* "Module:function/Arity" (Elixir modules too: Elixir.MyApp.Worker:run/1) into its parts:
  * 0, or -1 if it is not one or a part does not fit. */

@@ -589,6 +589,11 @@ static void bf_encode_mode_opts(ei_x_buff *a, const bf_record_opts *o)
         ei_x_encode_atom(a, "rate");
         ei_x_encode_ulong(a, o->rate);
     }
+    bf_encode_given_mode_opts(a, o);
+}
+
+void bf_encode_given_mode_opts(ei_x_buff *a, const bf_record_opts *o)
+{
     for (size_t k = 0; k < bf_mode_opt_count; k++) {
         const bf_mode_opt *m = &bf_mode_opts[k];
         if (!o->mopt[k])
@@ -723,18 +728,14 @@ static unsigned bf_stacks_with_frame(const bf_stack_table *st, const char *name)
 
 /* Fetches the folded text into st; *samples set, and hint (the profile's warning that it
  * cannot be trusted as it is; "" when none). */
-static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_table *st,
-                            const char *root, long *samples, char *hint, size_t hintlen,
-                            char *err, size_t errlen)
+int bf_result_read(bf_node *n, const ei_x_buff *rr, int idx, bf_stack_table *st,
+                   const char *root, long *samples, char *hint, size_t hintlen, char *err,
+                   size_t errlen)
 {
-    ei_x_buff r;
-    ei_x_new(&r);
-    int idx, arity, type, size;
+    const ei_x_buff r = *rr;
+    int arity, type, size, rc = BF_EXIT_OK;
     long stacks;
     char atom[MAXATOMLEN], trunc[MAXATOMLEN];
-    int rc = bf_session_call(n, "fetch", session, &r, &idx, err, errlen);
-    if (rc != BF_EXIT_OK)
-        goto done;
     if (ei_decode_tuple_header(r.buff, &idx, &arity) || arity != 6 ||
         ei_decode_atom(r.buff, &idx, atom) || ei_get_type(r.buff, &idx, &type, &size) ||
         type != ERL_BINARY_EXT) {
@@ -781,11 +782,23 @@ static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_tabl
     }
     bf_folded_reader_free(&rd);
 done:
+    return rc;
+}
+
+static int bf_session_fetch(bf_node *n, const erlang_pid *session, bf_stack_table *st,
+                            const char *root, long *samples, char *hint, size_t hintlen,
+                            char *err, size_t errlen)
+{
+    ei_x_buff r;
+    ei_x_new(&r);
+    int idx, rc = bf_session_call(n, "fetch", session, &r, &idx, err, errlen);
+    if (rc == BF_EXIT_OK)
+        rc = bf_result_read(n, &r, idx, st, root, samples, hint, hintlen, err, errlen);
     ei_x_free(&r);
     return rc;
 }
 
-static void bf_default_output(const char *node, bf_format fmt, char *out, size_t len)
+void bf_default_output(const char *node, bf_format fmt, char *out, size_t len)
 {
     static const char *const ext[] = {"svg", "html", "json", "folded", "pb.gz"};
     char alive[MAXATOMLEN];

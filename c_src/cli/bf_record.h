@@ -23,6 +23,18 @@ void bf_args_end(ei_x_buff *x);
  * an error. Class bad_argument is BF_EXIT_USAGE, not_permitted BF_EXIT_PTRACE. */
 int bf_remote_error(bf_node *n, const ei_x_buff *r, int idx, char *err, size_t errlen);
 
+/* Each mode option given (bf_mode_opts), as key => value pairs of a map being encoded. */
+void bf_encode_given_mode_opts(ei_x_buff *a, const bf_record_opts *o);
+
+/* The default output name: beamflame-NAME-YYYYMMDD-HHMMSS.EXT, EXT the format's. */
+void bf_default_output(const char *node, bf_format fmt, char *out, size_t len);
+
+/* A result {ok, Folded, Samples, Stacks, Truncated, Hint} (beamflame_remote's fetch/1 and
+ * history_cli/1) read into st, each line under root when root is not NULL. */
+int bf_result_read(bf_node *n, const ei_x_buff *r, int idx, bf_stack_table *st,
+                   const char *root, long *samples, char *hint, size_t hintlen, char *err,
+                   size_t errlen);
+
 /* The node's value of erlang:system_info(item) as text ("?" when not a string). */
 int bf_node_fact(bf_node *n, const char *item, char *theirs, size_t len, char *err,
                  size_t errlen);

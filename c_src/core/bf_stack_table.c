@@ -260,8 +260,23 @@ static void bf_st_credit(bf_stack_table *st, bf_stack *s, uint64_t weight)
     st->stats.added_samples++;
 }
 
+static bf_st_result bf_st_put(bf_stack_table *st, const uint32_t *ids, size_t depth,
+                              uint64_t weight, int credit, uint32_t *stack_id);
+
 bf_st_result bf_st_add(bf_stack_table *st, const uint32_t *ids, size_t depth, uint64_t weight,
                        uint32_t *stack_id)
+{
+    return bf_st_put(st, ids, depth, weight, 1, stack_id);
+}
+
+bf_st_result bf_st_adopt(bf_stack_table *st, const uint32_t *ids, size_t depth,
+                         uint32_t *stack_id)
+{
+    return bf_st_put(st, ids, depth, 0, 0, stack_id);
+}
+
+static bf_st_result bf_st_put(bf_stack_table *st, const uint32_t *ids, size_t depth,
+                              uint64_t weight, int credit, uint32_t *stack_id)
 {
     if (!st || !ids || depth == 0)
         return BF_ST_INVALID;
@@ -291,7 +306,8 @@ bf_st_result bf_st_add(bf_stack_table *st, const uint32_t *ids, size_t depth, ui
         bf_stack *k = &st->stacks[e - 1];
         if (k->hash == h && k->depth == depth &&
             memcmp(st->ids + k->off, ids, depth * sizeof(uint32_t)) == 0) {
-            bf_st_credit(st, k, weight);
+            if (credit)
+                bf_st_credit(st, k, weight);
             st->stats.truncated += (uint64_t)truncated;
             if (stack_id)
                 *stack_id = e - 1;
@@ -324,7 +340,8 @@ bf_st_result bf_st_add(bf_stack_table *st, const uint32_t *ids, size_t depth, ui
     memcpy(st->ids + st->ids_len, ids, depth * sizeof(uint32_t));
     st->ids_len += depth;
     st->stab[s] = (uint32_t)++st->nstacks;
-    bf_st_credit(st, k, weight);
+    if (credit)
+        bf_st_credit(st, k, weight);
     st->stats.truncated += (uint64_t)truncated;
     if (stack_id)
         *stack_id = (uint32_t)st->nstacks - 1;

@@ -68,6 +68,10 @@ bf_st_result bf_st_add(bf_stack_table *st, const uint32_t *ids, size_t depth, ui
                        uint32_t *stack_id);
 /* Adds weight to an existing stack by index. BF_ST_INVALID if out of range. */
 bf_st_result bf_st_add_weight(bf_stack_table *st, uint32_t stack_id, uint64_t weight);
+/* The stack present in the table, uncredited: no sample, no weight (a stack carried over
+ * into a new table, to be credited there later). Caps as for bf_st_add. */
+bf_st_result bf_st_adopt(bf_stack_table *st, const uint32_t *ids, size_t depth,
+                         uint32_t *stack_id);
 /* Counts weight that a caller dropped before reaching the table (e.g. a name the bytes
  * cap refused), so every loss shows in one place. */
 void bf_st_count_drop(bf_stack_table *st, uint64_t weight, int by_bytes);

@@ -258,6 +258,56 @@ static ERL_NIF_TERM bf_nif_add_weights(ErlNifEnv *env, int argc, const ERL_NIF_T
     return bad ? enif_make_badarg(env) : am_ok;
 }
 
+/* copy_stacks(From, To, [StackId]) -> [NewId | dropped]: each stack of From present in To,
+ * uncredited (bf_st_adopt), for a run that goes on in a new profile (a continuous
+ * sampler's next slice, whose waiting processes keep their stacks). At most
+ * BF_NIF_MAX_BATCH * 16 ids; badarg (nothing copied) for an id From does not have. */
+static ERL_NIF_TERM bf_nif_copy_stacks(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    bf_profile *from, *to;
+    unsigned n;
+    if (!bf_get_profile(env, argv[0], &from) || !bf_get_profile(env, argv[1], &to) ||
+        from == to || !enif_get_list_length(env, argv[2], &n) || n > BF_NIF_MAX_BATCH * 16)
+        return enif_make_badarg(env);
+    ERL_NIF_TERM results[BF_NIF_MAX_BATCH * 16];
+    static _Thread_local uint32_t ids[BF_ST_MAX_DEPTH_LIMIT + 1];
+    /* both locked, in address order (no deadlock with another copy) */
+    bf_profile *first = from < to ? from : to, *second = from < to ? to : from;
+    enif_mutex_lock(first->lock);
+    enif_mutex_lock(second->lock);
+    uint32_t stacks = bf_st_stack_count(from->st);
+    ERL_NIF_TERM list = argv[2], head;
+    int bad = 0;
+    while (!bad && enif_get_list_cell(env, list, &head, &list)) {
+        unsigned sid;
+        bad = !enif_get_uint(env, head, &sid) || sid >= stacks;
+    }
+    unsigned i = 0;
+    for (list = argv[2]; !bad && enif_get_list_cell(env, list, &head, &list);) {
+        unsigned sid;
+        enif_get_uint(env, head, &sid);
+        size_t depth;
+        uint64_t w;
+        const uint32_t *src = bf_st_stack(from->st, sid, &depth, &w);
+        int ok = src && depth <= BF_ST_MAX_DEPTH_LIMIT + 1;
+        for (size_t k = 0; ok && k < depth; k++) {
+            size_t len;
+            const char *name = bf_st_frame_name(from->st, src[k], &len);
+            int64_t id = name ? bf_st_intern(to->st, name, len) : -1;
+            ok = id >= 0;
+            ids[k] = (uint32_t)id;
+        }
+        uint32_t nid;
+        results[i++] = ok && bf_st_adopt(to->st, ids, depth, &nid) == BF_ST_OK
+                           ? enif_make_uint(env, nid)
+                           : am_dropped;
+    }
+    enif_mutex_unlock(second->lock);
+    enif_mutex_unlock(first->lock);
+    return bad ? enif_make_badarg(env) : enif_make_list_from_array(env, results, i);
+}
+
 static ERL_NIF_TERM bf_buf_to_binary(ErlNifEnv *env, bf_buf *b)
 {
     ERL_NIF_TERM t;
@@ -638,6 +688,7 @@ static ErlNifFunc bf_funcs[] = {
     {"new", 1, bf_nif_new, 0},
     {"add_samples", 2, bf_nif_add_samples, 0},
     {"add_weights", 2, bf_nif_add_weights, 0},
+    {"copy_stacks", 3, bf_nif_copy_stacks, 0},
     {"set_meta", 2, bf_nif_set_meta, 0},
     {"allow_ptracer", 1, bf_nif_allow_ptracer, 0},
     {"info", 1, bf_nif_info, 0},

@@ -77,7 +77,7 @@ Test(cli_args, format_and_renderer_options)
     cr_assert_eq(cli.format, BF_FORMAT_HTML); /* --format wins */
     char *argv3[] = {"beamflame", "svg", "--format", "png"};
     cr_assert_eq(parse(&cli, err, 4, argv3), BF_EXIT_USAGE);
-    cr_assert_not_null(strstr(err, "svg, html, speedscope or folded"));
+    cr_assert_not_null(strstr(err, "svg, html, speedscope, folded or pprof"));
     char *argv4[] = {"beamflame", "svg", "--minwidth", "150%"};
     cr_assert_eq(parse(&cli, err, 4, argv4), BF_EXIT_USAGE);
 }
