@@ -56,6 +56,8 @@ line() { # name, then the command
       -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run sample_overhead main cost 10000
   erl +S 2 -noshell -pa _build/default/lib/beamflame/ebin -pa "$OUT" \
       -run sample_overhead main throughput 10000
+  erl +S 2 +sbwt none +sbwtdcpu none +sbwtdio none -noshell \
+      -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run sample_overhead main continuous 10000
   for n in 10000 100000 1000000; do
     erl +S 2 +P 2000000 +sbwt none +sbwtdcpu none +sbwtdio none -noshell \
         -pa _build/default/lib/beamflame/ebin -pa "$OUT" -run sample_overhead main scale "$n"

@@ -22,9 +22,17 @@
 -define(TP_ROUNDS, 6).
 -define(TP_WINDOW_MS, 5000).
 
-%% main([What, Idle]): What is "cost", "throughput" or "scale".
+%% main([What, Idle]): What is "cost", "throughput", "scale" or "continuous".
 main(["scale", IdleArg]) ->
     scale(list_to_integer(IdleArg)),
+    halt(0);
+main(["continuous", IdleArg]) ->
+    {ok, _} = application:ensure_all_started(beamflame),
+    Idle = list_to_integer(IdleArg),
+    _ = [spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, Idle)],
+    timer:sleep(500),
+    continuous_cost(Idle),
+    continuous_memory(Idle),
     halt(0);
 main([What, IdleArg]) ->
     Idle = list_to_integer(IdleArg),
@@ -158,3 +166,45 @@ scale_round(Counter) ->
       seen => maps:get(processes_seen, Info), sweep_ms => maps:get(sweep_us_max, Info) / 1000,
       err => case A + B of 0 -> 100.0; T -> abs(100 * A / T - 75) end,
       ratio => Sampled / Base}.
+
+%% 4. continuous: always-on profiling at its defaults (10 Hz, 10 s slices) on N idle
+%%    processes. Cost: rounds of a window without it and a window with it running (the
+%%    sampler started before the window), alternated; the VM's CPU time as in 1., per
+%%    round and summed. Memory: it runs 60 s with a small workload (two busy processes in
+%%    a few functions); the slices' bytes, per slice and kept, extrapolated to an hour
+%%    (360 slices at the default 10 s, capped by max_bytes: 32 MiB).
+-define(CONT_ROUNDS, 5).
+
+continuous_cost(Idle) ->
+    Rounds = [begin
+                  Base = window_cost(fun timer:sleep/1, ?COST_WINDOW_MS),
+                  ok = beamflame:continuous(#{}),
+                  timer:sleep(1000),   % its start (the first pass over the processes)
+                  On = window_cost(fun timer:sleep/1, ?COST_WINDOW_MS),
+                  ok = beamflame:continuous_stop(),
+                  On - Base
+              end || _ <- lists:seq(1, ?CONT_ROUNDS)],
+    Sorted = lists:sort(Rounds),
+    io:format("continuous_cpu_cost: rate=10 idle=~b rounds=~b window_s=~b "
+              "cost_core_pct_mean=~.3f cost_core_pct_min=~.3f cost_core_pct_median=~.3f "
+              "cost_core_pct_max=~.3f~n",
+              [Idle, ?CONT_ROUNDS, ?COST_WINDOW_MS div 1000, lists:sum(Rounds) / ?CONT_ROUNDS,
+               hd(Sorted), lists:nth(?CONT_ROUNDS div 2 + 1, Sorted), lists:last(Sorted)]).
+
+continuous_memory(Idle) ->
+    Busy = [spawn(fun() -> work_loop() end) || _ <- [1, 2]],
+    ok = beamflame:continuous(#{}),
+    timer:sleep(61000),
+    #{slices := N, memory := Mem, max_bytes := Max} = beamflame:continuous_info(),
+    ok = beamflame:continuous_stop(),
+    [exit(P, kill) || P <- Busy],
+    PerSlice = Mem div max(1, N),
+    io:format("continuous_memory: idle=~b slices=~b bytes_kept=~b bytes_per_slice=~b "
+              "hour_estimate_bytes=~b max_bytes=~b~n",
+              [Idle, N, Mem, PerSlice, min(Max, PerSlice * 360), Max]).
+
+work_loop() ->
+    _ = bf_workload:hot_a(20),
+    _ = bf_workload:hot_b(10),
+    _ = lists:sort([rand:uniform(1000) || _ <- lists:seq(1, 200)]),
+    work_loop().

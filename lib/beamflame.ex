@@ -192,8 +192,51 @@ defmodule Beamflame do
   end
 
   @doc """
+  The profile (or folded text) as pprof: a gzipped profile.proto for `go tool pprof`,
+  Pyroscope or Parca.
+  """
+  @spec pprof(source()) :: binary() | {:error, term()}
+  def pprof(source), do: :beamflame.pprof(unwrap(source))
+
+  @doc """
+  Starts always-on profiling of this node (or of `node`): a low-rate sampler owned by the
+  node's beamflame application, kept in slices under a memory cap. Options: the continuous
+  table of docs/options.md (`rate:`, `slice:`, `keep:`, `max_bytes:`, `push:`, ...).
+  """
+  @spec continuous(keyword()) :: :ok | {:error, term()}
+  def continuous(opts \\ []) when is_list(opts), do: :beamflame.continuous(Map.new(opts))
+
+  @spec continuous(node_name(), keyword()) :: :ok | {:error, term()}
+  def continuous(node, opts) when is_atom(node) and is_list(opts),
+    do: :beamflame.continuous(node, Map.new(opts))
+
+  @doc "Ends always-on profiling (on this node, or on `node`)."
+  @spec continuous_stop(node_name() | nil) :: :ok | {:error, term()}
+  def continuous_stop(node \\ nil)
+  def continuous_stop(nil), do: :beamflame.continuous_stop()
+  def continuous_stop(node), do: :beamflame.continuous_stop(node)
+
+  @doc "What always-on profiling holds: rate, window, memory, slices, drops."
+  @spec continuous_info(node_name() | nil) :: map() | {:error, term()}
+  def continuous_info(node \\ nil)
+  def continuous_info(nil), do: :beamflame.continuous_info()
+  def continuous_info(node), do: :beamflame.continuous_info(node)
+
+  @doc """
+  A window of always-on profiling as an ordinary profile: `last: seconds`, or `from:` and
+  `to:` (`System.system_time(:second)` or `{{y, m, d}, {h, mi, s}}` UTC). On another node:
+  a map of binaries.
+  """
+  @spec history(keyword()) :: {:ok, Profile.t()} | {:error, term()}
+  def history(window) when is_list(window), do: :beamflame.history(Map.new(window)) |> wrap()
+
+  @spec history(node_name(), keyword()) :: {:ok, map()} | {:error, term()}
+  def history(node, window) when is_atom(node) and is_list(window),
+    do: :beamflame.history(node, Map.new(window))
+
+  @doc """
   Writes a profile to `path` in the format its extension names (`.svg`, `.html`, `.json`,
-  `.folded`); raises on failure. Returns `path`.
+  `.folded`, `.pb.gz`); raises on failure. Returns `path`.
   """
   @spec write!(Profile.t(), Path.t(), keyword()) :: Path.t()
   def write!(%Profile{ref: ref}, path, opts \\ []) do

@@ -366,7 +366,7 @@ speedscope(ProfileOrFolded) ->
 speedscope(ProfileOrFolded, Opts) ->
     render(speedscope, ProfileOrFolded, Opts).
 
-%% @doc Starts always-on profiling of this node: a low-rate sampler (19 Hz by default)
+%% @doc Starts always-on profiling of this node: a low-rate sampler (10 Hz by default)
 %% owned by the beamflame application (not by the caller: it outlives a disconnected
 %% operator), keeping `keep' seconds of `slice'-second slices under `max_bytes'; see
 %% {@link beamflame_continuous} and beamflame_options:table(continuous). `push' sends

@@ -13,7 +13,7 @@
 %% (counted in `dropped'); slices older than `keep' are let go (`expired'). Memory follows
 %% the distinct stacks per slice, never the sample count.
 %%
-%% Cost: that of the sampler at the rate (default 19 Hz): see bench/README.md. A node too
+%% Cost: that of the sampler at the rate (default 10 Hz): see bench/README.md. A node too
 %% busy for a tick skips it (`missed_ticks' in each slice's info), nothing queues.
 %%
 %% Push (option `push'): each completed slice goes, as pprof, to a Pyroscope server's

@@ -63,6 +63,8 @@
 -define(COLD_ROTATION_MS, 1000).   % every known process is re-checked this often, or
 -define(ROTATION_US_PER_PROC, 50). % N x this when longer (100k: 5 s, 1M: 50 s): the
                                    % steady cost stays 20,000 checks a second at most
+-define(ROTATION_TICKS, 50).       % continuous runs: at least this many ticks (at 10 Hz,
+                                   % always-on profiling's rate: 5 s), a low rate checks less
 -define(REFRESH_MAX_MS, 1000).     % processes() re-read at least this often
 -define(SCAN_CHUNK, 64).           % reductions and status read by one helper job
 -define(MAX_SLICE, 2000).          % cold processes checked per tick at most (~1 ms of one
@@ -354,7 +356,9 @@ refresh(Now, S0 = #s{opts = #{processes := Which}}) ->
                        false -> {Hot, New ++ S#s.cold}
                    end,
     Max = max(?REFRESH_MAX_MS * 1000, N * ?REFRESH_US_PER_PROC),
-    Every = min(Max, max(S#s.interval_us, N * 100)),
+    %% at a low rate (always-on profiling) no more often than half a rotation: on 10k
+    %% processes a read of processes() and its reconciliation is ~2 ms
+    Every = max(min(Max, max(S#s.interval_us, N * 100)), rotation_ticks(S) * S#s.interval_us div 2),
     S#s{cold = Cold, cold_len = N, hot = Hot1, refresh_us = Now + Every}.
 
 universe(all, S) ->
@@ -406,7 +410,8 @@ due(Now, S = #s{hot = Hot, cold = Cold, cold_len = Len, quarantine = Q0, interva
     Slice = case map_size(S#s.reds) < Len of
                 true -> max(?MAX_SLICE, Len div ?FIRST_PASS_TICKS);
                 false ->
-                    Rotation = max(?COLD_ROTATION_MS * 1000, Len * ?ROTATION_US_PER_PROC),
+                    Rotation = lists:max([?COLD_ROTATION_MS * 1000, Len * ?ROTATION_US_PER_PROC,
+                                          rotation_ticks(S) * I]),
                     min(?MAX_SLICE, max(1, (Len * I) div Rotation + 1))
             end,
     {Take, Rest} = take(Slice, Cold, []),
@@ -418,6 +423,12 @@ due(Now, S = #s{hot = Hot, cold = Cold, cold_len = Len, quarantine = Q0, interva
     Own = maps:from_keys(own(S), own),
     {[P || P <- Due, not is_map_key(P, Q), not is_map_key(P, Own)],
      S#s{cold = Cold1, cold_len = Len1, quarantine = Q}}.
+
+%% A continuous run (always on, low rate) checks its cold processes over a rotation of
+%% at least ?ROTATION_TICKS ticks, and re-reads processes() no more often than half of one:
+%% its cost is mostly these checks. A one-shot run keeps its one-second rotation.
+rotation_ticks(#s{slice_us = infinity}) -> 1;
+rotation_ticks(_S) -> ?ROTATION_TICKS.
 
 take(0, Rest, Acc) -> {Acc, Rest};
 take(_, [], Acc) -> {Acc, []};
@@ -451,7 +462,10 @@ reds_entry({P, Reds, Changed, _}, {R, H, Sus, Dead}) ->
          end,
     %% it answered: no longer a suspect
     Sus1 = case Sus of #{P := _} -> maps:remove(P, Sus); _ -> Sus end,
-    {R#{P => Reds}, H1, Sus1, Dead}.
+    %% most processes checked did not run: their count is the one kept (a lookup costs
+    %% less than an update of a big map)
+    R1 = case R of #{P := Reds} -> R; _ -> R#{P => Reds} end,
+    {R1, H1, Sus1, Dead}.
 
 forget(P, S = #s{reds = R, hot = H, roots = Roots}) ->
     S1 = credit_wall(P, S#s.tick - 1, S),
@@ -654,12 +668,30 @@ probes(wall, _Reds, S) ->
     {[], S};
 probes(cpu, Reds, S = #s{probed = Probed, tick = T, seeds = Seeds}) ->
     Fresh = fun(P) -> case Probed of #{P := At} -> T - At >= ?PROBE_AGAIN_TICKS; _ -> true end end,
-    Waiting = [{Ran, P} || {P, R, Ran, false} <- Reds, R =/= dead],
-    Ran = lists:sublist([P || {true, P} <- Waiting, Fresh(P)], ?PROBES_PER_TICK),
-    Idle = lists:sublist([P || {false, P} <- Waiting, Fresh(P)],
-                         min(Seeds, ?PROBES_PER_TICK - length(Ran))),
+    %% one pass over the scan, stopping once enough are found (this runs for every process
+    %% checked); idle ones only while seeds are left
+    {Ran, Idle0} = pick_probes(Reds, Fresh, Seeds > 0, [], []),
+    Idle = lists:sublist(Idle0, min(Seeds, ?PROBES_PER_TICK - length(Ran))),
     Ps = Ran ++ Idle,
     {Ps, S#s{probed = maps:merge(Probed, maps:from_keys(Ps, T)), seeds = Seeds - length(Idle)}}.
+
+pick_probes(_Reds, _Fresh, _Seeding, Ran, Idle) when length(Ran) >= ?PROBES_PER_TICK ->
+    {lists:reverse(Ran), lists:reverse(Idle)};
+pick_probes([], _Fresh, _Seeding, Ran, Idle) ->
+    {lists:reverse(Ran), lists:reverse(Idle)};
+pick_probes([{P, R, true, false} | Rest], Fresh, Seeding, Ran, Idle) when R =/= dead ->
+    case Fresh(P) of
+        true -> pick_probes(Rest, Fresh, Seeding, [P | Ran], Idle);
+        false -> pick_probes(Rest, Fresh, Seeding, Ran, Idle)
+    end;
+pick_probes([{P, R, false, false} | Rest], Fresh, true, Ran, Idle)
+  when R =/= dead, length(Idle) < ?PROBES_PER_TICK ->
+    case Fresh(P) of
+        true -> pick_probes(Rest, Fresh, true, Ran, [P | Idle]);
+        false -> pick_probes(Rest, Fresh, true, Ran, Idle)
+    end;
+pick_probes([_ | Rest], Fresh, Seeding, Ran, Idle) ->
+    pick_probes(Rest, Fresh, Seeding, Ran, Idle).
 
 %% Answers to samples or wait records. A process found waiting teaches its receive point
 %% (and is no sample); a busy one answering at a receive point waited there (dropped,
@@ -758,7 +790,11 @@ location(_) ->
 run_jobs(_Kind, [], _ChunkSize, _Suspects, Helpers, _Deadline) ->
     {[], [], Helpers};
 run_jobs(Kind, Items, ChunkSize, Suspects, Helpers, Deadline) ->
-    {Alone, Rest} = lists:partition(fun(I) -> is_map_key(element(1, I), Suspects) end, Items),
+    {Alone, Rest} = case map_size(Suspects) of
+                        0 -> {[], Items};
+                        _ -> lists:partition(fun(I) -> is_map_key(element(1, I), Suspects) end,
+                                             Items)
+                    end,
     Chunks = [[I] || I <- Alone] ++ chunks(Rest, ChunkSize),
     Ref = make_ref(),
     Assigned = assign(Chunks, Helpers, #{}),
@@ -822,7 +858,7 @@ read(scan, {P, Old}) ->
         [{reductions, R}, {status, St}] ->
             %% ran since the last check, or busy right now (a busy process seen for the
             %% first time is not made to wait a rotation for its baseline)
-            Busy = lists:member(St, ?CPU_STATES),
+            Busy = St =:= running orelse St =:= runnable orelse St =:= garbage_collecting,
             {P, R, (Old =/= new andalso R =/= Old) orelse Busy, Busy}
     end;
 read(stack, {P, RootKind}) ->

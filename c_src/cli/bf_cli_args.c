@@ -84,7 +84,7 @@ static const char bf_usage_text[] =
            "                      application (it outlives this program): slices of a\n"
            "                      low-rate sampler kept under a memory cap; record's\n"
            "                      connection options and sample options apply to start\n"
-           "    --rate HZ         (default: 19)\n"
+           "    --rate HZ         (default: 10)\n"
            "    --slice D         seconds per slice (default: 10s; also 1m, 1h)\n"
            "    --keep D          how long slices are kept (default: 30m)\n"
            "    --max-bytes N     memory for every slice kept (default: 33554432)\n"

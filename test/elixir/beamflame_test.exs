@@ -29,6 +29,20 @@ defmodule BeamflameTest do
     assert %{mode: :sample} = Beamflame.info(profile)
   end
 
+  test "continuous/1, history/1 and pprof/1: a window of always-on profiling as pprof" do
+    pid = spawn(&TestWork.busy/0)
+    :ok = Beamflame.continuous(slice: 1, rate: 99)
+    Process.sleep(2500)
+    assert %{running: true, slices: slices} = Beamflame.continuous_info()
+    assert slices >= 1
+    {:ok, window} = Beamflame.history(last: 3)
+    Process.exit(pid, :kill)
+    assert Beamflame.folded(window) =~ "Beamflame.TestWork.fib/1"
+    assert <<31, 139, _::binary>> = Beamflame.pprof(window)
+    :ok = Beamflame.continuous_stop()
+    assert %{running: false} = Beamflame.continuous_info()
+  end
+
   test "native/1 samples the scheduler threads, Elixir frames named the Elixir way" do
     pid = spawn(&TestWork.busy/0)
     {:ok, profile} = Beamflame.native(duration: 500, idle: false)
