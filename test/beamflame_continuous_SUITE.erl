@@ -29,8 +29,10 @@ end_per_suite(_Config) ->
     ok.
 
 init_per_testcase(_Case, Config) ->
+    %% this node's cookie, whatever an earlier suite set it to
     {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_cont),
-                                         args => ["-pa" | code:get_path()]}),
+                                         args => ["-setcookie", atom_to_list(erlang:get_cookie()),
+                                                  "-pa" | code:get_path()]}),
     ok = bf_probe:push(Node),
     Depth = erpc:call(Node, bf_workload, backtrace_depth, []),
     [{peer, Peer}, {node, Node}, {depth, Depth} | Config].

@@ -26,8 +26,11 @@ end_per_suite(_Config) ->
 
 init_per_testcase(Case, Config) ->
     Args = case Case of native_mode -> ["+JPperf", "map"]; _ -> [] end,
+    %% this node's cookie, whatever an earlier suite set it to
     {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_pprof),
-                                         args => Args ++ ["-pa" | code:get_path()]}),
+                                         args => Args ++ ["-setcookie",
+                                                          atom_to_list(erlang:get_cookie()),
+                                                          "-pa" | code:get_path()]}),
     ok = bf_probe:push(Node),
     [{peer, Peer}, {node, Node} | Config].
 
@@ -158,7 +161,8 @@ native_mode(Config) ->
 
 cluster_roots_are_labels(Config) ->
     {ok, Peer2, Node2} = peer:start_link(#{name => peer:random_name(bf_pprof),
-                                           args => ["-pa" | code:get_path()]}),
+                                           args => ["-setcookie", atom_to_list(erlang:get_cookie()),
+                                                    "-pa" | code:get_path()]}),
     Nodes = [?config(node, Config), Node2],
     {ok, P, _} = beamflame:sample_cluster(Nodes, #{duration => 500, states => wall}),
     peer:stop(Peer2),
