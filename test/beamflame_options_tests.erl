@@ -129,3 +129,20 @@ not_a_profile_test_() ->
     [?_assertError({not_a_profile, Ref}, beamflame:info(Ref)),
      ?_assertError({not_a_profile, x}, beamflame:folded(x)),
      ?_assertMatch({error, {bad_argument, 42, _}}, beamflame:svg(42))].
+
+%% A bad mode option: the command line (before connecting) and the API say the same
+%% sentence (the command line adds its flag).
+same_error_text_test_() ->
+    Exe = filename:join(code:priv_dir(beamflame), "beamflame"),
+    Cases = [{"--max-depth", "65", max_depth, 65}, {"--states", "idle", states, idle},
+             {"--max-stacks", "0", max_stacks, 0}],
+    [fun() ->
+             Out = os:cmd(Exe ++ " record nosuch@nohost " ++ Flag ++ " " ++ V ++
+                          " 2>&1; echo rc=$?"),
+             {error, Reason} = beamflame_sampler:validate(#{Key => Value}),
+             {bad_argument, Api} = beamflame_remote:describe(Reason),
+             %% "option max_depth: ..." from the API, "option max_depth (--max-depth): ..."
+             [Head, Tail] = string:split(binary_to_list(Api), ":"),
+             ?assertNotEqual(nomatch, string:find(Out, Head ++ " (" ++ Flag ++ "):" ++ Tail)),
+             ?assertNotEqual(nomatch, string:find(Out, "rc=2"))
+     end || {Flag, V, Key, Value} <- Cases].

@@ -394,18 +394,28 @@ static int bf_parse_mode_opt(int argc, char **argv, int *i, bf_record_opts *r, c
         if (!bf_opt_value(argc, argv, i, o->flag, &v))
             continue;
         switch (o->kind) {
+        /* the API's sentence for a bad option (beamflame_remote:describe/1), with the flag */
         case BF_MOPT_ATOM:
-            if (!v || !bf_word_in(v, o->values))
-                return bf_fail(err, errlen, "%s is one of: %s (got %s)", o->flag, o->values,
-                               v ? v : "nothing"), -1;
+            if (!v || !bf_word_in(v, o->values)) {
+                char words[256] = "";
+                for (const char *p = o->values; *p;) {
+                    size_t w = strcspn(p, " "), used = strlen(words);
+                    snprintf(words + used, sizeof(words) - used, "%s%.*s", used ? ", " : "",
+                             (int)w, p);
+                    p += w + (p[w] == ' ');
+                }
+                return bf_fail(err, errlen, "option %s (%s): one of %s expected, got %s",
+                               o->key, o->flag, words, v ? v : "nothing"), -1;
+            }
             break;
         case BF_MOPT_INT: {
             char *end;
             errno = 0;
             long long n = v ? strtoll(v, &end, 10) : 0;
             if (!v || !*v || *end || errno || n < o->lo || n > o->hi)
-                return bf_fail(err, errlen, "%s needs a whole number, %lld to %lld (got %s)",
-                               o->flag, o->lo, o->hi, v ? v : "nothing"), -1;
+                return bf_fail(err, errlen, "option %s (%s): an integer, %lld..%lld expected, "
+                                            "got %s", o->key, o->flag, o->lo, o->hi,
+                               v ? v : "nothing"), -1;
             break;
         }
         case BF_MOPT_PROCESS:
