@@ -83,17 +83,18 @@ windows_differ_when_the_work_changed(Config) ->
     ok = on(Config, beamflame, continuous, [#{rate => 99, slice => 1}]),
     T0 = erlang:system_time(second),
     A = on(Config, bf_workload, start_busy, [1]),
-    timer:sleep(3200),
+    timer:sleep(4200),
     on(Config, erlang, exit, [hd(A), kill]),
     T1 = erlang:system_time(second),
     B = on(Config, bf_workload, start_split, [0, 1]),   % hot_b/1 only
-    timer:sleep(3200),
+    timer:sleep(5200),
     T2 = erlang:system_time(second),
     on(Config, erlang, exit, [B, kill]),
-    %% whole seconds, a slice either side of the change left out
-    {ok, Before} = on(Config, beamflame_remote, history, [#{from => T0 + 1, to => T1 - 1}]),
+    %% whole seconds, and a window takes every slice it overlaps, whole: two seconds off
+    %% the change (a 1 s slice and the rounding) on either side
+    {ok, Before} = on(Config, beamflame_remote, history, [#{from => T0 + 1, to => T1 - 2}]),
     {ok, After} = on(Config, beamflame_remote, history,
-                     [#{from => calendar:system_time_to_universal_time(T1 + 1, second),
+                     [#{from => calendar:system_time_to_universal_time(T1 + 2, second),
                         to => calendar:system_time_to_universal_time(T2 - 1, second)}]),
     FB = maps:get(folded, Before),
     FA = maps:get(folded, After),

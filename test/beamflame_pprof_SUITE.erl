@@ -79,8 +79,9 @@ go_stacks(Config, File) ->
     Names = maps:from_list(
               [{list_to_integer(Id), Name}
                || L <- LocLines,
-                  {match, [Id, Name]} <- [re:run(L, "^ *([0-9]+): 0x[0-9a-f]+ M=[0-9]+ (.*) :0 "
-                                                    "s=0(\\(.*\\))?$",
+                  %% " :LINE s=0" up to Go 1.22, " :LINE:COLUMN s=0()" after
+                  {match, [Id, Name]} <- [re:run(L, "^ *([0-9]+): 0x[0-9a-f]+ M=[0-9]+ (.*) "
+                                                    ":[0-9]+(:[0-9]+)? s=[0-9]+(\\(.*\\))?$",
                                                  [{capture, [1, 2], list}, unicode])]]),
     lists:foldl(fun(L, Acc) ->
                         case re:run(L, "^ *([0-9 ]+): ([0-9 ]+)$",
