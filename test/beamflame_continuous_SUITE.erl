@@ -69,8 +69,10 @@ history_finds_the_split(Config) ->
     A = weight(F, <<"bf_workload:hot_a/1">>),
     B = weight(F, <<"bf_workload:hot_b/1">>),
     ct:pal("a ~p b ~p ~p", [A, B, Info]),
+    %% within 8 points: three standard deviations of a share of 75% over 300 samples
+    %% (the one-shot sampler's suite holds 5 points over a 5 s run of its own)
     ?assert(A + B >= 300),
-    ?assert(abs(100 * A / (A + B) - 75) =< 5),
+    ?assert(abs(100 * A / (A + B) - 75) =< 8),
     ?assertMatch(#{window := {_, _}, slices := N} when N >= 5, Info),
     ?assertMatch(<<"<?xml", _/binary>>, Svg),
     #{running := true, slices := Kept, memory := Mem} = beamflame:continuous_info(Node),
