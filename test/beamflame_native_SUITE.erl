@@ -33,6 +33,12 @@ start(Config, Extra) ->
     {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_nat),
                                          args => Extra ++ ["-pa", Ebin, "-pa", Test,
                                                            "-setcookie", ?config(cookie, Config)]}),
+    %% beamflame's modules loaded (JIT-compiled) before anything is measured: their
+    %% loading is C work on a scheduler, and a slow moment once put it in a sampling window
+    %% (a sid run saw 22 Erlang samples of 149 busy ones)
+    _ = erpc:call(Node, application, load, [beamflame]),
+    {ok, Mods} = erpc:call(Node, application, get_key, [beamflame, modules]),
+    _ = [{module, M} = erpc:call(Node, code, ensure_loaded, [M]) || M <- Mods],
     {Peer, Node}.
 
 on_peer(sample, [Opts]) ->
