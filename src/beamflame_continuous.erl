@@ -32,7 +32,8 @@
             sampler :: pid() | undefined,
             ref :: reference(),
             mon :: reference() | undefined,
-            slices = [] :: [map()],          % newest first
+            slices = queue:new() :: queue:queue(map()),  % oldest first
+            n = 0 :: non_neg_integer(),       % slices kept (queue:len/1 walks the queue)
             bytes = 0 :: non_neg_integer(),   % of the slices kept
             cap :: pos_integer(),             % one slice's table at most
             dropped = 0 :: non_neg_integer(), % slices let go for max_bytes
@@ -158,8 +159,10 @@ start_link(Opts) ->
     gen_server:start_link({local, ?SERVER}, ?MODULE, Opts, []).
 
 -spec init(map()) -> {ok, #c{}, {continue, start_sampler}}.
-init(Opts = #{max_bytes := Max}) ->
+init(Opts0 = #{max_bytes := Max}) ->
     process_flag(trap_exit, true),
+    %% `all' is wall, as for sample mode: said once, for the sampler and the windows' meta
+    Opts = case Opts0 of #{states := all} -> Opts0#{states := wall}; _ -> Opts0 end,
     Cap = max(65536, Max div 4),
     S0 = #c{opts = Opts, cap = Cap, ref = make_ref(), started = erlang:system_time(millisecond),
             current_from = erlang:system_time(millisecond)},
@@ -181,8 +184,7 @@ handle_continue(start_sampler, S0) ->
 start_sampler(S = #c{opts = Opts, cap = Cap, ref = Ref}) ->
     SOpts0 = maps:with([rate, processes, states, group, max_stacks, max_depth], Opts),
     SOpts = SOpts0#{duration => 3600000, max_bytes => min(Cap, 4294967296),
-                    slice_ms => maps:get(slice, Opts) * 1000,
-                    states => case maps:get(states, Opts) of all -> wall; St -> St end},
+                    slice_ms => maps:get(slice, Opts) * 1000},
     case beamflame_sup:start_run(beamflame_sampler, start_link, [SOpts, self(), Ref]) of
         {ok, Pid} ->
             {ok, S#c{sampler = Pid, mon = erlang:monitor(process, Pid),
@@ -195,7 +197,7 @@ start_sampler(S = #c{opts = Opts, cap = Cap, ref = Ref}) ->
 handle_call(info, _From, S) ->
     {reply, info_of(S), S};
 handle_call({history, From, To}, _From, S = #c{slices = Slices}) ->
-    In = [Sl || Sl = #{from := F, to := T} <- lists:reverse(Slices), F < To, T > From],
+    In = [Sl || Sl = #{from := F, to := T} <- queue:to_list(Slices), F < To, T > From],
     Current = case To > S#c.current_from of
                   true -> peek(S);
                   false -> none
@@ -208,7 +210,7 @@ handle_call({history, From, To}, _From, S = #c{slices = Slices}) ->
     Opts = S#c.opts,
     Meta = First#{slices => length(In) + case Current of none -> 0; _ -> 1 end,
                   rate => maps:get(rate, Opts), group => maps:get(group, Opts),
-                  states => case maps:get(states, Opts) of all -> wall; St -> St end},
+                  states => maps:get(states, Opts)},
     Roots = case maps:get(group, Opts) of none -> #{}; _ -> #{roots => process} end,
     {reply, {ok, [P || #{profile := P} <- In], Current, maps:merge(Meta, Roots)}, S};
 handle_call(_Other, _From, S) ->
@@ -261,30 +263,30 @@ add_slice(P, S = #c{opts = #{keep := Keep, max_bytes := Max}}) ->
     To = From + maps:get(duration_ms, Info, 0),
     Slice = #{from => From, to => To, profile => P, bytes => Bytes, samples => N},
     _ = is_pid(S#c.pusher) andalso (S#c.pusher ! {slice, From, To, P}),
-    S1 = S#c{slices = [Slice | S#c.slices], bytes = S#c.bytes + Bytes,
+    S1 = S#c{slices = queue:in(Slice, S#c.slices), n = S#c.n + 1, bytes = S#c.bytes + Bytes,
              samples = S#c.samples + N, current_from = To},
     Now = erlang:system_time(millisecond),
-    S2 = drop_while(fun(#{to := T}, _) -> T < Now - Keep * 1000 end, expired, S1),
-    drop_while(fun(_, #c{bytes = B, cap = Cap, slices = L}) ->
-                       B + Cap > Max orelse length(L) > ?MAX_SLICES
-               end, dropped, S2).
+    {S2, Expired} = drop_oldest(fun(#{to := T}, _) -> T < Now - Keep * 1000 end, S1, 0),
+    {S3, Dropped} = drop_oldest(fun(_, #c{bytes = B, cap = Cap, n = K}) ->
+                                        B + Cap > Max orelse K > ?MAX_SLICES
+                                end, S2, 0),
+    S3#c{expired = S3#c.expired + Expired, dropped = S3#c.dropped + Dropped}.
 
-%% Lets the oldest slices go while Pred(Oldest, State) holds, counting them.
-drop_while(Pred, Counter, S = #c{slices = Slices}) when Slices =/= [] ->
-    Oldest = lists:last(Slices),
-    case Pred(Oldest, S) of
-        true ->
-            S1 = S#c{slices = lists:droplast(Slices), bytes = S#c.bytes - maps:get(bytes, Oldest)},
-            drop_while(Pred, Counter,
-                       case Counter of
-                           expired -> S1#c{expired = S1#c.expired + 1};
-                           dropped -> S1#c{dropped = S1#c.dropped + 1}
-                       end);
-        false ->
-            S
-    end;
-drop_while(_Pred, _Counter, S) ->
-    S.
+%% Lets the oldest slices go while Pred(Oldest, State) holds; how many went.
+drop_oldest(Pred, S = #c{slices = Q}, Gone) ->
+    case queue:peek(Q) of
+        {value, Oldest} ->
+            case Pred(Oldest, S) of
+                true ->
+                    drop_oldest(Pred, S#c{slices = queue:drop(Q), n = S#c.n - 1,
+                                          bytes = S#c.bytes - maps:get(bytes, Oldest)},
+                                Gone + 1);
+                false ->
+                    {S, Gone}
+            end;
+        empty ->
+            {S, Gone}
+    end.
 
 %% The slice being recorded, as folded text so far (none if the sampler does not answer).
 peek(#c{sampler = Sampler}) when is_pid(Sampler) ->
@@ -307,8 +309,8 @@ info_of(S = #c{opts = Opts, slices = Slices}) ->
           rate => maps:get(rate, Opts), slice => maps:get(slice, Opts),
           keep => maps:get(keep, Opts), max_bytes => maps:get(max_bytes, Opts),
           states => maps:get(states, Opts), group => maps:get(group, Opts),
-          memory => S#c.bytes, slice_cap => S#c.cap, slices => length(Slices),
+          memory => S#c.bytes, slice_cap => S#c.cap, slices => S#c.n,
           dropped => S#c.dropped, expired => S#c.expired, samples => S#c.samples,
           restarts => S#c.restarts, started_at => S#c.started div 1000,
-          oldest => case Slices of [] -> undefined; _ -> maps:get(from, lists:last(Slices)) div 1000 end,
-          newest => case Slices of [] -> undefined; [#{to := T} | _] -> T div 1000 end}.
+          oldest => case queue:peek(Slices) of {value, #{from := F}} -> F div 1000; empty -> undefined end,
+          newest => case queue:peek_r(Slices) of {value, #{to := T}} -> T div 1000; empty -> undefined end}.

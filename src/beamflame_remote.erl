@@ -158,10 +158,10 @@ history(Window) ->
 %% list of {Key, Value} with integer or binary values.
 -spec continuous_cli(start | stop | info, map()) -> ok | [{atom(), term()}] | wire_error().
 continuous_cli(info, Opts) ->
-    [{K, cli_value(V)} || {K, V} <- lists:sort(maps:to_list(continuous(info, Opts))),
-                          K =/= push] ++
+    Info = continuous(info, Opts),
+    [{K, cli_value(V)} || {K, V} <- lists:sort(maps:to_list(maps:remove(push, Info)))] ++
         [{list_to_atom("push_" ++ atom_to_list(K)), cli_value(V)}
-         || #{push := Push} <- [continuous(info, Opts)], {K, V} <- lists:sort(maps:to_list(Push))];
+         || {K, V} <- lists:sort(maps:to_list(maps:get(push, Info, #{})))];
 continuous_cli(Verb, Opts) ->
     wire(continuous(Verb, Opts)).
 
@@ -290,7 +290,10 @@ stop(Session) ->
 fetch(Session) ->
     wire(request(Session, fetch)).
 
-request(Session, What0) ->
+request(Session, What) ->
+    request(Session, What, ?CALL_TIMEOUT_MS).
+
+request(Session, What0, Timeout) ->
     Mon = erlang:monitor(process, Session),
     {What, Arg} = case What0 of {W, A} -> {W, A}; W -> {W, none} end,
     Session ! {What, self(), Mon, Arg},
@@ -300,7 +303,7 @@ request(Session, What0) ->
             Reply;
         {'DOWN', Mon, process, _, Reason} ->
             {error, {session_gone, Reason}}
-    after ?CALL_TIMEOUT_MS ->
+    after Timeout ->
         erlang:demonitor(Mon, [flush]),
         {error, {timeout, <<"the session did not answer within 10 s">>}}
     end.
@@ -308,15 +311,7 @@ request(Session, What0) ->
 %% run/3's wait: the session answers once the run is over (it monitors this process:
 %% if it goes, so does the run).
 await(Session, Formats) ->
-    Mon = erlang:monitor(process, Session),
-    Session ! {await, self(), Mon, Formats},
-    receive
-        {Mon, Reply} ->
-            erlang:demonitor(Mon, [flush]),
-            Reply;
-        {'DOWN', Mon, process, _, Reason} ->
-            {error, {session_gone, Reason}}
-    end.
+    request(Session, {await, Formats}, infinity).
 
 spawn_session(Owner, Waiter, Job, Opts) ->
     Self = self(),
@@ -519,7 +514,7 @@ merge(Ps) ->
 
 %% Native profiles are read back from the port program's folded text: their samples are
 %% its thread samples.
-samples(Info = #{merged_samples := N}) when is_map(Info) ->
+samples(#{merged_samples := N}) ->
     N;   % a window of always-on profiling
 samples(Info) ->
     maps:get(thread_samples, Info, maps:get(samples, Info, 0)).

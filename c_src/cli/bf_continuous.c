@@ -173,10 +173,7 @@ int bf_history_run(const bf_cli *cli_in)
     rc = bf_node_call(&n, "beamflame_remote", "history_cli", &a, &r, &idx, err, sizeof(err));
     if (rc != BF_EXIT_OK || (rc = bf_remote_error(&n, &r, idx, err, sizeof(err))) != BF_EXIT_OK)
         goto done;
-    bf_st_caps caps;
-    bf_st_default_caps(&caps);
-    caps.max_bytes = (size_t)1 << 30;
-    st = bf_st_new(&caps);
+    st = bf_result_table();
     if (!st) {
         rc = BF_EXIT_NOMEM;
         snprintf(err, sizeof(err), "out of memory");

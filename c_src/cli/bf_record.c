@@ -728,33 +728,40 @@ static unsigned bf_stacks_with_frame(const bf_stack_table *st, const char *name)
 
 /* Fetches the folded text into st; *samples set, and hint (the profile's warning that it
  * cannot be trusted as it is; "" when none). */
-int bf_result_read(bf_node *n, const ei_x_buff *rr, int idx, bf_stack_table *st,
+bf_stack_table *bf_result_table(void)
+{
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    caps.max_bytes = (size_t)1 << 30;
+    return bf_st_new(&caps);
+}
+
+int bf_result_read(bf_node *n, const ei_x_buff *r, int idx, bf_stack_table *st,
                    const char *root, long *samples, char *hint, size_t hintlen, char *err,
                    size_t errlen)
 {
-    const ei_x_buff r = *rr;
     int arity, type, size, rc = BF_EXIT_OK;
     long stacks;
     char atom[MAXATOMLEN], trunc[MAXATOMLEN];
-    if (ei_decode_tuple_header(r.buff, &idx, &arity) || arity != 6 ||
-        ei_decode_atom(r.buff, &idx, atom) || ei_get_type(r.buff, &idx, &type, &size) ||
+    if (ei_decode_tuple_header(r->buff, &idx, &arity) || arity != 6 ||
+        ei_decode_atom(r->buff, &idx, atom) || ei_get_type(r->buff, &idx, &type, &size) ||
         type != ERL_BINARY_EXT) {
         snprintf(err, errlen, "unexpected result from %s", n->name);
         rc = BF_EXIT_REMOTE;
         goto done;
     }
-    const char *folded = r.buff + idx + 5; /* BINARY_EXT: tag, 4-byte length, bytes */
+    const char *folded = r->buff + idx + 5; /* BINARY_EXT: tag, 4-byte length, bytes */
     long len = size;
-    if (ei_skip_term(r.buff, &idx) || ei_decode_long(r.buff, &idx, samples) ||
-        ei_decode_long(r.buff, &idx, &stacks) || ei_decode_atom(r.buff, &idx, trunc) ||
-        ei_get_type(r.buff, &idx, &type, &size) || type != ERL_BINARY_EXT) {
+    if (ei_skip_term(r->buff, &idx) || ei_decode_long(r->buff, &idx, samples) ||
+        ei_decode_long(r->buff, &idx, &stacks) || ei_decode_atom(r->buff, &idx, trunc) ||
+        ei_get_type(r->buff, &idx, &type, &size) || type != ERL_BINARY_EXT) {
         snprintf(err, errlen, "unexpected result from %s", n->name);
         rc = BF_EXIT_REMOTE;
         goto done;
     }
     long hlen = 0;
     if ((size_t)size < hintlen) {
-        if (ei_decode_binary(r.buff, &idx, hint, &hlen))
+        if (ei_decode_binary(r->buff, &idx, hint, &hlen))
             hlen = 0;
     }
     hint[hlen] = '\0';
@@ -955,10 +962,7 @@ int bf_record_run(const bf_cli *cli_in)
             progress = 0;
         }
 
-    bf_st_caps caps;
-    bf_st_default_caps(&caps);
-    caps.max_bytes = (size_t)1 << 30;
-    st = bf_st_new(&caps);
+    st = bf_result_table();
     if (!st) {
         rc = BF_EXIT_NOMEM;
         snprintf(err, sizeof(err), "out of memory");

@@ -29,6 +29,9 @@ void bf_encode_given_mode_opts(ei_x_buff *a, const bf_record_opts *o);
 /* The default output name: beamflame-NAME-YYYYMMDD-HHMMSS.EXT, EXT the format's. */
 void bf_default_output(const char *node, bf_format fmt, char *out, size_t len);
 
+/* The table a fetched result is read into (the byte cap of a live run's results). */
+bf_stack_table *bf_result_table(void);
+
 /* A result {ok, Folded, Samples, Stacks, Truncated, Hint} (beamflame_remote's fetch/1 and
  * history_cli/1) read into st, each line under root when root is not NULL. */
 int bf_result_read(bf_node *n, const ei_x_buff *r, int idx, bf_stack_table *st,
