@@ -40,9 +40,13 @@ void bf_folded_reader_free(bf_folded_reader *r)
 {
     free(r->pending);
     free(r->ids);
+    free(r->names);
+    free(r->lens);
     free(r->unesc);
     r->pending = NULL;
     r->ids = NULL;
+    r->names = NULL;
+    r->lens = NULL;
     r->unesc = NULL;
 }
 
@@ -72,63 +76,65 @@ static int bf_hexval(char c)
     return -1;
 }
 
-/* Unescapes p[0..n) into r->unesc; returns its length, or -1 on allocation failure. */
-static long bf_folded_unescape(bf_folded_reader *r, const char *p, size_t n)
+/* Unescapes p[0..n) into out (room for n bytes); returns its length. */
+static size_t bf_folded_unescape(char *out, const char *p, size_t n)
 {
-    if (n > r->unesc_cap) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (c != '\\' || i + 1 == n) {
+            out[o++] = c;
+            continue;
+        }
+        char e = p[i + 1];
+        switch (e) {
+        case '\\': out[o++] = '\\'; i++; break;
+        case ';': out[o++] = ';'; i++; break;
+        case 'n': out[o++] = '\n'; i++; break;
+        case 'r': out[o++] = '\r'; i++; break;
+        case 't': out[o++] = '\t'; i++; break;
+        case 'x':
+            if (i + 3 < n && bf_hexval(p[i + 2]) >= 0 && bf_hexval(p[i + 3]) >= 0) {
+                out[o++] = (char)(bf_hexval(p[i + 2]) * 16 + bf_hexval(p[i + 3]));
+                i += 3;
+            } else {
+                out[o++] = c;
+            }
+            break;
+        default:
+            out[o++] = c; /* literal backslash */
+            break;
+        }
+    }
+    return o;
+}
+
+/* Room for a line's frames: limit ids, names and lengths, and (a line with escapes) n
+ * bytes of unescaped text, so that pointers into it stay valid for the whole line. */
+static int bf_folded_reserve(bf_folded_reader *r, size_t limit, size_t n, int escaped)
+{
+    if (r->ids_cap < limit) {
+        uint32_t *ids = realloc(r->ids, limit * sizeof(uint32_t));
+        if (!ids)
+            return -1;
+        r->ids = ids;
+        const char **names = realloc(r->names, limit * sizeof(char *));
+        if (!names)
+            return -1;
+        r->names = names;
+        size_t *lens = realloc(r->lens, limit * sizeof(size_t));
+        if (!lens)
+            return -1;
+        r->lens = lens;
+        r->ids_cap = limit;
+    }
+    if (escaped && n > r->unesc_cap) {
         char *u = realloc(r->unesc, n);
         if (!u)
             return -1;
         r->unesc = u;
         r->unesc_cap = n;
     }
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = p[i];
-        if (c != '\\' || i + 1 == n) {
-            r->unesc[o++] = c;
-            continue;
-        }
-        char e = p[i + 1];
-        switch (e) {
-        case '\\': r->unesc[o++] = '\\'; i++; break;
-        case ';': r->unesc[o++] = ';'; i++; break;
-        case 'n': r->unesc[o++] = '\n'; i++; break;
-        case 'r': r->unesc[o++] = '\r'; i++; break;
-        case 't': r->unesc[o++] = '\t'; i++; break;
-        case 'x':
-            if (i + 3 < n && bf_hexval(p[i + 2]) >= 0 && bf_hexval(p[i + 3]) >= 0) {
-                r->unesc[o++] = (char)(bf_hexval(p[i + 2]) * 16 + bf_hexval(p[i + 3]));
-                i += 3;
-            } else {
-                r->unesc[o++] = c;
-            }
-            break;
-        default:
-            r->unesc[o++] = c; /* literal backslash */
-            break;
-        }
-    }
-    return (long)o;
-}
-
-/* Interns p[0..n) (escaped text) and appends its id to r->ids[*depth]. 0, 1 when the
- * table's byte cap refused the name, -1 on allocation failure. */
-static int bf_folded_frame(bf_folded_reader *r, const char *p, size_t n, size_t *depth)
-{
-    const char *name = p;
-    size_t len = n;
-    if (n && memchr(p, '\\', n)) {
-        long u = bf_folded_unescape(r, p, n);
-        if (u < 0)
-            return -1;
-        name = r->unesc;
-        len = (size_t)u;
-    }
-    int64_t id = bf_st_intern(r->st, name, len);
-    if (id < 0)
-        return 1;
-    r->ids[(*depth)++] = (uint32_t)id;
     return 0;
 }
 
@@ -201,34 +207,37 @@ static int bf_folded_line(bf_folded_reader *r, const char *p, size_t n)
         return 0;
     }
     size_t limit = bf_st_get_caps(r->st)->max_depth + 1;
-    if (r->ids_cap < limit) {
-        uint32_t *ids = realloc(r->ids, limit * sizeof(uint32_t));
-        if (!ids)
-            return -1;
-        r->ids = ids;
-        r->ids_cap = limit;
-    }
-    size_t depth = 0, start = 0;
+    /* A line without a backslash has no escapes: its frames end at every ';'. */
+    int escaped = memchr(p, '\\', n) != NULL;
+    if (bf_folded_reserve(r, limit, n, escaped) != 0)
+        return -1;
+    size_t depth = 0, start = 0, uoff = 0;
     while (depth < limit) {
         size_t end = start;
         const char *semi;
         for (;;) {
             semi = memchr(p + end, ';', n - end);
-            if (!semi || !bf_escaped_at(p, (size_t)(semi - p)))
+            if (!semi || !escaped || !bf_escaped_at(p, (size_t)(semi - p)))
                 break;
             end = (size_t)(semi - p) + 1;
         }
         end = semi ? (size_t)(semi - p) : n;
-        int rc = bf_folded_frame(r, p + start, end - start, &depth);
-        if (rc < 0)
-            return -1;
-        if (rc > 0) {
-            bf_st_count_drop(r->st, count, 1);
-            return 0;
+        if (escaped && memchr(p + start, '\\', end - start)) {
+            r->names[depth] = r->unesc + uoff;
+            r->lens[depth] = bf_folded_unescape(r->unesc + uoff, p + start, end - start);
+            uoff += r->lens[depth];
+        } else {
+            r->names[depth] = p + start;
+            r->lens[depth] = end - start;
         }
+        depth++;
         if (!semi)
             break;
         start = end + 1;
+    }
+    if (bf_st_intern_many(r->st, r->names, r->lens, depth, r->ids) < depth) {
+        bf_st_count_drop(r->st, count, 1);
+        return 0;
     }
     bf_st_add(r->st, r->ids, depth, count, NULL);
     r->stacks_read++;

@@ -62,6 +62,13 @@ void bf_st_free(bf_stack_table *st);
  * a new name (counted by the caller's subsequent drop). */
 int64_t bf_st_intern(bf_stack_table *st, const char *name, size_t n);
 
+/* Interns names[0..n) (lengths lens[0..n)) into ids[0..n): the same as n calls of
+ * bf_st_intern in order, but every name's lookup is started before the first is finished,
+ * so that a large table's cache misses overlap instead of following one another. Returns
+ * n, or the index of the first name the bytes cap refused (the ids before it are set). */
+size_t bf_st_intern_many(bf_stack_table *st, const char *const *names, const size_t *lens,
+                         size_t n, uint32_t *ids);
+
 /* Adds weight to the stack `ids[0..depth)` (root first). On success *stack_id (may be NULL)
  * receives the stack's index, stable for the table's life. */
 bf_st_result bf_st_add(bf_stack_table *st, const uint32_t *ids, size_t depth, uint64_t weight,
@@ -89,7 +96,8 @@ size_t bf_st_bytes(const bf_stack_table *st);
 const bf_st_caps *bf_st_get_caps(const bf_stack_table *st);
 
 /* Stack indices ordered the way flamegraph.pl orders folded lines (byte order of
- * "f1;f2;...;fn " strings). Returns a malloc'd array of bf_st_stack_count() entries, or
+ * "f1;f2;...;fn " strings; a name holding a ';' orders as one frame: "a;b" then "c" is
+ * after "a" then "c", where the raw bytes would say before). Returns a malloc'd array of bf_st_stack_count() entries, or
  * NULL on allocation failure (or an empty table). This order is what makes the flame
  * graph's merge deterministic and identical to flamegraph.pl's. */
 uint32_t *bf_st_sorted(const bf_stack_table *st);

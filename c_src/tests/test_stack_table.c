@@ -159,3 +159,127 @@ Test(stack_table, sorted_follows_folded_line_byte_order)
     free(order);
     bf_st_free(st);
 }
+
+/* The reference order: each stack written as its line ("f1;f2;...;fn ", names raw) and
+ * the lines compared byte by byte. */
+typedef struct ref_line {
+    char *text;
+    size_t len;
+    uint32_t stack;
+} ref_line;
+
+static int ref_cmp(const void *pa, const void *pb)
+{
+    const ref_line *a = pa, *b = pb;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->text, b->text, n);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
+
+static uint64_t rng(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Names built to stress the order: prefixes of each other, followed by bytes on both
+ * sides of ' ' and ';', spaces, empty names, bytes above 0x7f (no ';' inside a name: the
+ * order is then by frames, see bf_st_sorted). Stacks share long prefixes
+ * so that the sort's packed keys tie and the rank-by-rank comparison runs. */
+Test(stack_table, sorted_matches_the_lines_byte_order_on_random_stacks)
+{
+    static const char *const parts[] = {"m:f/1", "m:f/10", "m:f/1!", "m:f/1 ", "m:f/1:",
+                                        "m:f/1<", "", " ", "!", "\xc3\xa9", "a",
+                                        "a b", "a\x7f", "z"};
+    const size_t nparts = sizeof(parts) / sizeof(parts[0]);
+    bf_stack_table *st = bf_st_new(NULL);
+    char name[64];
+    for (int round = 0; round < 3000; round++) {
+        uint32_t ids[24];
+        size_t depth = 1 + rng() % 24;
+        for (size_t d = 0; d < depth; d++) {
+            /* The first frames from a few names (shared prefixes), deeper ones varied. */
+            size_t pick = d < 6 ? rng() % 3 : rng() % nparts;
+            snprintf(name, sizeof(name), "%s%s", parts[pick],
+                     (d >= 6 && rng() % 2) ? parts[rng() % nparts] : "");
+            ids[d] = intern(st, name);
+        }
+        cr_assert_neq(bf_st_add(st, ids, depth, 1, NULL), BF_ST_INVALID);
+    }
+    uint32_t n = bf_st_stack_count(st);
+    ref_line *ref = calloc(n, sizeof(*ref));
+    for (uint32_t i = 0; i < n; i++) {
+        size_t depth;
+        const uint32_t *ids = bf_st_stack(st, i, &depth, NULL);
+        ref[i].text = malloc(depth * 64 + 1);
+        ref[i].stack = i;
+        for (size_t d = 0; d < depth; d++) {
+            size_t len;
+            const char *s = bf_st_frame_name(st, ids[d], &len);
+            memcpy(ref[i].text + ref[i].len, s, len);
+            ref[i].len += len;
+            ref[i].text[ref[i].len++] = d + 1 < depth ? ';' : ' ';
+        }
+    }
+    qsort(ref, n, sizeof(*ref), ref_cmp);
+    uint32_t *order = bf_st_sorted(st);
+    cr_assert_not_null(order);
+    for (uint32_t i = 0; i < n; i++)
+        cr_assert_eq(order[i], ref[i].stack, "position %u of %u: got stack %u, want %u", i, n,
+                     order[i], ref[i].stack);
+    for (uint32_t i = 0; i < n; i++)
+        free(ref[i].text);
+    free(ref);
+    free(order);
+    bf_st_free(st);
+}
+
+/* Interning many names at once gives what one at a time gives, repeats in one batch
+ * included, and stops at the first name the byte cap refuses. */
+Test(stack_table, intern_many_is_intern_in_order)
+{
+    bf_stack_table *one = bf_st_new(NULL), *many = bf_st_new(NULL);
+    char buf[100][16];
+    const char *names[100];
+    size_t lens[100];
+    for (int round = 0; round < 200; round++) {
+        size_t n = 1 + rng() % 100;
+        for (size_t i = 0; i < n; i++) {
+            lens[i] = (size_t)snprintf(buf[i], sizeof(buf[i]), "n%u", (unsigned)(rng() % 700));
+            names[i] = buf[i];
+        }
+        uint32_t ids[100];
+        cr_assert_eq(bf_st_intern_many(many, names, lens, n, ids), n);
+        for (size_t i = 0; i < n; i++)
+            cr_assert_eq(ids[i], (uint32_t)bf_st_intern(one, names[i], lens[i]));
+    }
+    cr_assert_eq(bf_st_frame_count(one), bf_st_frame_count(many));
+    bf_st_free(one);
+    bf_st_free(many);
+
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    caps.max_depth = 4;
+    caps.max_bytes = 8192;
+    bf_stack_table *st = bf_st_new(&caps);
+    static char big[40][200];
+    const char *bn[40];
+    size_t bl[40];
+    for (int i = 0; i < 40; i++) {
+        memset(big[i], 'a' + i % 26, sizeof(big[i]));
+        big[i][0] = (char)('0' + i / 26);
+        bn[i] = big[i];
+        bl[i] = sizeof(big[i]);
+    }
+    uint32_t ids[40];
+    size_t got = bf_st_intern_many(st, bn, bl, 40, ids);
+    cr_assert_lt(got, 40);
+    cr_assert_eq(bf_st_frame_count(st), got);
+    for (size_t i = 0; i < got; i++)
+        cr_assert_eq(ids[i], (uint32_t)bf_st_intern(st, bn[i], bl[i]));
+    bf_st_free(st);
+}
