@@ -36,6 +36,15 @@ int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb c
 int bf_flame_walk_delta(const bf_stack_table *st, const uint32_t *order, const double *delta,
                         bf_flame_cb cb, void *ctx)
 {
+    return bf_flame_walk_pruned(st, order, delta, 0, NULL, cb, ctx);
+}
+
+/* Frames shared with the previous stack in order continue; the frames a stack shares
+ * with neither neighbour are its own, opened and closed around its weight alone: when
+ * that weight is below min_weight they are only counted. */
+int bf_flame_walk_pruned(const bf_stack_table *st, const uint32_t *order, const double *delta,
+                         double min_weight, uint64_t *skipped, bf_flame_cb cb, void *ctx)
+{
     uint32_t n = bf_st_stack_count(st);
     size_t max_depth = bf_st_get_caps(st)->max_depth;
     bf_open *open = malloc((max_depth + 1) * sizeof(bf_open));
@@ -46,22 +55,43 @@ int bf_flame_walk_delta(const bf_stack_table *st, const uint32_t *order, const d
     double total_delta = 0;
     int rc = 0;
     bf_flame_node node;
+    size_t depth = 0, next_depth = 0;
+    uint64_t weight = 0, next_weight = 0;
+    const uint32_t *ids = NULL;
+    const uint32_t *next = n ? bf_st_stack(st, order[0], &next_depth, &next_weight) : NULL;
     for (uint32_t i = 0; i < n && rc == 0; i++) {
-        size_t depth;
-        uint64_t weight;
-        const uint32_t *ids = bf_st_stack(st, order[i], &depth, &weight);
+        ids = next;
+        depth = next_depth;
+        weight = next_weight;
         size_t same = 0;
         while (same < open_depth && same < depth && open[same].name == ids[same])
             same++;
         rc = bf_flame_close(open, &open_depth, same, t, cb, ctx);
-        for (; open_depth < depth; open_depth++) {
+        size_t upto = depth;
+        if ((double)weight < min_weight) {
+            size_t shared = same;
+            if (i + 1 < n) {
+                next = bf_st_stack(st, order[i + 1], &next_depth, &next_weight);
+                size_t k = 0;
+                while (k < depth && k < next_depth && ids[k] == next[k])
+                    k++;
+                if (k > shared)
+                    shared = k;
+            }
+            upto = shared;
+            if (skipped)
+                *skipped += depth - shared;
+        } else if (i + 1 < n) {
+            next = bf_st_stack(st, order[i + 1], &next_depth, &next_weight);
+        }
+        for (; open_depth < upto; open_depth++) {
             open[open_depth].name = ids[open_depth];
             open[open_depth].start = t;
             open[open_depth].delta = 0;
         }
         if (delta) {
             total_delta += delta[order[i]];
-            for (size_t d = 0; d < depth; d++)
+            for (size_t d = 0; d < open_depth; d++)
                 open[d].delta += delta[order[i]];
         }
         t = (t > UINT64_MAX - weight) ? UINT64_MAX : t + weight;

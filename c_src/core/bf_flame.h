@@ -35,4 +35,11 @@ int bf_flame_walk(const bf_stack_table *st, const uint32_t *order, bf_flame_cb c
 int bf_flame_walk_delta(const bf_stack_table *st, const uint32_t *order, const double *delta,
                         bf_flame_cb cb, void *ctx);
 
+/* The same walk, for a reader that ignores frames narrower than min_weight: the frames a
+ * stack shares with neither of its neighbours in order (its own, as wide as its weight)
+ * are, when its weight is below min_weight, not reported but added to *skipped (may be
+ * NULL). Every frame reported is reported as by bf_flame_walk_delta. */
+int bf_flame_walk_pruned(const bf_stack_table *st, const uint32_t *order, const double *delta,
+                         double min_weight, uint64_t *skipped, bf_flame_cb cb, void *ctx);
+
 #endif

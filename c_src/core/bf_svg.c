@@ -422,7 +422,8 @@ static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_o
     bf_svg_status rc = BF_SVG_NOMEM;
     if (o->max_frames && !(c.hist = calloc(BF_SVG_BUCKETS, sizeof(uint64_t))))
         goto done;
-    if (bf_flame_walk_delta(st, order, delta, bf_svg_measure, &c) != 0)
+    if (bf_flame_walk_pruned(st, order, delta, c.min_units, &res->frames_pruned,
+                             bf_svg_measure, &c) != 0)
         goto done;
     if (o->max_frames && res->frames_drawn > o->max_frames) {
         /* Over budget: keep the widest buckets that fit, and measure again. */
@@ -437,13 +438,14 @@ static bf_svg_status bf_svg_render_doc(const bf_stack_table *st0, const bf_svg_o
         c.hist = NULL;
         memset(res, 0, sizeof(*res));
         c.max_delta = 0;
-        if (bf_flame_walk_delta(st, order, delta, bf_svg_measure, &c) != 0)
+        if (bf_flame_walk_pruned(st, order, delta, c.min_units, &res->frames_pruned,
+                                 bf_svg_measure, &c) != 0)
             goto done;
     }
     res->min_width_px = c.min_units * c.width_per_unit;
     c.image_height = (res->depth_max + 1) * o->frame_height + c.ypad1 + c.ypad2;
     bf_svg_header(&c);
-    if (bf_flame_walk_delta(st, order, delta, bf_svg_draw, &c) != 0)
+    if (bf_flame_walk_pruned(st, order, delta, c.min_units, NULL, bf_svg_draw, &c) != 0)
         goto done;
     bf_svg_footer(&c);
     rc = out->failed ? BF_SVG_NOMEM : BF_SVG_OK;

@@ -272,3 +272,77 @@ Test(svg, title_is_escaped_too)
     bf_buf_free(&b);
     bf_st_free(st);
 }
+
+/* Every node in walk order, and how many were narrower than min_units. */
+typedef struct seq_ctx {
+    double min_units;
+    uint64_t narrow;
+    bf_flame_node *nodes;
+    size_t n, cap;
+} seq_ctx;
+
+static int seq_collect(const bf_flame_node *node, void *ctx)
+{
+    seq_ctx *c = ctx;
+    if (node->depth > 0 && (double)(node->end - node->start) < c->min_units) {
+        c->narrow++;
+        return 0;
+    }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 1024;
+        c->nodes = realloc(c->nodes, c->cap * sizeof(*c->nodes));
+    }
+    c->nodes[c->n++] = *node;
+    return 0;
+}
+
+/* The pruned walk reports the wide nodes of the full walk, in the same order, and counts
+ * the narrow ones it leaves out: random stacks sharing prefixes, weights from 1 to 1000,
+ * for several minimum widths. */
+Test(svg, pruned_walk_reports_what_the_full_walk_keeps)
+{
+    bf_stack_table *st = bf_st_new(NULL);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (int i = 0; i < 5000; i++) {
+        char line[512];
+        size_t o = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        int depth = 1 + (int)(x % 12);
+        for (int d = 0; d < depth; d++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            o += (size_t)snprintf(line + o, sizeof(line) - o, "%sf%u", d ? ";" : "",
+                                  (unsigned)(x % (d < 3 ? 3 : 40)));
+        }
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        snprintf(line + o, sizeof(line) - o, " %u\n", (unsigned)(1 + x % 1000));
+        bf_folded_reader r;
+        bf_folded_reader_init(&r, st);
+        bf_folded_feed(&r, line, strlen(line));
+        bf_folded_finish(&r);
+        bf_folded_reader_free(&r);
+    }
+    uint32_t *order = bf_st_sorted(st);
+    const double mins[] = {0, 1, 50, 500, 999.5, 5000, 1e9};
+    for (size_t m = 0; m < sizeof(mins) / sizeof(mins[0]); m++) {
+        seq_ctx full = {.min_units = mins[m]}, pruned = {.min_units = mins[m]};
+        uint64_t skipped = 0;
+        cr_assert_eq(bf_flame_walk(st, order, seq_collect, &full), 0);
+        cr_assert_eq(bf_flame_walk_pruned(st, order, NULL, mins[m], &skipped, seq_collect,
+                                          &pruned),
+                     0);
+        cr_assert_eq(pruned.n, full.n, "min %g: %zu nodes, want %zu", mins[m], pruned.n, full.n);
+        cr_assert_eq(pruned.narrow + skipped, full.narrow, "min %g", mins[m]);
+        if (mins[m] > 1)
+            cr_assert_gt(skipped, 0, "min %g: nothing skipped", mins[m]);
+        for (size_t i = 0; i < full.n; i++)
+            cr_assert(full.nodes[i].name == pruned.nodes[i].name &&
+                          full.nodes[i].depth == pruned.nodes[i].depth &&
+                          full.nodes[i].start == pruned.nodes[i].start &&
+                          full.nodes[i].end == pruned.nodes[i].end,
+                      "min %g: node %zu differs", mins[m], i);
+        free(full.nodes);
+        free(pruned.nodes);
+    }
+    free(order);
+    bf_st_free(st);
+}
