@@ -40,11 +40,13 @@ void bf_folded_reader_free(bf_folded_reader *r)
 {
     free(r->pending);
     free(r->ids);
+    free(r->held);
     free(r->names);
     free(r->lens);
     free(r->unesc);
     r->pending = NULL;
     r->ids = NULL;
+    r->held = NULL;
     r->names = NULL;
     r->lens = NULL;
     r->unesc = NULL;
@@ -109,6 +111,14 @@ static size_t bf_folded_unescape(char *out, const char *p, size_t n)
     return o;
 }
 
+/* Adds the stack held back by the line before, if any. */
+static void bf_folded_release(bf_folded_reader *r)
+{
+    if (r->held_depth)
+        bf_st_add(r->st, r->held, r->held_depth, r->held_count, NULL);
+    r->held_depth = 0;
+}
+
 /* Room for a line's frames: limit ids, names and lengths, and (a line with escapes) n
  * bytes of unescaped text, so that pointers into it stay valid for the whole line. */
 static int bf_folded_reserve(bf_folded_reader *r, size_t limit, size_t n, int escaped)
@@ -118,6 +128,10 @@ static int bf_folded_reserve(bf_folded_reader *r, size_t limit, size_t n, int es
         if (!ids)
             return -1;
         r->ids = ids;
+        ids = realloc(r->held, limit * sizeof(uint32_t));
+        if (!ids)
+            return -1;
+        r->held = ids;
         const char **names = realloc(r->names, limit * sizeof(char *));
         if (!names)
             return -1;
@@ -235,11 +249,19 @@ static int bf_folded_line(bf_folded_reader *r, const char *p, size_t n)
             break;
         start = end + 1;
     }
+    bf_folded_release(r);
     if (bf_st_intern_many(r->st, r->names, r->lens, depth, r->ids) < depth) {
         bf_st_count_drop(r->st, count, 1);
         return 0;
     }
-    bf_st_add(r->st, r->ids, depth, count, NULL);
+    /* Held until the next line has been split: its place in the table is fetched
+     * meanwhile. The table changes in the order of the lines all the same. */
+    bf_st_prefetch(r->st, r->ids, depth);
+    uint32_t *ids = r->held;
+    r->held = r->ids;
+    r->ids = ids;
+    r->held_depth = depth;
+    r->held_count = count;
     r->stacks_read++;
     return 0;
 }
@@ -324,6 +346,7 @@ int bf_folded_finish(bf_folded_reader *r)
         }
     }
     r->pending_len = 0;
+    bf_folded_release(r);
     return 0;
 }
 

@@ -55,9 +55,12 @@ typedef struct bf_folded_reader {
     size_t pending_len, pending_cap;
     int skipping;           /* inside a too-long line: drop until its newline */
     uint32_t *ids;          /* scratch: frame ids of the current line */
+    uint32_t *held;         /* the last line's stack, added when the next is split */
+    size_t held_depth;      /* its frames; 0: none held */
+    uint64_t held_count;
     const char **names;     /* scratch: its frames' names (in the line or in unesc) */
     size_t *lens;           /* ...and their lengths */
-    size_t ids_cap;         /* entries of ids, names and lens */
+    size_t ids_cap;         /* entries of ids, held, names and lens */
     char *unesc;            /* scratch: the current line's unescaped frames */
     size_t unesc_cap;
     int failed;             /* allocation failure: stop and report */

@@ -428,6 +428,12 @@ no_memory:
     return BF_ST_DROPPED;
 }
 
+void bf_st_prefetch(const bf_stack_table *st, const uint32_t *ids, size_t depth)
+{
+    if (st && ids && depth && depth <= st->caps.max_depth)
+        __builtin_prefetch(&st->stab[bf_hash_ids(ids, depth) & (st->stab_slots - 1)]);
+}
+
 bf_st_result bf_st_add_weight(bf_stack_table *st, uint32_t stack_id, uint64_t weight)
 {
     if (!st || stack_id >= st->nstacks)

@@ -73,6 +73,8 @@ size_t bf_st_intern_many(bf_stack_table *st, const char *const *names, const siz
  * receives the stack's index, stable for the table's life. */
 bf_st_result bf_st_add(bf_stack_table *st, const uint32_t *ids, size_t depth, uint64_t weight,
                        uint32_t *stack_id);
+/* Starts fetching the memory bf_st_add(st, ids, depth, ...) will look at first. */
+void bf_st_prefetch(const bf_stack_table *st, const uint32_t *ids, size_t depth);
 /* Adds weight to an existing stack by index. BF_ST_INVALID if out of range. */
 bf_st_result bf_st_add_weight(bf_stack_table *st, uint32_t stack_id, uint64_t weight);
 /* The stack present in the table, uncredited: no sample, no weight (a stack carried over
