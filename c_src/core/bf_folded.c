@@ -10,6 +10,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 const char *bf_folded_err_text(bf_folded_err code)
 {
@@ -189,6 +192,53 @@ static int bf_parse_count(const char *p, size_t n, uint64_t *out)
     return 0;
 }
 
+/* Splits a line without escapes at its ';'s into r->names and r->lens, at most limit
+ * frames; returns how many, or 0 when the line holds a backslash (the caller splits it
+ * the careful way). With SSE2 (every x86-64) sixteen bytes are compared at a time and
+ * each block's separators taken from a bit mask: one pass, not a search per frame. */
+static size_t bf_folded_split_plain(bf_folded_reader *r, const char *p, size_t n, size_t limit)
+{
+    size_t depth = 0, start = 0, i = 0;
+#if defined(__SSE2__)
+    const __m128i semi = _mm_set1_epi8(';'), bslash = _mm_set1_epi8('\\');
+    for (; i + 16 <= n; i += 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash)))
+            return 0;
+        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, semi));
+        while (m) {
+            size_t at = i + (size_t)__builtin_ctz(m);
+            m &= m - 1;
+            if (depth + 1 == limit) /* the deepest kept: the rest is cut anyway */
+                goto last;
+            r->names[depth] = p + start;
+            r->lens[depth++] = at - start;
+            start = at + 1;
+        }
+    }
+#endif
+    for (; i < n; i++) {
+        if (p[i] == '\\')
+            return 0;
+        if (p[i] != ';')
+            continue;
+        if (depth + 1 == limit)
+            goto last;
+        r->names[depth] = p + start;
+        r->lens[depth++] = i - start;
+        start = i + 1;
+    }
+last:
+    if (memchr(p + i, '\\', n - i))
+        return 0;
+    {
+        const char *cut = depth + 1 == limit ? memchr(p + start, ';', n - start) : NULL;
+        r->names[depth] = p + start;
+        r->lens[depth++] = (cut ? (size_t)(cut - p) : n) - start;
+    }
+    return depth;
+}
+
 /* One complete line, without its '\n'. */
 static int bf_folded_line(bf_folded_reader *r, const char *p, size_t n)
 {
@@ -221,12 +271,15 @@ static int bf_folded_line(bf_folded_reader *r, const char *p, size_t n)
         return 0;
     }
     size_t limit = bf_st_get_caps(r->st)->max_depth + 1;
-    /* A line without a backslash has no escapes: its frames end at every ';'. */
-    int escaped = memchr(p, '\\', n) != NULL;
-    if (bf_folded_reserve(r, limit, n, escaped) != 0)
+    if (bf_folded_reserve(r, limit, n, 0) != 0)
         return -1;
-    size_t depth = 0, start = 0, uoff = 0;
-    while (depth < limit) {
+    /* A line without a backslash has no escapes: its frames end at every ';'. */
+    size_t depth = bf_folded_split_plain(r, p, n, limit);
+    int escaped = depth == 0;
+    if (escaped && bf_folded_reserve(r, limit, n, 1) != 0)
+        return -1;
+    size_t start = 0, uoff = 0;
+    while (escaped && depth < limit) {
         size_t end = start;
         const char *semi;
         for (;;) {
