@@ -1,17 +1,14 @@
 /* beamflame: the command line. Verbs: svg and diff render folded files (here); record
- * attaches to a live node as an ei C node and records it (bf_record.c). Single-threaded;
- * memory is the stack table (bounded by its caps) plus one read chunk and one output
- * buffer.
+ * attaches to a live node as an ei C node and records it (bf_record.c). Single-threaded
+ * but for reading a large file (bf_input.c: two parts at once); memory is the stack table
+ * (bounded by its caps; while a file is read in two parts, the second part's table too)
+ * plus one mapped window or read chunk per part and one output buffer.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../core/bf_folded.h"
@@ -19,125 +16,36 @@
 #include "../core/bf_svg.h"
 #include "bf_cli_args.h"
 #include "bf_continuous.h"
+#include "bf_input.h"
 #include "bf_inspect.h"
 #include "bf_topview.h"
 #include "bf_output.h"
 #include "bf_record.h"
 
-#define BF_READ_CHUNK (1u << 20) /* bytes per read(2) */
-#define BF_MAP_WINDOW (8u << 20) /* bytes mapped at a time (a multiple of the page size) */
 
 static const char *bf_input_name(const char *path)
 {
     return (!path || !strcmp(path, "-")) ? "<stdin>" : path;
 }
 
-/* A mapped file cut short by another process faults (SIGBUS) on the pages it lost: the
- * read stops with an error instead. */
-static sigjmp_buf bf_map_jmp;
-
-static void bf_map_fault(int sig)
-{
-    (void)sig;
-    siglongjmp(bf_map_jmp, 1);
-}
-
-/* bf_folded_feed over a mapping: its result, or 1 when the mapping faulted. */
-static int bf_map_feed(bf_folded_reader *r, const char *map, size_t len)
-{
-    struct sigaction sa, old;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = bf_map_fault;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &old);
-    volatile int rc = 1;
-    if (sigsetjmp(bf_map_jmp, 1) == 0)
-        rc = bf_folded_feed(r, map, len);
-    sigaction(SIGBUS, &old, NULL);
-    return rc;
-}
-
 /* Reads the folded input at path (NULL or "-": stdin) into st, reporting malformed lines
- * on stderr. */
+ * and drops on stderr. */
 static int bf_cli_read(const char *path, bf_stack_table *st)
 {
-    int fd = 0;
     const char *name = bf_input_name(path);
-    if (path && strcmp(path, "-")) {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            fprintf(stderr, "beamflame: cannot open %s: %s\n", name, strerror(errno));
-            return BF_EXIT_IO;
-        }
+    bf_input_report rep;
+    char err[512];
+    int rc = bf_input_read(path, st, BF_INPUT_SPLIT_MIN, &rep, err, sizeof(err));
+    if (rc == BF_EXIT_IO) {
+        fprintf(stderr, "beamflame: %s\n", err);
+        return rc;
     }
-    char *chunk = NULL;
-    bf_folded_reader r;
-    bf_folded_reader_init(&r, st);
-    int rc = BF_EXIT_OK;
-    /* A regular file is read through a window mapped over it, page-cache pages in place
-     * (read(2)'s copy was a tenth of the time of a large file), the window unmapped as it
-     * moves so that memory stays one window; anything else, or a mapping refused, is
-     * read in chunks. */
-    struct stat sb;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
-        uint64_t size = (uint64_t)sb.st_size, off = 0;
-        while (off < size) {
-            size_t len = size - off < BF_MAP_WINDOW ? (size_t)(size - off) : BF_MAP_WINDOW;
-            void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, (off_t)off);
-            if (map == MAP_FAILED) {
-                if (off == 0)
-                    break; /* not mappable: read it */
-                fprintf(stderr, "beamflame: cannot read %s: %s\n", name, strerror(errno));
-                rc = BF_EXIT_IO;
-                goto done;
-            }
-            int fed = bf_map_feed(&r, map, len);
-            munmap(map, len);
-            if (fed == 1) {
-                fprintf(stderr, "beamflame: cannot read %s: it was truncated while being read\n",
-                        name);
-                rc = BF_EXIT_IO;
-                goto done;
-            }
-            if (fed != 0) {
-                rc = BF_EXIT_NOMEM;
-                goto done;
-            }
-            off += len;
-        }
-        if (off == size)
-            goto finish;
-    }
-    chunk = malloc(BF_READ_CHUNK);
-    if (!chunk) {
-        rc = BF_EXIT_NOMEM;
-        goto done;
-    }
-    for (;;) {
-        ssize_t n = read(fd, chunk, BF_READ_CHUNK);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            fprintf(stderr, "beamflame: cannot read %s: %s\n", name, strerror(errno));
-            rc = BF_EXIT_IO;
-            goto done;
-        }
-        if (n == 0)
-            break;
-        if (bf_folded_feed(&r, chunk, (size_t)n) != 0) {
-            rc = BF_EXIT_NOMEM;
-            goto done;
-        }
-    }
-finish:
-    if (bf_folded_finish(&r) != 0)
-        rc = BF_EXIT_NOMEM;
-    for (size_t i = 0; i < r.nreported; i++)
+    for (size_t i = 0; i < rep.nreported; i++)
         fprintf(stderr, "beamflame: %s:%llu: skipped: %s\n", name,
-                (unsigned long long)r.reported[i].line, bf_folded_err_text(r.reported[i].code));
-    if (r.malformed > r.nreported)
+                (unsigned long long)rep.reported[i].line, bf_folded_err_text(rep.reported[i].code));
+    if (rep.malformed > rep.nreported)
         fprintf(stderr, "beamflame: %s: %llu more malformed lines skipped\n", name,
-                (unsigned long long)(r.malformed - r.nreported));
+                (unsigned long long)(rep.malformed - rep.nreported));
     bf_st_stats s;
     bf_st_get_stats(st, &s);
     if (s.dropped_samples)
@@ -147,11 +55,6 @@ finish:
                 name, (unsigned long long)s.dropped_samples,
                 (unsigned long long)s.dropped_weight, (unsigned long long)s.dropped_by_stacks,
                 (unsigned long long)s.dropped_by_bytes);
-done:
-    bf_folded_reader_free(&r);
-    free(chunk);
-    if (fd > 0)
-        close(fd);
     return rc;
 }
 

@@ -442,6 +442,93 @@ bf_st_result bf_st_add_weight(bf_stack_table *st, uint32_t stack_id, uint64_t we
     return BF_ST_OK;
 }
 
+static uint64_t bf_sat_add(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Stack i of src in dst's frame ids (map: src id -> dst id for the first nmapped) into
+ * out, its slot in dst prefetched; 0 when a name of it is not in dst. */
+static int bf_st_map_stack(const bf_stack_table *dst, const bf_stack_table *src, size_t i,
+                           const uint32_t *map, size_t nmapped, uint32_t *out)
+{
+    const bf_stack *k = &src->stacks[i];
+    const uint32_t *from = src->ids + k->off;
+    if (k->depth > src->caps.max_depth)
+        return 0;
+    for (size_t d = 0; d < k->depth; d++) {
+        if (from[d] >= nmapped)
+            return 0;
+        out[d] = map[from[d]];
+    }
+    bf_st_prefetch(dst, out, k->depth);
+    return 1;
+}
+
+bf_st_result bf_st_merge(bf_stack_table *dst, const bf_stack_table *src)
+{
+    if (!dst || !src)
+        return BF_ST_INVALID;
+    bf_st_result rc = BF_ST_OK;
+    uint32_t *map = malloc((src->nframes ? src->nframes : 1) * sizeof(uint32_t));
+    size_t depth_cap = src->caps.max_depth ? src->caps.max_depth : 1;
+    uint32_t *buf = malloc(2 * depth_cap * sizeof(uint32_t));
+    if (!map || !buf) {
+        free(map);
+        free(buf);
+        return BF_ST_DROPPED; /* nothing merged: counted below */
+    }
+    size_t nmapped = 0;
+    for (; nmapped < src->nframes; nmapped++) {
+        const bf_frame *f = &src->frames[nmapped];
+        int64_t id = bf_st_intern(dst, src->names + f->off, f->len);
+        if (id < 0)
+            break;
+        map[nmapped] = (uint32_t)id;
+    }
+    uint64_t lost_samples = 0, lost_weight = 0;
+    /* Each stack's ids are translated (and its slot in dst prefetched) one stack ahead. */
+    int next_mapped = src->nstacks ? bf_st_map_stack(dst, src, 0, map, nmapped, buf) : 0;
+    for (size_t i = 0; i < src->nstacks; i++) {
+        const bf_stack *k = &src->stacks[i];
+        uint32_t *ids = buf + (i & 1) * depth_cap;
+        int mapped = next_mapped;
+        if (i + 1 < src->nstacks)
+            next_mapped = bf_st_map_stack(dst, src, i + 1, map, nmapped,
+                                          buf + ((i + 1) & 1) * depth_cap);
+        uint32_t sid;
+        if (mapped && bf_st_put(dst, ids, k->depth, 0, 0, &sid) == BF_ST_OK) {
+            bf_stack *to = &dst->stacks[sid];
+            to->weight = bf_sat_add(to->weight, k->weight);
+            to->credits = bf_sat_add(to->credits, k->credits);
+            continue;
+        }
+        /* Refused: bf_st_put counted one sample of no weight; a name refused, nothing
+         * yet. The stack stood for its credits and its weight. */
+        if (!mapped)
+            bf_st_count_drop(dst, 0, 1);
+        dst->stats.dropped_weight = bf_sat_add(dst->stats.dropped_weight, k->weight);
+        if (k->credits > 1)
+            dst->stats.dropped_samples = bf_sat_add(dst->stats.dropped_samples, k->credits - 1);
+        lost_samples += k->credits;
+        lost_weight = bf_sat_add(lost_weight, k->weight);
+        rc = BF_ST_DROPPED;
+    }
+    dst->stats.added_samples = bf_sat_add(dst->stats.added_samples,
+                                          src->stats.added_samples - lost_samples);
+    dst->stats.total_weight = bf_sat_add(dst->stats.total_weight,
+                                         src->stats.total_weight - lost_weight);
+    dst->stats.dropped_samples = bf_sat_add(dst->stats.dropped_samples,
+                                            src->stats.dropped_samples);
+    dst->stats.dropped_weight = bf_sat_add(dst->stats.dropped_weight, src->stats.dropped_weight);
+    dst->stats.dropped_by_stacks += src->stats.dropped_by_stacks;
+    dst->stats.dropped_by_bytes += src->stats.dropped_by_bytes;
+    dst->stats.truncated += src->stats.truncated;
+    free(map);
+    free(buf);
+    return rc;
+}
+
 uint32_t bf_st_frame_count(const bf_stack_table *st)
 {
     return (uint32_t)st->nframes;

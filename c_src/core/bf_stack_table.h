@@ -81,6 +81,13 @@ bf_st_result bf_st_add_weight(bf_stack_table *st, uint32_t stack_id, uint64_t we
  * into a new table, to be credited there later). Caps as for bf_st_add. */
 bf_st_result bf_st_adopt(bf_stack_table *st, const uint32_t *ids, size_t depth,
                          uint32_t *stack_id);
+/* Adds src to dst: every stack of src in src's order with its weight and credits, src's
+ * names interned in src's order, and src's counts (samples added, drops, truncations).
+ * A table filled from the first part of some input and merged with one filled from the
+ * rest is the table filled from the whole (the same frame and stack ids), caps apart: a
+ * stack dst's caps refuse is counted as dropped there. BF_ST_OK, BF_ST_DROPPED when
+ * something was refused, BF_ST_INVALID for a NULL table. */
+bf_st_result bf_st_merge(bf_stack_table *dst, const bf_stack_table *src);
 /* Counts weight that a caller dropped before reaching the table (e.g. a name the bytes
  * cap refused), so every loss shows in one place. */
 void bf_st_count_drop(bf_stack_table *st, uint64_t weight, int by_bytes);

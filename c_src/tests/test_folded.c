@@ -1,6 +1,7 @@
 /* Folded reader and writer: robustness on malformed input, escapes, streaming. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include "bf_test_util.h"
 #include <string.h>
 
 #include "../core/bf_folded.h"
@@ -215,4 +216,94 @@ Test(folded, random_bytes_never_crash)
         bf_folded_reader_free(&r);
         bf_st_free(st);
     }
+}
+
+static bf_stack_table *read_range(const char *text, size_t from, size_t to,
+                                  const bf_st_caps *caps)
+{
+    bf_stack_table *st = bf_st_new(caps);
+    bf_folded_reader r;
+    bf_folded_reader_init(&r, st);
+    cr_assert_eq(bf_folded_feed(&r, text + from, to - from), 0);
+    cr_assert_eq(bf_folded_finish(&r), 0);
+    bf_folded_reader_free(&r);
+    return st;
+}
+
+static void assert_same_table(const bf_stack_table *a, const bf_stack_table *b, size_t split)
+{
+    cr_assert_eq(bf_st_frame_count(a), bf_st_frame_count(b), "split %zu: frames", split);
+    for (uint32_t i = 0; i < bf_st_frame_count(a); i++) {
+        size_t la, lb;
+        const char *na = bf_st_frame_name(a, i, &la), *nb = bf_st_frame_name(b, i, &lb);
+        cr_assert(la == lb && memcmp(na, nb, la) == 0, "split %zu: frame %u", split, i);
+    }
+    cr_assert_eq(bf_st_stack_count(a), bf_st_stack_count(b), "split %zu: stacks", split);
+    for (uint32_t i = 0; i < bf_st_stack_count(a); i++) {
+        size_t da, db;
+        uint64_t wa, wb;
+        const uint32_t *ia = bf_st_stack(a, i, &da, &wa), *ib = bf_st_stack(b, i, &db, &wb);
+        cr_assert(da == db && wa == wb && memcmp(ia, ib, da * sizeof(uint32_t)) == 0 &&
+                      bf_st_stack_credits(a, i) == bf_st_stack_credits(b, i),
+                  "split %zu: stack %u", split, i);
+    }
+    bf_st_stats sa, sb;
+    bf_st_get_stats(a, &sa);
+    bf_st_get_stats(b, &sb);
+    cr_assert(memcmp(&sa, &sb, sizeof(sa)) == 0, "split %zu: counts", split);
+}
+
+/* Reading a file in two parts into two tables and merging them gives the table read
+ * whole: frame and stack ids, weights, credits and counts (truncations included), at
+ * every line boundary of the golden inputs. */
+Test(folded, two_parts_merged_are_the_whole)
+{
+    const char *inputs[] = {"golden/compat-random.folded", "golden/compat-prefix.folded",
+                            "golden/compat-edges.folded"};
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    caps.max_depth = 6; /* some stacks are cut: truncation counts merge too */
+    for (size_t f = 0; f < 3; f++) {
+        size_t len;
+        char *text = bf_test_read_file(inputs[f], &len);
+        cr_assert_not_null(text);
+        bf_stack_table *whole = read_range(text, 0, len, &caps);
+        size_t tried = 0;
+        for (size_t split = 0; split <= len; split++) {
+            if (split && split < len && text[split - 1] != '\n')
+                continue;
+            bf_stack_table *a = read_range(text, 0, split, &caps);
+            bf_stack_table *b = read_range(text, split, len, &caps);
+            cr_assert_eq(bf_st_merge(a, b), BF_ST_OK);
+            assert_same_table(whole, a, split);
+            bf_st_free(a);
+            bf_st_free(b);
+            tried++;
+        }
+        cr_assert_gt(tried, 2);
+        bf_st_free(whole);
+        free(text);
+    }
+}
+
+/* A merge that the destination's caps refuse counts what it lost there. */
+Test(folded, merge_into_a_full_table_counts_the_drops)
+{
+    bf_st_caps caps;
+    bf_st_default_caps(&caps);
+    caps.max_stacks = 2;
+    const char *text = "a;b 1\na;c 2\n";
+    const char *more = "a;b 10\nd 5\ne 7\n";
+    bf_stack_table *a = read_range(text, 0, strlen(text), &caps);
+    bf_stack_table *b = read_range(more, 0, strlen(more), NULL);
+    cr_assert_eq(bf_st_merge(a, b), BF_ST_DROPPED);
+    bf_st_stats s;
+    bf_st_get_stats(a, &s);
+    cr_assert_eq(s.total_weight, 13);
+    cr_assert_eq(s.added_samples, 3);
+    cr_assert_eq(s.dropped_samples, 2);
+    cr_assert_eq(s.dropped_weight, 12);
+    cr_assert_eq(s.dropped_by_stacks, 2);
+    bf_st_free(a);
+    bf_st_free(b);
 }
