@@ -1,6 +1,7 @@
 /* bf_buf: growable byte buffer with an optional FILE sink. See bf_buf.h. */
 #include "bf_buf.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,30 @@ void bf_buf_put_u64_grouped(bf_buf *b, uint64_t v)
         digits++;
     } while (v);
     bf_buf_put(b, tmp + i, sizeof(tmp) - i);
+}
+
+void bf_buf_put_fixed(bf_buf *b, double v, int places)
+{
+    static const double scale[] = {1, 10, 100, 1000};
+    if (places >= 0 && places <= 3 && v >= 0 && v < 1e7) {
+        /* Rounded as printf rounds the exact value: the product's error (below 1e-7 here)
+         * can only matter next to a half, which printf decides. */
+        double s = v * scale[places], f = floor(s), frac = s - f;
+        if (frac < 0.5 - 1e-6 || frac > 0.5 + 1e-6) {
+            uint64_t r = (uint64_t)f + (frac > 0.5), unit = (uint64_t)scale[places];
+            bf_buf_put_u64(b, r / unit);
+            if (places) {
+                char d[4];
+                uint64_t rest = r % unit;
+                for (int i = places - 1; i >= 0; i--, rest /= 10)
+                    d[i] = (char)('0' + rest % 10);
+                bf_buf_putc(b, '.');
+                bf_buf_put(b, d, (size_t)places);
+            }
+            return;
+        }
+    }
+    bf_buf_printf(b, "%.*f", places, v);
 }
 
 void bf_buf_printf(bf_buf *b, const char *fmt, ...)

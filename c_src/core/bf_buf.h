@@ -38,6 +38,8 @@ void bf_buf_put_u64(bf_buf *b, uint64_t v);
 const char *bf_u64_dec(char out[BF_U64_DIGITS], uint64_t v);
 /* Decimal with thousands separators, as flamegraph.pl prints sample counts: 1,234,567. */
 void bf_buf_put_u64_grouped(bf_buf *b, uint64_t v);
+/* v as printf's "%.*f" writes it (places 0..3), without printf for the usual values. */
+void bf_buf_put_fixed(bf_buf *b, double v, int places);
 void bf_buf_printf(bf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes what is held to the sink; returns 0, or -1 when the buffer has failed. */
 int bf_buf_flush(bf_buf *b);

@@ -214,18 +214,41 @@ static void bf_svg_frame(bf_svg_ctx *c, const bf_flame_node *n)
     bf_buf_put_u64_grouped(out, w);
     bf_buf_putc(out, ' ');
     bf_xml_escape(out, o->count_name, strlen(o->count_name), 0);
-    if (n->depth == 0)
+    if (n->depth == 0) {
         bf_buf_puts(out, ", 100%");
-    else
-        bf_buf_printf(out, ", %.2f%%", pct);
+    } else {
+        bf_buf_puts(out, ", ");
+        bf_buf_put_fixed(out, pct, 2);
+        bf_buf_putc(out, '%');
+    }
     if (c->delta) { /* the change, in percent of the total, as flamegraph.pl shows it */
         double d = c->total ? 100.0 * n->delta / (double)c->total : 0.0;
         bf_buf_printf(out, "; %+.2f%%", (d > -0.005 && d < 0.005) ? 0.0 : d);
     }
-    bf_buf_printf(out,
-                  ")</title><rect x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\" "
-                  "fill=\"rgb(%d,%d,%d)\" rx=\"2\" ry=\"2\"/><text x=\"%.2f\" y=\"%.2f\">",
-                  x1, y1, width, y2 - y1, rgb[0], rgb[1], rgb[2], x1 + 3, 3 + (y1 + y2) / 2);
+    /* Written piece by piece: printf's floating point was most of the time of a graph
+     * with many frames drawn. */
+    bf_buf_puts(out, ")</title><rect x=\"");
+    bf_buf_put_fixed(out, x1, 2);
+    bf_buf_puts(out, "\" y=\"");
+    bf_buf_put_fixed(out, y1, 1);
+    bf_buf_puts(out, "\" width=\"");
+    bf_buf_put_fixed(out, width, 2);
+    bf_buf_puts(out, "\" height=\"");
+    bf_buf_put_fixed(out, y2 - y1, 1);
+    bf_buf_puts(out, "\" fill=\"rgb(");
+    for (int k = 0; k < 3; k++) {
+        if (k)
+            bf_buf_putc(out, ',');
+        if (rgb[k] >= 0)
+            bf_buf_put_u64(out, (uint64_t)rgb[k]);
+        else
+            bf_buf_printf(out, "%d", rgb[k]);
+    }
+    bf_buf_puts(out, ")\" rx=\"2\" ry=\"2\"/><text x=\"");
+    bf_buf_put_fixed(out, x1 + 3, 2);
+    bf_buf_puts(out, "\" y=\"");
+    bf_buf_put_fixed(out, 3 + (y1 + y2) / 2, 2);
+    bf_buf_puts(out, "\">");
     size_t chars = (size_t)(width / (o->font_size * o->font_width));
     if (chars >= 3)
         bf_xml_escape(out, name, len, chars);

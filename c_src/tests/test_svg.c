@@ -346,3 +346,30 @@ Test(svg, pruned_walk_reports_what_the_full_walk_keeps)
     free(order);
     bf_st_free(st);
 }
+
+/* The SVG's numbers are written without printf but must read as printf writes them:
+ * random values of every size the graph uses, exact halves and values next to them. */
+Test(svg, fixed_point_numbers_are_printf_s)
+{
+    uint64_t x = 88172645463325252ull;
+    char want[64];
+    for (int i = 0; i < 400000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        switch (i % 4) {
+        case 0: v = (double)(x % 100000000) / 1e4; break;        /* 0..10000, 4 places */
+        case 1: v = (double)(x % 2000000) / 200.0 + 0.005; break; /* halves at 2 places */
+        case 2: v = (double)(x % 100000) * 0.05; break;           /* halves at 1 place */
+        default: v = (double)(x >> 11) / (double)(1ull << 53) * 1e8; break; /* 0..1e8 */
+        }
+        for (int places = 1; places <= 2; places++) {
+            bf_buf b;
+            bf_buf_init(&b, NULL);
+            bf_buf_put_fixed(&b, v, places);
+            bf_buf_putc(&b, '\0');
+            snprintf(want, sizeof(want), "%.*f", places, v);
+            cr_assert_str_eq(b.data, want, "%.17g at %d places", v, places);
+            bf_buf_free(&b);
+        }
+    }
+}
