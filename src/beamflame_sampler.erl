@@ -34,7 +34,8 @@
 %% until every process has been seen once (a run's first pass); a check reads reductions
 %% and status, and a process found running or runnable is hot at once, so a busy process
 %% is found within one rotation even on its first check; `erlang:processes()' is re-read
-%% about every N/10 ms, clamped to [interval, max(1 s, N x 20 us)]; up to ?MAX_NEW_HOT newly
+%% about every N/10 ms or 500 times as long as the last read took (it walks the whole
+%% process table), clamped to [interval, max(1 s, N x 20 us)]; up to ?MAX_NEW_HOT newly
 %% seen processes are checked on two consecutive ticks, more join the rotation. A tick
 %% that comes due while the previous sweep is still running is skipped and counted
 %% (`missed_ticks'); nothing queues up. Measured costs are in bench/ (sample_scale).
@@ -75,6 +76,7 @@
 -define(MAX_NEW_HOT, 1000).        % new processes at a refresh checked at once (more join
                                    % the rotation: a node of 100k would otherwise have its
                                    % first tick check everything)
+-define(REFRESH_COST_RATIO, 500). % ...and at most 1/500th of the time (0.2% of a core)
 -define(REFRESH_US_PER_PROC, 20).  % processes() is re-read at most every N x this (it
                                    % costs ~0.2 us a process: 22 ms for 100k)
 -define(STACK_CHUNK, 4).           % stacks asked in one job
@@ -343,6 +345,9 @@ refresh(Now, S = #s{refresh_us = At}) when Now < At ->
     S;
 refresh(Now, S0 = #s{opts = #{processes := Which}}) ->
     {Pids0, S} = universe(Which, S0),
+    %% processes() walks the whole process table, live or not (89 us at the default limit
+    %% of 262,144, 0.8 ms at +P 2,000,000, measured here, even with 40 processes)
+    Took = now_us() - Now,
     #s{reds = Reds, hot = Hot} = S,
     Pids = Pids0 -- own(S),
     New = [P || P <- Pids, not is_map_key(P, Reds)],
@@ -356,9 +361,12 @@ refresh(Now, S0 = #s{opts = #{processes := Which}}) ->
                        false -> {Hot, New ++ S#s.cold}
                    end,
     Max = max(?REFRESH_MAX_MS * 1000, N * ?REFRESH_US_PER_PROC),
-    %% at a low rate (always-on profiling) no more often than half a rotation: on 10k
-    %% processes a read of processes() and its reconciliation is ~2 ms
-    Every = max(min(Max, max(S#s.interval_us, N * 100)), rotation_ticks(S) * S#s.interval_us div 2),
+    %% Re-read about every N/10 ms, but never so often that reading it costs more than
+    %% 0.2% of a core (a small node with a large process limit re-read it every tick: that
+    %% was most of its sampling cost); at a low rate (always-on profiling) no more often
+    %% than half a rotation (on 10k processes a read and its reconciliation is ~2 ms).
+    Every = max(min(Max, lists:max([S#s.interval_us, N * 100, Took * ?REFRESH_COST_RATIO])),
+                rotation_ticks(S) * S#s.interval_us div 2),
     S#s{cold = Cold, cold_len = N, hot = Hot1, refresh_us = Now + Every}.
 
 universe(all, S) ->
@@ -419,7 +427,9 @@ due(Now, S = #s{hot = Hot, cold = Cold, cold_len = Len, quarantine = Q0, interva
                         [] -> Keys = maps:keys(S#s.reds), {Keys, length(Keys)};
                         _ -> {Rest, Len}
                     end,
-    Due = lists:usort(maps:keys(Hot) ++ Take),
+    %% a hot process may also be in the slice: asked once (one pass, no sort: this runs for
+    %% every process checked)
+    Due = maps:keys(Hot) ++ [P || P <- Take, not is_map_key(P, Hot)],
     Own = maps:from_keys(own(S), own),
     {[P || P <- Due, not is_map_key(P, Q), not is_map_key(P, Own)],
      S#s{cold = Cold1, cold_len = Len1, quarantine = Q}}.
@@ -466,6 +476,26 @@ reds_entry({P, Reds, Changed, _}, {R, H, Sus, Dead}) ->
     %% less than an update of a big map)
     R1 = case R of #{P := Reds} -> R; _ -> R#{P => Reds} end,
     {R1, H1, Sus1, Dead}.
+
+%% The processes a scan_changed scan left out answered idle, their reductions unchanged:
+%% their counts stand, and as update_reds would have done, a hot one cools by a tick and a
+%% suspect one is cleared. Only the hot and suspect sets are walked (a few processes),
+%% skipping those not scanned (quarantined, our own) and those of late chunks.
+quiet(scan, _Reds, _LateScan, S) ->
+    S;
+quiet(scan_changed, Reds, LateScan, S = #s{hot = H0, suspects = Sus0, quarantine = Q}) ->
+    Told = maps:from_keys([P || {P, _, _, _} <- Reds] ++ own(S) ++
+                              [P || {_, Chunk} <- LateScan, {P, _} <- Chunk], told),
+    Quiet = fun(P) -> not is_map_key(P, Told) andalso not is_map_key(P, Q) end,
+    H = maps:fold(fun(P, T, Acc) ->
+                          case Quiet(P) of
+                              false -> Acc;
+                              true when T > 1 -> Acc#{P => T - 1};
+                              true -> maps:remove(P, Acc)
+                          end
+                  end, H0, H0),
+    Sus = maps:filter(fun(P, _) -> not Quiet(P) end, Sus0),
+    S#s{hot = H, suspects = Sus}.
 
 forget(P, S = #s{reds = R, hot = H, roots = Roots}) ->
     S1 = credit_wall(P, S#s.tick - 1, S),
@@ -627,8 +657,14 @@ flush_stale() ->
 sweep(Scan, ScanDeadline, Deadline, S0) ->
     #s{opts = #{states := States, group := Group}, profile = Profile,
        roots = Roots, wall = Wall, suspects = Suspects} = S0,
+    %% In cpu mode, once the idle seeds are probed, the scan leaves out the processes it
+    %% finds idle and unchanged (almost all of them on a big node): see quiet/4.
+    Kind = case States =:= cpu andalso S0#s.seeds =:= 0 of
+               true -> scan_changed;
+               false -> scan
+           end,
     {Reds, LateScan, [Scanner]} =
-        run_jobs(scan, Scan, ?SCAN_CHUNK, Suspects, [S0#s.scanner], ScanDeadline),
+        run_jobs(Kind, Scan, ?SCAN_CHUNK, Suspects, [S0#s.scanner], ScanDeadline),
     %% Which processes need a stack: in cpu mode those busy at the scan; in wall mode those
     %% that ran since their last check and those never observed.
     Want = case States of
@@ -646,7 +682,8 @@ sweep(Scan, ScanDeadline, Deadline, S0) ->
         run_jobs(stack, Items, ?STACK_CHUNK, Suspects, S1#s.stackers, Deadline),
     {Kept, S2} = classify(Answers, maps:from_keys(Probes, probe), S1),
     {Ids, Dropped} = add(Profile, Kept),
-    S3 = update_reds(Reds, S2#s{scanner = Scanner, stackers = Stackers}),
+    S3 = quiet(Kind, Reds, LateScan,
+               update_reds(Reds, S2#s{scanner = Scanner, stackers = Stackers})),
     S4 = case States of
              wall -> lists:foldl(fun update_wall/2, S3, [{P, Id} || {P, Id} <- Ids, is_integer(Id)]);
              cpu -> S3
@@ -839,7 +876,7 @@ new_helper() ->
 helper_init(Controller) ->
     receive
         {job, Controller, Ref, Kind, Chunk} ->
-            Controller ! {chunk, self(), Ref, [read(Kind, I) || I <- Chunk]},
+            Controller ! {chunk, self(), Ref, [R || I <- Chunk, (R = read(Kind, I)) =/= skip]},
             receive
                 {retire, Controller} -> ok
             after 0 ->
@@ -851,6 +888,11 @@ helper_init(Controller) ->
             helper_init(Controller)
     end.
 
+read(scan_changed, {P, Old}) ->
+    case read(scan, {P, Old}) of
+        {P, Old, false, false} -> skip; % idle, unchanged: left out (see quiet/4)
+        Result -> Result
+    end;
 read(scan, {P, Old}) ->
     case erlang:process_info(P, [reductions, status]) of
         undefined ->
