@@ -103,6 +103,7 @@
 -define(BUSY_MAILBOX, 1000).       % a process at a receive with this many messages is
                                    % scanning them: work, not a wait
 -define(CPU_STATES, [running, runnable, garbage_collecting]).
+-define(STACK_READ_REDS, 1).       % what reading a stack costs its process (charge_reads/2)
 %% ERTS never returns more than 64 frames of current_stacktrace, whatever backtrace_depth
 %% says (MAX_BACKTRACE_SIZE in erts/emulator/beam/global.h; measured: setting 200 reads
 %% back 64). A stack of that length may have lost its root side: it gets this root frame.
@@ -202,7 +203,7 @@ init(Parent, Opts = #{rate := Rate, duration := Duration, max_depth := Depth}, C
                       end,
            stats = #{ticks => 0, missed_ticks => 0, samples => 0,
                      late_chunks => 0, unresponsive => 0, dropped => 0,
-                     waits_dropped => 0, wait_probes => 0, busy_seen => 0,
+                     waits_dropped => 0, wait_probes => 0, busy_seen => 0, stacks_read => 0,
                      sweep_us_total => 0, sweep_us_max => 0}},
     schedule(S),
     schedule_slice(S),
@@ -477,6 +478,20 @@ reds_entry({P, Reds, Changed, _}, {R, H, Sus, Dead}) ->
     R1 = case R of #{P := Reds} -> R; _ -> R#{P => Reds} end,
     {R1, H1, Sus1, Dead}.
 
+%% Reading a process's stack costs it one reduction (a current_stacktrace read is a signal
+%% it handles; measured on OTP 25, 27 and 29), which its next check would take for work:
+%% its baseline becomes its count as read with the stack, plus that one. Without this,
+%% every stack read made its process look as if it had run: wall mode re-read every idle
+%% process's stack once a rotation (10,000 reads a second on 10k idle processes).
+charge_reads(Answers, S = #s{reds = R0}) ->
+    R = lists:foldl(fun({P, Info, _}, R1) ->
+                            case {R1, lists:last(Info)} of
+                                {#{P := _}, {reductions, N}} -> R1#{P => N + ?STACK_READ_REDS};
+                                _ -> R1
+                            end
+                    end, R0, Answers),
+    S#s{reds = R}.
+
 %% The processes a scan_changed scan left out answered idle, their reductions unchanged:
 %% their counts stand, and as update_reds would have done, a hot one cools by a tick and a
 %% suspect one is cleared. Only the hot and suspect sets are walked (a few processes),
@@ -682,8 +697,9 @@ sweep(Scan, ScanDeadline, Deadline, S0) ->
         run_jobs(stack, Items, ?STACK_CHUNK, Suspects, S1#s.stackers, Deadline),
     {Kept, S2} = classify(Answers, maps:from_keys(Probes, probe), S1),
     {Ids, Dropped} = add(Profile, Kept),
-    S3 = quiet(Kind, Reds, LateScan,
-               update_reds(Reds, S2#s{scanner = Scanner, stackers = Stackers})),
+    S3 = charge_reads(Answers,
+                      quiet(Kind, Reds, LateScan,
+                            update_reds(Reds, S2#s{scanner = Scanner, stackers = Stackers}))),
     S4 = case States of
              wall -> lists:foldl(fun update_wall/2, S3, [{P, Id} || {P, Id} <- Ids, is_integer(Id)]);
              cpu -> S3
@@ -694,7 +710,8 @@ sweep(Scan, ScanDeadline, Deadline, S0) ->
              false -> S4
          end,
     Late = [{H, [P || {P, _} <- Chunk]} || {H, Chunk} <- LateScan ++ LateStacks],
-    S6 = bump(busy_seen, length(Want), bump(wait_probes, length(Probes), S5)),
+    S6 = bump(stacks_read, length(Answers),
+              bump(busy_seen, length(Want), bump(wait_probes, length(Probes), S5))),
     bump(samples, length(Kept) - Dropped, bump(dropped, Dropped, adopt_late(Late, S6))).
 
 %% In cpu mode, a few waiting processes are asked for their stacks to learn where they
@@ -738,7 +755,7 @@ classify(Answers, Probes, S0) ->
     lists:foldl(fun(A, {Kept, S}) -> judge(A, Probes, Kept, S) end, {[], S0}, Answers).
 
 judge({P, Info, Root} = Answer, Probes, Kept, S) ->
-    [{status, Status}, {message_queue_len, QLen}, {current_stacktrace, Stack}] = Info,
+    [{status, Status}, {message_queue_len, QLen}, {current_stacktrace, Stack} | _] = Info,
     Loc = location(Stack),
     case verdict(P, Status, QLen, Loc, Probes, S) of
         keep ->
@@ -904,7 +921,7 @@ read(scan, {P, Old}) ->
             {P, R, (Old =/= new andalso R =/= Old) orelse Busy, Busy}
     end;
 read(stack, {P, RootKind}) ->
-    case erlang:process_info(P, [status, message_queue_len, current_stacktrace]) of
+    case erlang:process_info(P, [status, message_queue_len, current_stacktrace, reductions]) of
         undefined ->
             skip;
         Info ->

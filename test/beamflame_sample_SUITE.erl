@@ -7,6 +7,7 @@
 -export([known_split_75_25/1, wall_and_group/1, processes_option/1,
          caller_death_undoes_everything/1, run_leaves_nothing_behind/1,
          blocked_target_does_not_stall_the_run/1, ten_thousand_idle_processes/1, hundred_thousand_idle_processes/1,
+         wall_mode_reads_an_idle_stack_once/1,
          empty_profile_says_why/1, short_requests_are_sampled_in_their_work/1,
          busy_server_is_sampled_in_its_work/1, hint_when_most_looks_are_waits/1,
          no_hint_on_cpu_bound_work/1, hint_when_the_node_is_too_busy/1,
@@ -19,7 +20,8 @@
 all() ->
     [known_split_75_25, wall_and_group, processes_option, caller_death_undoes_everything,
      run_leaves_nothing_behind, blocked_target_does_not_stall_the_run,
-     ten_thousand_idle_processes, hundred_thousand_idle_processes, empty_profile_says_why,
+     ten_thousand_idle_processes, hundred_thousand_idle_processes,
+     wall_mode_reads_an_idle_stack_once, empty_profile_says_why,
      short_requests_are_sampled_in_their_work, busy_server_is_sampled_in_its_work,
      hint_when_most_looks_are_waits, no_hint_on_cpu_bound_work, hint_when_the_node_is_too_busy,
      concurrent_runs_share_backtrace_depth,
@@ -199,6 +201,30 @@ ten_thousand_idle_processes(Config) ->
     %% here against ~0.6 ms on a quiet node). The cost on a node is measured in bench/.
     ?assert(Missed =< (Ticks + Missed) div 2, {missed, Missed, Ticks}),
     ?assertMatch({_, _}, binary:match(Folded, <<"bf_workload:hot_a/1">>)),
+    call(Config, bf_workload, stop_idle, [Idle]).
+
+%% Wall mode credits a process that did not run with the stack it had, so an idle process
+%% is read once. Reading a stack costs the process a reduction: that used to make every
+%% idle process look as if it had run at its next check, and be read again once a
+%% rotation (3,000 idle processes over 3 s: ~9,000 reads; the steady cost of wall mode on
+%% 10k idle processes 7% of a core). Each idle process still gets its weight every tick.
+wall_mode_reads_an_idle_stack_once(Config) ->
+    N = 3000,
+    Idle = call(Config, bf_workload, start_idle, [N]),
+    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded,
+                              [#{duration => 3000, states => wall}]),
+    #{stacks_read := Read, ticks := Ticks} = Info,
+    ct:pal("wall, ~p idle: ~p stack reads over ~p ticks", [N, Read, Ticks]),
+    ?assert(Read >= N, {reads, Read}),
+    ?assert(Read =< N + N div 5, {reads, Read}),
+    %% the idle processes' frame (its fun's number differs between releases)
+    Lines = [binary:split(L, <<" ">>, [global]) || L <- binary:split(Folded, <<"\n">>, [global]),
+                                                  L =/= <<>>],
+    Count = fun(Ls) -> lists:sum([binary_to_integer(lists:last(L)) || L <- Ls]) end,
+    Idle1 = Count([L || L = [F | _] <- Lines, binary:longest_common_prefix(
+                                                  [F, <<"bf_workload:start_idle/1-fun-">>]) =:= 29]),
+    Share = 100 * Idle1 / Count(Lines),
+    ?assert(Share >= 90, {idle_share, Share}),
     call(Config, bf_workload, stop_idle, [Idle]).
 
 %% A 75/25 split in one process among 100,000 idle ones: found, with enough samples, at
