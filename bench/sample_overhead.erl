@@ -19,6 +19,7 @@
 -export([main/1]).
 
 -define(COST_WINDOW_MS, 10000).
+-define(COST_ROUNDS, 5).
 -define(TP_ROUNDS, 6).
 -define(TP_WINDOW_MS, 5000).
 
@@ -73,16 +74,26 @@ window_cost(Fun, Ms) ->
     Fun(Ms),
     100 * (cpu_s() - C0) / ((erlang:monotonic_time(microsecond) - T0) / 1000000).
 
+%% ?COST_ROUNDS rounds of a window without sampling and the same window sampled; the
+%% cost is their difference, per round; the median with the rounds' range is printed.
 cpu_cost(Idle, Mode, Rate) ->
-    Base = window_cost(fun timer:sleep/1, ?COST_WINDOW_MS),
-    Sampled = window_cost(fun(Ms) -> {ok, _} = beamflame:sample(#{duration => Ms, rate => Rate,
-                                                                   states => Mode}) end,
-                          ?COST_WINDOW_MS),
-    Cost = Sampled - Base,
-    io:format("sample_cpu_cost: mode=~s rate=~b idle=~b window_s=~b baseline_core_pct=~.2f "
-              "sampled_core_pct=~.2f cost_core_pct=~.2f schedulers=~b loss_bound_pct=~.2f~n",
-              [Mode, Rate, Idle, ?COST_WINDOW_MS div 1000, Base, Sampled, Cost,
-               erlang:system_info(schedulers_online),
+    Rounds = [begin
+                  Base = window_cost(fun timer:sleep/1, ?COST_WINDOW_MS),
+                  Sampled = window_cost(
+                              fun(Ms) -> {ok, _} = beamflame:sample(#{duration => Ms, rate => Rate,
+                                                                       states => Mode}) end,
+                              ?COST_WINDOW_MS),
+                  {Base, Sampled, Sampled - Base}
+              end || _ <- lists:seq(1, ?COST_ROUNDS)],
+    Costs = lists:sort([C || {_, _, C} <- Rounds]),
+    Cost = lists:nth((length(Costs) + 1) div 2, Costs),
+    Median = fun(L) -> lists:nth((length(L) + 1) div 2, lists:sort(L)) end,
+    io:format("sample_cpu_cost: mode=~s rate=~b idle=~b window_s=~b rounds=~b "
+              "baseline_core_pct=~.2f sampled_core_pct=~.2f cost_core_pct=~.2f (~.2f-~.2f) "
+              "schedulers=~b loss_bound_pct=~.2f~n",
+              [Mode, Rate, Idle, ?COST_WINDOW_MS div 1000, ?COST_ROUNDS,
+               Median([B || {B, _, _} <- Rounds]), Median([S || {_, S, _} <- Rounds]), Cost,
+               hd(Costs), lists:last(Costs), erlang:system_info(schedulers_online),
                Cost / erlang:system_info(schedulers_online)]).
 
 work(Counter) ->
