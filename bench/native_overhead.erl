@@ -47,8 +47,9 @@ main() ->
 
 details(Shares) ->
     Med = fun(K) -> median([maps:get(K, S) || S <- Shares]) end,
-    io_lib:format(" fib_share=~.3f complete_chain_share=~.3f held_us_per_sample=~.1f",
-                  [Med(fib), Med(complete), Med(held)]).
+    io_lib:format(" fib_share=~.3f complete_chain_share=~.3f held_us_median=~b "
+                  "held_us_mean=~.1f",
+                  [Med(fib), Med(complete), Med(held_median), Med(held)]).
 
 label({native, R}) -> "native_" ++ integer_to_list(R) ++ "hz";
 label(perf) -> "perf_record_g_99hz".
@@ -67,8 +68,9 @@ window(Node, OsPid, Mode) ->
                     {ok, Folded, Info} = erpc:call(Node, ?MODULE, run_native,
                                                    [#{duration => ?WINDOW_MS, rate => Rate}]),
                     #{erlang_samples := E, complete_chains := C, stopped_us := H,
-                      thread_samples := N} = Info,
-                    #{fib => share(Folded), complete => C / max(E, 1), held => H / max(N, 1)};
+                      stopped_us_median := HM, thread_samples := N} = Info,
+                    #{fib => share(Folded), complete => C / max(E, 1), held => H / max(N, 1),
+                      held_median => HM};
                 perf ->
                     _ = os:cmd("perf record -q -g -F 99 -o /tmp/bf_nbench.perf -p " ++ OsPid
                                ++ " -- sleep " ++ integer_to_list(?WINDOW_MS div 1000)

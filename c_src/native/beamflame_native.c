@@ -48,10 +48,14 @@
 #include "bf_nport.h"
 
 #define BF_NATIVE_MAX_THREADS 1024   /* scheduler threads followed */
-#define BF_NATIVE_STACK_COPY 65536   /* bytes copied from rsp per sample */
+#define BF_NATIVE_STACK_COPY 65536   /* bytes copied from rsp per sample at most */
+#define BF_NATIVE_STACK_FIRST 16384  /* ... at first: more only for a frame chain that goes on
+                                      * past it (copying 64 KiB each time was most of the
+                                      * time a thread was held) */
 #define BF_NATIVE_MAX_FRAMES 256     /* frames per stack */
 #define BF_NATIVE_MAX_MAPS 4096      /* /proc/PID/maps entries kept */
 #define BF_NATIVE_STOP_WAIT_MS 100   /* a thread that does not stop by then is skipped */
+#define BF_NATIVE_HELD_BUCKETS 1024  /* held times counted to the microsecond up to this */
 #define BF_NATIVE_ESTACK_BELOW 4096u  /* process stack copied below rbp (the call into glue) */
 #define BF_NATIVE_ESTACK_COPY 65536u  /* bytes of process stack copied from rbp - BELOW */
 #define BF_NATIVE_MAX_JIT_MODULES 100000u /* entries of the JIT's debugger list read */
@@ -66,6 +70,13 @@ typedef struct bf_thread {
     char name[32];
     int seized;
     void *upt; /* libunwind-ptrace's per-thread handle, made once (it caches ELF images) */
+    /* its last sample asleep: the system call it was blocked in (/proc/.../syscall: number,
+     * arguments, stack pointer, pc) and the stack found; counted again, without a stop,
+     * while the thread is still blocked in that same call */
+    char sys[160];
+    size_t syslen; /* 0: none kept */
+    uint32_t sys_stack;
+    int sys_jit, sys_erlang, sys_complete;
 } bf_thread;
 
 typedef struct bf_native {
@@ -95,13 +106,17 @@ typedef struct bf_native {
     unw_addr_space_t as;
     /* counters */
     uint64_t samples, missed_ticks, not_stopped, jit_samples, idle_samples, truncated;
+    uint64_t idle_reused; /* idle samples counted from the thread's last, not stopped */
     uint64_t erlang_samples;                 /* stacks with at least one Erlang function */
     uint64_t complete_chains;                /* ... whose walk reached the process's first frame */
     uint64_t stopped_us, stopped_us_max;     /* time threads were held stopped */
+    uint32_t held_hist[BF_NATIVE_HELD_BUCKETS]; /* samples by microseconds held (the last:
+                                                  that many or more): the median */
     uint64_t stop_wait_us;                   /* time from PTRACE_INTERRUPT to the stop */
 } bf_native;
 
 static bf_native g; /* one per process: signal handlers reach it */
+static sigset_t bf_chld; /* SIGCHLD, blocked: bf_capture waits for it */
 static volatile sig_atomic_t bf_stop_flag;
 
 static void bf_on_signal(int sig)
@@ -348,6 +363,22 @@ static int bf_thread_sleeping(const bf_native *n, pid_t tid)
     return bf_stat_state(buf) == 'S';
 }
 
+/* The system call a blocked thread is in, as /proc/PID/task/TID/syscall says it (one line:
+ * number, six arguments, stack pointer, pc); 0 when unreadable or not blocked in one. */
+static size_t bf_thread_syscall(const bf_native *n, pid_t tid, char *buf, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)n->pid, (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t r = read(fd, buf, len);
+    close(fd);
+    if (r <= 0 || (size_t)r == len || buf[0] < '0' || buf[0] > '9')
+        return 0; /* "running", "-1 ..." (blocked outside a system call), or cut */
+    return (size_t)r;
+}
+
 /* What one sample took from a stopped thread. */
 typedef struct bf_sample {
     struct user_regs_struct regs;
@@ -412,6 +443,22 @@ static void bf_unwind_c(bf_native *n, bf_thread *t, bf_sample *sm)
     } while (sm->np < BF_NATIVE_MAX_FRAMES && unw_step(&cur) > 0);
 }
 
+/* Whether the frame-pointer chain from rbp leaves the stack copy before its end (a saved
+ * rbp of 0, or one that does not go up): the copy then misses frames. Reads the copy only. */
+static int bf_chain_leaves(const bf_stack_snap *snap, uint64_t rbp)
+{
+    for (int i = 0; i < BF_NATIVE_MAX_FRAMES; i++) {
+        uint64_t up;
+        if (bf_snap_word(snap, rbp, &up) != 0 || bf_snap_word(snap, rbp + 8, &up) != 0)
+            return rbp >= snap->base; /* past the copy's end (above it: not ours to judge) */
+        bf_snap_word(snap, rbp, &up);
+        if (up == 0 || up <= rbp)
+            return 0;
+        rbp = up;
+    }
+    return 0;
+}
+
 /* Stops the thread, takes what the walk needs, lets it go. 0 or -1 (not stopped). */
 static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
 {
@@ -425,10 +472,14 @@ static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
             break;
         if (w < 0 && errno != EINTR)
             return -1;
-        if (bf_now_us() > deadline)
+        long long left = deadline - bf_now_us();
+        if (left <= 0)
             return -1; /* still running (it will stop later; the next CONT resumes it) */
-        struct timespec ts = {0, 20000};
-        nanosleep(&ts, NULL);
+        /* woken by the stop itself (a tracee's stop sends us SIGCHLD, blocked and waited
+         * for here): polling with a short sleep held each thread ~100 us longer than
+         * its stop, the sleep's timer slack included */
+        struct timespec ts = {(time_t)(left / 1000000), (long)(left % 1000000) * 1000};
+        sigtimedwait(&bf_chld, NULL, &ts);
     }
     if (!WIFSTOPPED(status))
         return -1; /* exited */
@@ -436,8 +487,8 @@ static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
     int ok = ptrace(PTRACE_GETREGS, t->tid, 0, &sm->regs) == 0;
     if (ok) {
         uint64_t rsp = sm->regs.rsp;
-        struct iovec l[1] = {{stack, BF_NATIVE_STACK_COPY}};
-        struct iovec r[1] = {{(void *)(uintptr_t)rsp, BF_NATIVE_STACK_COPY}};
+        struct iovec l[1] = {{stack, BF_NATIVE_STACK_FIRST}};
+        struct iovec r[1] = {{(void *)(uintptr_t)rsp, BF_NATIVE_STACK_FIRST}};
         ssize_t got = process_vm_readv(g.pid, l, 1, r, 1, 0);
         if (got < 0) { /* near the stack's end: take what is there, page by page */
             got = 0;
@@ -452,6 +503,15 @@ static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
         if (process_vm_readv(g.pid, &lc, 1, &rc, 1, 0) != 4)
             memset(sm->code, 0x90, 4);
         sm->pc_in_jit = bf_is_jit(n, sm->regs.rip);
+        if (sm->pc_in_jit && n->frame_pointers && got == BF_NATIVE_STACK_FIRST &&
+            bf_chain_leaves(&sm->snap, sm->regs.rbp)) {
+            /* a deep Erlang stack: the rest, up to the most a sample copies */
+            struct iovec l2 = {stack + got, BF_NATIVE_STACK_COPY - (size_t)got};
+            struct iovec r2 = {(void *)(uintptr_t)(rsp + (uint64_t)got), l2.iov_len};
+            ssize_t more = process_vm_readv(g.pid, &l2, 1, &r2, 1, 0);
+            if (more > 0)
+                sm->snap.len += (size_t)more;
+        }
         if (!sm->pc_in_jit)
             bf_unwind_c(n, t, sm);
     }
@@ -460,6 +520,7 @@ static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
     ptrace(PTRACE_CONT, t->tid, 0, (void *)(uintptr_t)sig);
     long long held = bf_now_us() - stopped;
     n->stopped_us += (uint64_t)held;
+    n->held_hist[held < BF_NATIVE_HELD_BUCKETS - 1 ? held : BF_NATIVE_HELD_BUCKETS - 1]++;
     if ((uint64_t)held > n->stopped_us_max)
         n->stopped_us_max = (uint64_t)held;
     n->stop_wait_us += (uint64_t)(stopped - asked);
@@ -519,6 +580,22 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
     int sleeping = bf_thread_sleeping(n, t->tid);
     if (sleeping && !n->idle)
         return;
+    /* Asleep in the same system call as at its last sample (same arguments, same stack
+     * pointer and pc): the same wait, whose stack that sample has. Counted again without
+     * stopping the thread: an idle scheduler is no longer stopped (and woken) every tick. */
+    char sys[sizeof(t->sys)];
+    size_t syslen = sleeping ? bf_thread_syscall(n, t->tid, sys, sizeof(sys)) : 0;
+    if (syslen && syslen == t->syslen && !memcmp(sys, t->sys, syslen) &&
+        bf_st_add_weight(n->st, t->sys_stack, 1) == BF_ST_OK) {
+        n->samples++;
+        n->idle_samples++;
+        n->idle_reused++;
+        n->jit_samples += t->sys_jit;
+        n->erlang_samples += t->sys_erlang;
+        n->complete_chains += t->sys_complete;
+        return;
+    }
+    t->syslen = 0;
     sm.np = 0;
     sm.into_jit = 0;
     sm.esnap.len = 0;
@@ -584,11 +661,20 @@ static void bf_sample_thread(bf_native *n, bf_thread *t, uint8_t *stack)
             return;
         ids[d++] = (uint32_t)id;
     }
-    bf_st_add(n->st, ids, d, 1, NULL);
+    uint32_t sid;
+    int added = bf_st_add(n->st, ids, d, 1, &sid) == BF_ST_OK;
     n->samples++;
     n->jit_samples += jit;
     n->erlang_samples += erlang;
     n->complete_chains += bottom && erlang;
+    if (syslen && added) {
+        memcpy(t->sys, sys, syslen);
+        t->syslen = syslen;
+        t->sys_stack = sid;
+        t->sys_jit = jit;
+        t->sys_erlang = erlang;
+        t->sys_complete = bottom && erlang;
+    }
 }
 
 /* --- attach, loop, detach ---------------------------------------------------------------- */
@@ -867,6 +953,20 @@ static const char *bf_native_capability(const bf_native *n)
     return bf_capability(n->have_perfmap, n->have_gdbjit, n->frame_pointers);
 }
 
+/* The median time a thread was held stopped, in microseconds (0 without samples). */
+static uint64_t bf_held_median(const bf_native *n)
+{
+    uint64_t total = 0, seen = 0;
+    for (size_t i = 0; i < BF_NATIVE_HELD_BUCKETS; i++)
+        total += n->held_hist[i];
+    for (size_t i = 0; i < BF_NATIVE_HELD_BUCKETS; i++) {
+        seen += n->held_hist[i];
+        if (total && seen * 2 >= total)
+            return i;
+    }
+    return 0;
+}
+
 static int bf_write_packet(const char *buf, size_t len)
 {
     unsigned char hdr[4];
@@ -905,6 +1005,7 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
             .complete_chains = n->complete_chains,
             .stopped_us = n->stopped_us,
             .stopped_us_max = n->stopped_us_max,
+            .stopped_us_median = bf_held_median(n),
             .stop_wait_us = n->stop_wait_us,
             .samples = n->samples,
             .threads = n->nth,
@@ -913,6 +1014,7 @@ static void bf_port_reply(bf_native *n, int rc, const char *err)
             .jit_samples = n->jit_samples,
             .truncated_stacks = n->truncated,
             .idle_samples = n->idle_samples,
+            .idle_reused = n->idle_reused,
             .capability = bf_native_capability(n)};
         if (bf_nport_encode_ok(&x, text, len, &info) != 0) {
             ei_x_free(&x);
@@ -959,6 +1061,9 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&bf_chld);
+    sigaddset(&bf_chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &bf_chld, NULL);
 
     char err[256] = "";
     int rc = BF_NAT_OK;
@@ -1007,12 +1112,13 @@ done:
         free(text);
         fprintf(stderr, "beamflame_native: %llu samples from %zu threads, %llu with JIT frames, "
                         "%llu with Erlang functions (%llu complete chains), %llu cut at %d frames, %llu missed ticks; "
-                        "threads held stopped %.1f us on average (max %llu us); %s\n",
+                        "threads held stopped %.1f us on average (median %llu us, max %llu us); %s\n",
                 (unsigned long long)n->samples, n->nth, (unsigned long long)n->jit_samples,
                 (unsigned long long)n->erlang_samples, (unsigned long long)n->complete_chains, (unsigned long long)n->truncated,
                 BF_NATIVE_MAX_FRAMES, (unsigned long long)n->missed_ticks,
                 n->samples ? (double)n->stopped_us / (double)n->samples : 0.0,
-                (unsigned long long)n->stopped_us_max, bf_native_capability(n));
+                (unsigned long long)bf_held_median(n), (unsigned long long)n->stopped_us_max,
+                bf_native_capability(n));
     } else {
         fprintf(stderr, "beamflame_native: %s\n", err);
     }

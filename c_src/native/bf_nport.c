@@ -30,6 +30,7 @@ int bf_nport_encode_ok(ei_x_buff *x, const char *folded, size_t len, const bf_na
                   {"complete_chains", i->complete_chains},
                   {"stopped_us", i->stopped_us},
                   {"stopped_us_max", i->stopped_us_max},
+                  {"stopped_us_median", i->stopped_us_median},
                   {"stop_wait_us", i->stop_wait_us},
                   {"samples", i->samples},
                   {"threads", i->threads},
@@ -37,7 +38,8 @@ int bf_nport_encode_ok(ei_x_buff *x, const char *folded, size_t len, const bf_na
                   {"not_stopped", i->not_stopped},
                   {"jit_samples", i->jit_samples},
                   {"truncated_stacks", i->truncated_stacks},
-                  {"idle_samples", i->idle_samples}};
+                  {"idle_samples", i->idle_samples},
+                  {"idle_reused", i->idle_reused}};
     size_t ncounts = sizeof(counts) / sizeof(counts[0]);
     int rc = ei_x_encode_tuple_header(x, 3) | ei_x_encode_atom(x, "ok") |
              ei_x_encode_binary(x, folded ? folded : "", folded ? (long)len : 0) |

@@ -16,9 +16,10 @@ typedef struct bf_native_info {
     int frame_pointers;
     const char *frame_layout_from; /* symbol | debugger_list | cmdline | none */
     int debug_symbols;
-    uint64_t erlang_samples, complete_chains, stopped_us, stopped_us_max, stop_wait_us,
+    uint64_t erlang_samples, complete_chains, stopped_us, stopped_us_max, stopped_us_median,
+        stop_wait_us,
         samples, threads, missed_ticks, not_stopped, jit_samples, truncated_stacks,
-        idle_samples;
+        idle_samples, idle_reused;
     const char *capability;
 } bf_native_info;
 

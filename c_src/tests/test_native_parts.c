@@ -139,7 +139,7 @@ Test(native_parts, port_codec)
     ei_x_buff x;
     ei_x_new_with_version(&x);
     bf_native_info info = {.jit_names = "perf_map", .frame_pointers = 1, .samples = 12,
-                           .threads = 2, .capability = "full: yes"};
+                           .threads = 2, .stopped_us_median = 17, .capability = "full: yes"};
     cr_assert_eq(bf_nport_encode_ok(&x, "a;b 3\n", 6, &info), 0);
     int i = 0, version, arity;
     char atom[MAXATOMLEN], bin[64];
@@ -160,6 +160,11 @@ Test(native_parts, port_codec)
             cr_assert_eq(ei_decode_ulonglong(x.buff, &i, &v), 0);
             cr_assert_eq(v, 12);
             found++;
+        } else if (!strcmp(atom, "stopped_us_median")) {
+            unsigned long long v;
+            cr_assert_eq(ei_decode_ulonglong(x.buff, &i, &v), 0);
+            cr_assert_eq(v, 17);
+            found++;
         } else if (!strcmp(atom, "capability")) {
             cr_assert_eq(ei_decode_binary(x.buff, &i, bin, &len), 0);
             cr_assert_eq(len, 9);
@@ -168,7 +173,7 @@ Test(native_parts, port_codec)
             cr_assert_eq(ei_skip_term(x.buff, &i), 0);
         }
     }
-    cr_assert_eq(found, 2);
+    cr_assert_eq(found, 3);
     cr_assert_eq(i, x.index); /* the whole packet, nothing after the map */
     ei_x_free(&x);
 
