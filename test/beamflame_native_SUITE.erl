@@ -11,14 +11,14 @@
 -export([erlang_chain_with_perf_map/1, bif_shows_c_frames/1, reduced_without_perf_map/1,
          frame_pointers_without_map/1, generated_names_agree_across_modes/1,
          killing_the_sampler_leaves_the_node_running/1, bad_options/1,
-         a_second_tracer_is_refused_by_name/1]).
+         a_second_tracer_is_refused_by_name/1, a_sleeping_scheduler_is_not_stopped_again/1]).
 -export([on_peer/2]).
 
 all() ->
     [erlang_chain_with_perf_map, bif_shows_c_frames, reduced_without_perf_map,
      frame_pointers_without_map, generated_names_agree_across_modes,
      killing_the_sampler_leaves_the_node_running, bad_options,
-     a_second_tracer_is_refused_by_name].
+     a_second_tracer_is_refused_by_name, a_sleeping_scheduler_is_not_stopped_again].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -74,6 +74,30 @@ erlang_chain_with_perf_map(Config) ->
     ?assert(Complete > Erl * 0.8, {complete, Complete, 'of', Erl}),
     %% every stack starts with a scheduler thread's name (as the release names them)
     ?assert(lists:all(fun(L) -> re:run(L, ?SCHED ";") =/= nomatch end, lines(Folded))),
+    peer:stop(Peer).
+
+%% A scheduler asleep in the same system call as at its last sample is counted with that
+%% sample's stack, not stopped (and woken) again: on a node with one busy scheduler of
+%% two, most idle samples are reused, each still a scheduler's [idle] stack with frames
+%% under it, and the busy one is still sampled in its work. The stop time per sample is
+%% reported (its median).
+a_sleeping_scheduler_is_not_stopped_again(Config) ->
+    {Peer, Node} = start(Config, ["+JPperf", "map", "+S", "2"]),
+    _ = erpc:call(Node, bf_nativework, start_chain, []),
+    {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 2000}]]),
+    #{idle_samples := Idle, idle_reused := Reused, stopped_us_median := Held} = Info,
+    ct:log("idle ~b, reused ~b, held median ~b us; ~p", [Idle, Reused, Held, Info]),
+    ?assert(Idle > 50, {idle, Idle}),
+    ?assert(Reused >= Idle div 2, {reused, Reused, 'of', Idle}),
+    ?assert(Held > 0),
+    IdleLines = [L || L <- lines(Folded), binary:match(L, <<";[idle];">>) =/= nomatch],
+    Weights = [binary_to_integer(lists:last(binary:split(L, <<" ">>, [global])))
+               || L <- IdleLines],
+    ?assertEqual(Idle, lists:sum(Weights)),
+    ?assert(lists:all(fun(L) -> re:run(L, ?SCHED ";\\[idle\\];[^ ]+ [0-9]+$") =/= nomatch end,
+                      IdleLines)),
+    ?assert(lists:any(fun(L) -> binary:match(L, <<"bf_nativework:c/1">>) =/= nomatch end,
+                      lines(Folded))),
     peer:stop(Peer).
 
 bif_shows_c_frames(Config) ->
