@@ -893,7 +893,7 @@ new_helper() ->
 helper_init(Controller) ->
     receive
         {job, Controller, Ref, Kind, Chunk} ->
-            Controller ! {chunk, self(), Ref, [R || I <- Chunk, (R = read(Kind, I)) =/= skip]},
+            Controller ! {chunk, self(), Ref, [R || I <- Chunk, R <- [read(Kind, I)], R =/= skip]},
             receive
                 {retire, Controller} -> ok
             after 0 ->
