@@ -57,7 +57,7 @@
 %% `wall' counts every process at every tick: a process that did not run keeps the stack
 %% it had, credited lazily, so idle processes cost nothing per tick.
 -module(beamflame_sampler).
--export([validate/1, start_link/3, defaults/0, chunks/2]).
+-export([validate/1, start_link/3, defaults/0, chunks/2, turn/3]).
 -export([init/4, helper_init/1, reader_init/1]).
 
 -define(HOT_TTL, 10).              % ticks a process stays hot after it last ran
@@ -687,7 +687,7 @@ sweep(Scan, ScanDeadline, Deadline, S0) ->
                wall -> [P || {P, R, Ran, _} <- Reds, R =/= dead,
                              Ran orelse not is_map_key(P, Wall)]
            end,
-    Sampled = lists:sublist(Want, ?MAX_STACKS_PER_TICK),
+    Sampled = turn(Want, ?MAX_STACKS_PER_TICK, S0#s.tick),
     {Probes, S1} = probes(States, Reds, S0),
     NeedRoot = Group =/= none,
     %% each stack item says which root frame its answer needs, if any
@@ -713,6 +713,19 @@ sweep(Scan, ScanDeadline, Deadline, S0) ->
     S6 = bump(stacks_read, length(Answers),
               bump(busy_seen, length(Want), bump(wait_probes, length(Probes), S5))),
     bump(samples, length(Kept) - Dropped, bump(dropped, Dropped, adopt_late(Late, S6))).
+
+%% @doc At most N of Items, from a place that moves on by N each tick: when more processes
+%% want a stack than a tick reads, each gets its turn (taking the first N every tick left
+%% the others, in wall mode, with the stack of their first read for the whole run).
+-spec turn([T], pos_integer(), non_neg_integer()) -> [T].
+turn(Items, N, Tick) ->
+    case length(Items) of
+        Len when Len =< N ->
+            Items;
+        Len ->
+            {Before, After} = lists:split((Tick * N) rem Len, Items),
+            lists:sublist(After ++ Before, N)
+    end.
 
 %% In cpu mode, a few waiting processes are asked for their stacks to learn where they
 %% wait: first those that ran since their last check (the request/response processes

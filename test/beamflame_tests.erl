@@ -162,3 +162,14 @@ options_are_validated_test_() ->
      ?_assertMatch({ok, #{duration := 5000, rate := 99, states := cpu, group := none,
                           processes := all, max_depth := 64}},
                    beamflame_sampler:validate(#{}))].
+
+%% More processes wanting a stack than a tick reads (128): over 30 ticks each of 300 gets
+%% its turn 12 or 13 times (taking the first 128 each tick gave the rest none).
+stack_reads_take_turns_test() ->
+    Items = lists:seq(1, 300),
+    Taken = lists:append([beamflame_sampler:turn(Items, 128, T) || T <- lists:seq(1, 30)]),
+    Counts = [length([X || X <- Taken, X =:= I]) || I <- Items],
+    ?assertEqual(30 * 128, length(Taken)),
+    ?assert(lists:min(Counts) >= 12),
+    ?assert(lists:max(Counts) =< 13),
+    ?assertEqual([1, 2, 3], beamflame_sampler:turn([1, 2, 3], 128, 7)).
