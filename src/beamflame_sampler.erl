@@ -495,11 +495,12 @@ charge_reads(Answers, S = #s{reds = R0}) ->
 %% The processes a scan_changed scan left out answered idle, their reductions unchanged:
 %% their counts stand, and as update_reds would have done, a hot one cools by a tick and a
 %% suspect one is cleared. Only the hot and suspect sets are walked (a few processes),
-%% skipping those not scanned (quarantined, our own) and those of late chunks.
+%% skipping those not scanned (quarantined) and those of late chunks.
 quiet(scan, _Reds, _LateScan, S) ->
     S;
 quiet(scan_changed, Reds, LateScan, S = #s{hot = H0, suspects = Sus0, quarantine = Q}) ->
-    Told = maps:from_keys([P || {P, _, _, _} <- Reds] ++ own(S) ++
+    %% (our own processes are never hot nor suspect: they are never scanned)
+    Told = maps:from_keys([P || {P, _, _, _} <- Reds] ++
                               [P || {_, Chunk} <- LateScan, {P, _} <- Chunk], told),
     Quiet = fun(P) -> not is_map_key(P, Told) andalso not is_map_key(P, Q) end,
     H = maps:fold(fun(P, T, Acc) ->

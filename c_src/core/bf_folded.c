@@ -192,6 +192,16 @@ static int bf_parse_count(const char *p, size_t n, uint64_t *out)
     return 0;
 }
 
+/* Takes p[*start..at) as the line's next frame; 1 once limit frames are held. */
+static int bf_folded_cut(bf_folded_reader *r, const char *p, size_t *start, size_t at,
+                         size_t *depth, size_t limit)
+{
+    r->names[*depth] = p + *start;
+    r->lens[(*depth)++] = at - *start;
+    *start = at + 1;
+    return *depth == limit; /* the deepest kept: the rest is cut anyway */
+}
+
 /* Splits a line without escapes at its ';'s into r->names and r->lens, at most limit
  * frames; returns how many, or 0 when the line holds a backslash (the caller splits it
  * the careful way). With SSE2 (every x86-64) sixteen bytes are compared at a time and
@@ -205,38 +215,21 @@ static size_t bf_folded_split_plain(bf_folded_reader *r, const char *p, size_t n
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
         if (_mm_movemask_epi8(_mm_cmpeq_epi8(v, bslash)))
             return 0;
-        unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, semi));
-        while (m) {
-            size_t at = i + (size_t)__builtin_ctz(m);
-            m &= m - 1;
-            if (depth + 1 == limit) /* the deepest kept: the rest is cut anyway */
-                goto last;
-            r->names[depth] = p + start;
-            r->lens[depth++] = at - start;
-            start = at + 1;
-        }
+        for (unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, semi)); m; m &= m - 1)
+            if (bf_folded_cut(r, p, &start, i + (size_t)__builtin_ctz(m), &depth, limit))
+                goto full;
     }
 #endif
     for (; i < n; i++) {
         if (p[i] == '\\')
             return 0;
-        if (p[i] != ';')
-            continue;
-        if (depth + 1 == limit)
-            goto last;
-        r->names[depth] = p + start;
-        r->lens[depth++] = i - start;
-        start = i + 1;
+        if (p[i] == ';' && bf_folded_cut(r, p, &start, i, &depth, limit))
+            goto full;
     }
-last:
-    if (memchr(p + i, '\\', n - i))
-        return 0;
-    {
-        const char *cut = depth + 1 == limit ? memchr(p + start, ';', n - start) : NULL;
-        r->names[depth] = p + start;
-        r->lens[depth++] = (cut ? (size_t)(cut - p) : n) - start;
-    }
+    bf_folded_cut(r, p, &start, n, &depth, limit); /* the last frame, to the line's end */
     return depth;
+full: /* cut at the limit: the rest of the line must still have no escapes */
+    return memchr(p + i, '\\', n - i) ? 0 : depth;
 }
 
 /* One complete line, without its '\n'. */

@@ -448,10 +448,9 @@ static void bf_unwind_c(bf_native *n, bf_thread *t, bf_sample *sm)
 static int bf_chain_leaves(const bf_stack_snap *snap, uint64_t rbp)
 {
     for (int i = 0; i < BF_NATIVE_MAX_FRAMES; i++) {
-        uint64_t up;
-        if (bf_snap_word(snap, rbp, &up) != 0 || bf_snap_word(snap, rbp + 8, &up) != 0)
+        uint64_t up, ret;
+        if (bf_snap_word(snap, rbp, &up) != 0 || bf_snap_word(snap, rbp + 8, &ret) != 0)
             return rbp >= snap->base; /* past the copy's end (above it: not ours to judge) */
-        bf_snap_word(snap, rbp, &up);
         if (up == 0 || up <= rbp)
             return 0;
         rbp = up;

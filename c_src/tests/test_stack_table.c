@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../core/bf_stack_table.h"
+#include "bf_test_util.h"
 
 static uint32_t intern(bf_stack_table *st, const char *s)
 {
@@ -180,10 +181,7 @@ static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 
 static uint64_t rng(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return bf_test_rand(&rng_state);
 }
 
 /* Names built to stress the order: prefixes of each other, followed by bytes on both

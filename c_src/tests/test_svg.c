@@ -306,15 +306,12 @@ Test(svg, pruned_walk_reports_what_the_full_walk_keeps)
     for (int i = 0; i < 5000; i++) {
         char line[512];
         size_t o = 0;
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        int depth = 1 + (int)(x % 12);
+        int depth = 1 + (int)(bf_test_rand(&x) % 12);
         for (int d = 0; d < depth; d++) {
-            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             o += (size_t)snprintf(line + o, sizeof(line) - o, "%sf%u", d ? ";" : "",
-                                  (unsigned)(x % (d < 3 ? 3 : 40)));
+                                  (unsigned)(bf_test_rand(&x) % (d < 3 ? 3 : 40)));
         }
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        snprintf(line + o, sizeof(line) - o, " %u\n", (unsigned)(1 + x % 1000));
+        snprintf(line + o, sizeof(line) - o, " %u\n", (unsigned)(1 + bf_test_rand(&x) % 1000));
         bf_folded_reader r;
         bf_folded_reader_init(&r, st);
         bf_folded_feed(&r, line, strlen(line));
@@ -354,7 +351,7 @@ Test(svg, fixed_point_numbers_are_printf_s)
     uint64_t x = 88172645463325252ull;
     char want[64];
     for (int i = 0; i < 400000; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        bf_test_rand(&x);
         double v;
         switch (i % 4) {
         case 0: v = (double)(x % 100000000) / 1e4; break;        /* 0..10000, 4 places */
