@@ -79,8 +79,8 @@ table(diff) ->
                                      "compare shares (false: compare counts)"},
          {format, {enum, [svg, html]}, svg, "the output"}];
 table(continuous) ->
-    [{rate, {int, 1, 1000}, 10, "ticks per second (Hz): low enough to be always on (0.46% "
-                                "of a core on 10k processes; 19 Hz: 0.6%)"},
+    [{rate, {int, 1, 1000}, 10, "ticks per second (Hz): low enough to be always on (0.3% "
+                                "of a core on 10k processes; 19 Hz: 0.5%)"},
      {slice, {int, 1, 3600}, 10, "seconds per slice: each its own stack table, the "
                                  "resolution of history/1"},
      {keep, {int, 1, 604800}, 1800, "seconds of slices kept"},

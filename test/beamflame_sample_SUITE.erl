@@ -7,7 +7,8 @@
 -export([known_split_75_25/1, wall_and_group/1, processes_option/1,
          caller_death_undoes_everything/1, run_leaves_nothing_behind/1,
          blocked_target_does_not_stall_the_run/1, ten_thousand_idle_processes/1, hundred_thousand_idle_processes/1,
-         wall_mode_reads_an_idle_stack_once/1,
+         wall_mode_reads_an_idle_stack_once/1, an_idle_node_is_checked_in_the_background/1,
+         a_process_waking_mid_run_is_found/1,
          empty_profile_says_why/1, short_requests_are_sampled_in_their_work/1,
          busy_server_is_sampled_in_its_work/1, hint_when_most_looks_are_waits/1,
          no_hint_on_cpu_bound_work/1, hint_when_the_node_is_too_busy/1,
@@ -21,7 +22,8 @@ all() ->
     [known_split_75_25, wall_and_group, processes_option, caller_death_undoes_everything,
      run_leaves_nothing_behind, blocked_target_does_not_stall_the_run,
      ten_thousand_idle_processes, hundred_thousand_idle_processes,
-     wall_mode_reads_an_idle_stack_once, empty_profile_says_why,
+     wall_mode_reads_an_idle_stack_once, an_idle_node_is_checked_in_the_background,
+     a_process_waking_mid_run_is_found, empty_profile_says_why,
      short_requests_are_sampled_in_their_work, busy_server_is_sampled_in_its_work,
      hint_when_most_looks_are_waits, no_hint_on_cpu_bound_work, hint_when_the_node_is_too_busy,
      concurrent_runs_share_backtrace_depth,
@@ -225,6 +227,38 @@ wall_mode_reads_an_idle_stack_once(Config) ->
                                                   [F, <<"bf_workload:start_idle/1-fun-">>]) =:= 29]),
     Share = 100 * Idle1 / Count(Lines),
     ?assert(Share >= 90, {idle_share, Share}),
+    call(Config, bf_workload, stop_idle, [Idle]).
+
+%% In cpu mode a tick whose schedulers run nothing but the sampler checks nobody: a 3 s run
+%% on 10,000 idle processes checks each once in its first pass and then a tenth of them
+%% a second in the background (before: all of them every second, 40,000 checks).
+an_idle_node_is_checked_in_the_background(Config) ->
+    N = 10000,
+    Idle = call(Config, bf_workload, start_idle, [N]),
+    {ok, _Folded, Info} = call(Config, ?MODULE, sample_folded, [#{duration => 3000}]),
+    #{checks := Checks, idle_ticks := IdleTicks, ticks := Ticks} = Info,
+    ct:pal("~p idle: ~p checks, ~p of ~p ticks idle", [N, Checks, IdleTicks, Ticks]),
+    ?assert(Checks >= N, {checks, Checks}),
+    ?assert(Checks =< N + N div 2, {checks, Checks}),
+    ?assert(IdleTicks >= Ticks div 2, {idle_ticks, IdleTicks, Ticks}),
+    call(Config, bf_workload, stop_idle, [Idle]).
+
+%% The counterpart: a process known idle (checked in the first pass, then cold) that starts
+%% working mid-run is found at once, not when the background reaches it: the schedulers
+%% count one active process more than the hot ones busy. 75/25 over the 3 s it works.
+a_process_waking_mid_run_is_found(Config) ->
+    Idle = call(Config, bf_workload, start_idle, [10000]),
+    Sleeper = call(Config, bf_workload, start_sleeper, []),
+    _ = call(Config, erlang, send_after, [1500, Sleeper, go]),
+    {ok, Folded, Info} = call(Config, ?MODULE, sample_folded,
+                              [#{duration => 4500, rate => 199}]),
+    call(Config, erlang, exit, [Sleeper, kill]),
+    [A, B] = shares(Folded, [<<"bf_workload:hot_a/1">>, <<"bf_workload:hot_b/1">>]),
+    #{samples := Samples} = Info,
+    ct:pal("woken after 1.5 s: ~p samples, hot_a ~.1f%, hot_b ~.1f%, ~p", [Samples, A, B, Info]),
+    %% 3 s at 199 Hz is ~600 ticks; found within a few ticks, it is in most of them
+    ?assert(Samples >= 400, {samples, Samples}),
+    ?assert(abs(A - 75) =< 7, {hot_a_share, A}),
     call(Config, bf_workload, stop_idle, [Idle]).
 
 %% A 75/25 split in one process among 100,000 idle ones: found, with enough samples, at

@@ -1,7 +1,7 @@
 %% Workloads with known shapes, run on peer nodes by the test suites and benchmarks.
 -module(bf_workload).
 -export([start_split/2, hot_a/1, hot_b/1, burn/0, start_idle/1, stop_idle/1, start_paced/1, paced_work/1,
-         start_blocked/1, start_busy/1, backtrace_depth/0]).
+         start_blocked/1, start_busy/1, start_sleeper/0, backtrace_depth/0]).
 
 %% A process spending UnitsA parts of its CPU time in hot_a/1 and UnitsB in hot_b/1.
 start_split(UnitsA, UnitsB) ->
@@ -24,6 +24,11 @@ burn() ->
 %% N processes waiting in receive.
 start_idle(N) ->
     [spawn(fun() -> receive stop -> ok end end) || _ <- lists:seq(1, N)].
+
+%% A process waiting in receive until told `go', then splitting its time 75/25 between
+%% hot_a/1 and hot_b/1 like start_split/2's.
+start_sleeper() ->
+    spawn(fun() -> receive go -> split_loop(3000, 1000) end end).
 
 stop_idle(Pids) ->
     [P ! stop || P <- Pids],
