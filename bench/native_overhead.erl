@@ -2,8 +2,10 @@
 %% run: one process computing fib(20) in a loop on a peer started with +JPperf map (one
 %% busy scheduler; on this 2-core machine a second one would compete with the sampler
 %% itself for a core, and the figure would measure the machine, not the stops);
-%% windows of ?WINDOW_MS unsampled, sampled at 99 Hz and at 999 Hz, and (if perf is
-%% installed) under `perf record -g -F 99`, alternating, ?ROUNDS rounds; work per window.
+%% windows of ?WINDOW_MS unsampled, sampled at 99 Hz and at 999 Hz, under `perf record -g`
+%% at both rates (if perf is installed), and under bench/stop_floor at 999 Hz (each
+%% running thread interrupted and continued, nothing read: the floor of any sampler that
+%% stops threads), alternating, ?ROUNDS rounds; work per window.
 %% Also the share of samples whose stack holds the workload's Erlang frames, the share of
 %% stacks with Erlang functions whose chain is complete (reaches the process's first
 %% frame), and how long threads were held stopped per sample.
@@ -27,7 +29,9 @@ main() ->
     _ = erpc:call(Node, erlang, spawn, [?MODULE, worker, [1]]),
     OsPid = erpc:call(Node, os, getpid, []),
     Perf = os:find_executable("perf") =/= false,
-    Modes = [none, {native, 99}, {native, 999}] ++ [perf || Perf],
+    Floor = filename:join(Here, "stop_floor"),
+    Modes = [none, {native, 99}, {native, 999}] ++ [{perf, R} || Perf, R <- [99, 999]]
+        ++ [{floor, Floor, 999} || filelib:is_regular(Floor)],
     Rounds = [[{M, window(Node, OsPid, M)} || M <- Modes] || _ <- lists:seq(1, ?ROUNDS)],
     Base = median([W || R <- Rounds, {none, {W, _}} <- R]),
     [begin
@@ -52,7 +56,8 @@ details(Shares) ->
                   [Med(fib), Med(complete), Med(held_median), Med(held)]).
 
 label({native, R}) -> "native_" ++ integer_to_list(R) ++ "hz";
-label(perf) -> "perf_record_g_99hz".
+label({perf, R}) -> "perf_record_g_" ++ integer_to_list(R) ++ "hz";
+label({floor, _, R}) -> "stop_floor_" ++ integer_to_list(R) ++ "hz".
 
 median(L) -> lists:nth((length(L) + 1) div 2, lists:sort(L)).
 
@@ -71,10 +76,15 @@ window(Node, OsPid, Mode) ->
                       stopped_us_median := HM, thread_samples := N} = Info,
                     #{fib => share(Folded), complete => C / max(E, 1), held => H / max(N, 1),
                       held_median => HM};
-                perf ->
-                    _ = os:cmd("perf record -q -g -F 99 -o /tmp/bf_nbench.perf -p " ++ OsPid
+                {perf, Rate} ->
+                    _ = os:cmd("perf record -q -g -F " ++ integer_to_list(Rate)
+                               ++ " -o /tmp/bf_nbench.perf -p " ++ OsPid
                                ++ " -- sleep " ++ integer_to_list(?WINDOW_MS div 1000)
                                ++ " >/dev/null 2>&1"),
+                    undefined;
+                {floor, Floor, Rate} ->
+                    _ = os:cmd(Floor ++ " " ++ OsPid ++ " " ++ integer_to_list(Rate) ++ " "
+                               ++ integer_to_list(?WINDOW_MS)),
                     undefined
             end,
     Work = total(Node) - Before,

@@ -14,8 +14,10 @@
 #                    node without beamflame (push) and on one that has it; then the same
 #                    for the command line (`beamflame record`), against starting
 #                    `erl -hidden` just to connect.
-#   native_bench:    a CPU-bound node's throughput under native sampling (99, 999 Hz, and
-#                    perf record -g), against unsampled windows.
+#   native_bench:    a CPU-bound node's throughput under native sampling (99, 999 Hz),
+#                    perf record -g at both rates, and stopping and continuing each running
+#                    thread at 999 Hz reading nothing (stop_floor: any ptrace sampler's
+#                    floor), against unsampled windows.
 #   trace_bench:     fib(25), a sort of 20k integers, and sorts of 20k and 200k integers
 #                    built inside the traced call, traced: untraced, a null NIF tracer
 #                    (the floor), a message-based tracer process (the baseline), beamflame.
@@ -28,6 +30,7 @@ mkdir -p "$OUT"
 CC=${CC:-cc}
 $CC -O2 -o "$OUT/measure" bench/measure.c
 $CC -O2 -o "$OUT/gen_folded" bench/gen_folded.c
+$CC -O2 -o "$OUT/stop_floor" bench/stop_floor.c
 ROUNDS=${ROUNDS:-5}
 
 # One run of a command: "wall_s peak_rss_kb".
