@@ -196,6 +196,9 @@ static void bf_svg_frame(bf_svg_ctx *c, const bf_flame_node *n)
     if (c->delta) {
         /* flamegraph.pl's differential scale: red grew, blue shrank, white unchanged */
         double v = c->max_delta > 0 ? n->delta / c->max_delta : 0;
+        /* the scale is the frames' largest change; the root's (not on the scale: it is
+         * the sum of its children's) may be larger, and is as saturated as they get */
+        v = v > 1 ? 1 : v < -1 ? -1 : v;
         rgb[0] = rgb[1] = rgb[2] = 255;
         if (v > 0)
             rgb[1] = rgb[2] = (int)(210 * (1 - v));
@@ -236,13 +239,10 @@ static void bf_svg_frame(bf_svg_ctx *c, const bf_flame_node *n)
     bf_buf_puts(out, "\" height=\"");
     bf_buf_put_fixed(out, y2 - y1, 1);
     bf_buf_puts(out, "\" fill=\"rgb(");
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 3; k++) {   /* 0..255: palettes and the diff scale stay in range */
         if (k)
             bf_buf_putc(out, ',');
-        if (rgb[k] >= 0)
-            bf_buf_put_u64(out, (uint64_t)rgb[k]);
-        else
-            bf_buf_printf(out, "%d", rgb[k]);
+        bf_buf_put_u64(out, (uint64_t)(rgb[k] < 0 ? 0 : rgb[k] > 255 ? 255 : rgb[k]));
     }
     bf_buf_puts(out, ")\" rx=\"2\" ry=\"2\"/><text x=\"");
     bf_buf_put_fixed(out, x1 + 3, 2);

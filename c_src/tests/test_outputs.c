@@ -225,6 +225,27 @@ Test(diff, colours_and_deltas_follow_the_change)
     bf_st_free(after);
 }
 
+Test(diff, a_root_that_changed_more_than_any_frame_is_full_red)
+{
+    /* a and b each grew by 10, the root by 20: past the scale's largest change */
+    bf_stack_table *before = table_from("a 10\nb 10\n");
+    bf_stack_table *after = table_from("a 20\nb 20\n");
+    bf_svg_opts o;
+    bf_svg_default_opts(&o);
+    o.min_width = 0;
+    bf_buf b;
+    bf_buf_init(&b, NULL);
+    cr_assert_eq(bf_svg_render_diff(before, after, 0, 0, &o, &b, NULL), BF_SVG_OK);
+    bf_buf_putc(&b, '\0');
+    const char *root = strstr(b.data, "<title>all (");
+    cr_assert_not_null(root);
+    cr_assert_not_null(strstr(root, "fill=\"rgb(255,0,0)\""), "%.300s", root);
+    cr_assert_null(strstr(b.data, "rgb(255,-"), "a colour out of range");
+    bf_buf_free(&b);
+    bf_st_free(before);
+    bf_st_free(after);
+}
+
 Test(diff, a_frame_gone_from_after_has_no_width)
 {
     bf_stack_table *before = table_from("main;old 5\nmain;kept 5\n");
