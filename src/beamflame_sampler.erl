@@ -798,8 +798,13 @@ sweep(Kind, Reds, LateScan, Deadline, S0) ->
              false -> S4
          end,
     Late = [{H, [P || {P, _} <- Chunk]} || {H, Chunk} <- LateScan ++ LateStacks],
+    %% (in wall mode too: those found executing, not all whose stack is wanted)
+    Busy = case States of
+               cpu -> length(Want);
+               wall -> length([x || {_, R, _, true} <- Reds, R =/= dead])
+           end,
     S6 = bump(stacks_read, length(Answers),
-              bump(busy_seen, length(Want), bump(wait_probes, length(Probes), S5))),
+              bump(busy_seen, Busy, bump(wait_probes, length(Probes), S5))),
     bump(samples, length(Kept) - Dropped, bump(dropped, Dropped, adopt_late(Late, S6))).
 
 %% @doc At most N of Items, from a place that moves on by N each tick: when more processes

@@ -215,10 +215,12 @@ wall_mode_reads_an_idle_stack_once(Config) ->
     Idle = call(Config, bf_workload, start_idle, [N]),
     {ok, Folded, Info} = call(Config, ?MODULE, sample_folded,
                               [#{duration => 3000, states => wall}]),
-    #{stacks_read := Read, ticks := Ticks} = Info,
-    ct:pal("wall, ~p idle: ~p stack reads over ~p ticks", [N, Read, Ticks]),
+    #{stacks_read := Read, ticks := Ticks, busy_seen := Busy} = Info,
+    ct:pal("wall, ~p idle: ~p stack reads over ~p ticks, ~p busy", [N, Read, Ticks, Busy]),
     ?assert(Read >= N, {reads, Read}),
     ?assert(Read =< N + N div 5, {reads, Read}),
+    %% read for their first stack, not found executing
+    ?assert(Busy < N div 10, {busy_seen, Busy}),
     %% the idle processes' frame (its fun's number differs between releases)
     Lines = [binary:split(L, <<" ">>, [global]) || L <- binary:split(Folded, <<"\n">>, [global]),
                                                   L =/= <<>>],
