@@ -11,14 +11,16 @@
 -export([erlang_chain_with_perf_map/1, bif_shows_c_frames/1, reduced_without_perf_map/1,
          frame_pointers_without_map/1, generated_names_agree_across_modes/1,
          killing_the_sampler_leaves_the_node_running/1, bad_options/1,
-         a_second_tracer_is_refused_by_name/1, a_sleeping_scheduler_is_not_stopped_again/1]).
+         a_second_tracer_is_refused_by_name/1, a_sleeping_scheduler_is_not_stopped_again/1,
+         code_loaded_during_the_run_is_named/1]).
 -export([on_peer/2]).
 
 all() ->
     [erlang_chain_with_perf_map, bif_shows_c_frames, reduced_without_perf_map,
      frame_pointers_without_map, generated_names_agree_across_modes,
      killing_the_sampler_leaves_the_node_running, bad_options,
-     a_second_tracer_is_refused_by_name, a_sleeping_scheduler_is_not_stopped_again].
+     a_second_tracer_is_refused_by_name, a_sleeping_scheduler_is_not_stopped_again,
+     code_loaded_during_the_run_is_named].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -47,6 +49,22 @@ on_peer(sample, [Opts]) ->
 on_peer(trace, [Call]) ->
     {ok, _, P} = beamflame:trace(Call, #{}),
     {ok, beamflame:folded(P)};
+on_peer(native_with_late_module, [Opts, DelayMs]) ->
+    %% a module compiled and loaded while the run goes on, then run
+    _ = spawn(fun() ->
+                      timer:sleep(DelayMs),
+                      Forms = [begin
+                                   {ok, T, _} = erl_scan:string(F),
+                                   {ok, Form} = erl_parse:parse_form(T),
+                                   Form
+                               end || F <- ["-module(bf_late_mod).", "-export([spin/1]).",
+                                            "spin(N) when N > 100000000 -> spin(0); "
+                                            "spin(N) -> spin(N + 1)."]],
+                      {ok, bf_late_mod, Bin} = compile:forms(Forms),
+                      {module, bf_late_mod} = code:load_binary(bf_late_mod, "bf_late_mod.erl", Bin),
+                      bf_late_mod:spin(0)
+              end),
+    on_peer(native, [Opts]);
 on_peer(native, [Opts]) ->
     case beamflame:native(Opts) of
         {ok, P} -> {ok, beamflame:folded(P), beamflame:info(P)};
@@ -138,6 +156,23 @@ reduced_without_perf_map(Config) ->
                       end, lines(Folded))),
     ?assertEqual([], [L || L <- lines(Folded),
                            re:run(L, "bf_nativework:.*;bf_nativework:") =/= nomatch]),
+    peer:stop(Peer).
+
+%% Without a perf map the names come from the JIT's debugger list, which grows as code
+%% loads and changes under a lock the port program cannot take: a miss in JIT memory walks
+%% it again (read once at the start, code loaded later stayed `[jit 0x...]', and a start
+%% that caught the list mid-change had no names at all: seen once on OTP 29).
+code_loaded_during_the_run_is_named(Config) ->
+    {Peer, Node} = start(Config, []),
+    {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer,
+                                   [native_with_late_module, [#{duration => 1500}, 300]]),
+    ct:log("~p~n~s", [Info, Folded]),
+    Count = fun(Re) -> lists:sum([binary_to_integer(lists:last(binary:split(L, <<" ">>, [global])))
+                                  || L <- lines(Folded), re:run(L, Re) =/= nomatch]) end,
+    Named = Count(";bf_late_mod:spin/1 "),
+    Unnamed = Count("\\[jit 0x"),
+    ?assert(Named >= 50, {named, Named, unnamed, Unnamed}),
+    ?assert(Unnamed * 10 =< Named, {named, Named, unnamed, Unnamed}),
     peer:stop(Peer).
 
 %% OTP 26+: `+JPperf fp' gives frame pointers without a perf map. The names come from the

@@ -59,6 +59,8 @@
 #define BF_NATIVE_ESTACK_BELOW 4096u  /* process stack copied below rbp (the call into glue) */
 #define BF_NATIVE_ESTACK_COPY 65536u  /* bytes of process stack copied from rbp - BELOW */
 #define BF_NATIVE_MAX_JIT_MODULES 100000u /* entries of the JIT's debugger list read */
+#define BF_NATIVE_GDBJIT_TRIES 5          /* tries at finding a provable first entry */
+#define BF_NATIVE_GDBJIT_REREAD_MS 20     /* the list is walked again at most this often */
 #define BF_NATIVE_MAX_SCAN (64u << 20) /* beam.smp's data read when looking for the JIT's
                                         * descriptor unexported (Debian 29: ~3 MB) */
 #define BF_NATIVE_CMDLINE_MAX 65536u   /* bytes of /proc/PID/cmdline read */
@@ -93,7 +95,13 @@ typedef struct bf_native {
     uint64_t pm_offset;
     char pm_path[64];
     int have_perfmap;   /* JIT names from the perf map (re-read on a miss) */
-    int have_gdbjit;    /* ... else from the JIT's debugger list, read once at start */
+    int have_gdbjit;    /* ... else from the JIT's debugger list (re-read on a miss) */
+    uint64_t jit_desc;  /* the list's descriptor in the target, 0 when not found */
+    uint64_t jit_head;  /* its first entry at the last complete walk */
+    int jit_complete;   /* that walk reached the list's end */
+    long long jit_read_us; /* when the list was last walked */
+    uint64_t (*jit_seen)[2]; /* symbol files fed (address, size), sorted */
+    size_t njit_seen, jit_seen_cap;
     int frame_pointers; /* erts_frame_layout: 1 when JIT code keeps rbp chains */
     const char *layout_from; /* where frame_pointers was read, as info's atom: symbol
                               * (erts_frame_layout), debugger_list, cmdline (+JPperf) */
@@ -194,12 +202,15 @@ static int bf_reread_perfmap(void *ctx)
     return bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset);
 }
 
+static int bf_reread_gdbjit(void *ctx);
+
 /* The namer's view of what was read (after the maps, and after bf_check_node). */
 static void bf_update_namer(bf_native *n)
 {
     n->nm = (bf_namer){n->maps, n->nmaps, n->beam, n->beam_bias, n->pm,
-                       n->have_perfmap || n->have_gdbjit,
-                       n->have_perfmap ? bf_reread_perfmap : NULL, n};
+                       n->have_perfmap || n->jit_desc,
+                       n->have_perfmap ? bf_reread_perfmap
+                                       : n->jit_desc ? bf_reread_gdbjit : NULL, n};
 }
 
 static int bf_read_maps(bf_native *n)
@@ -767,8 +778,8 @@ static int bf_jit_entry_ok(uint64_t entry)
 
 /* Where beam.smp does not export `__jit_debug_descriptor` (Debian's OTP 29), it is found
  * in beam.smp's writable data (its rw mappings and the anonymous .bss right after them) by
- * its shape, each candidate proven by its first entry. 0 and *entry set, or -1. */
-static int bf_scan_jit_descriptor(bf_native *n, uint64_t *entry)
+ * its shape, each candidate proven by its first entry. 0 and *desc set, or -1. */
+static int bf_scan_jit_descriptor(bf_native *n, uint64_t *desc)
 {
     static uint8_t buf[1 << 20];
     int after_beam = 0;
@@ -791,7 +802,7 @@ static int bf_scan_jit_descriptor(bf_native *n, uint64_t *entry)
             for (long off = bf_jit_descriptor_candidate(buf, len, 0, &first); off >= 0;
                  off = bf_jit_descriptor_candidate(buf, len, (size_t)off + 8, &first))
                 if (bf_jit_entry_ok(first)) {
-                    *entry = first;
+                    *desc = a + (uint64_t)off;
                     return 0;
                 }
             if (len < sizeof(buf))
@@ -801,39 +812,112 @@ static int bf_scan_jit_descriptor(bf_native *n, uint64_t *entry)
     return -1;
 }
 
-static void bf_read_gdbjit(bf_native *n)
+static int bf_jit_seen_cmp(const void *a, const void *b)
 {
-    uint64_t desc, entry;
-    if (n->beam && bf_elfsym_object(n->beam, "__jit_debug_descriptor", &desc) == 0) {
-        if (bf_read_target(n->beam_bias + desc + 16, &entry, 8) != 0)
-            return;
-    } else if (bf_scan_jit_descriptor(n, &entry) != 0) {
-        return;
-    }
+    const uint64_t *x = a, *y = b;
+    return x[0] != y[0] ? (x[0] < y[0] ? -1 : 1) : x[1] != y[1] ? (x[1] < y[1] ? -1 : 1) : 0;
+}
+
+/* Walks the debugger list from its first entry and feeds the symbol files not fed yet
+ * (all of them the first time). The list changes under a lock we cannot take: a first
+ * entry that does not prove itself (caught mid-update) is -1, a walk cut short by a torn
+ * entry feeds what it got and is walked again at the next miss. Returns the number of
+ * files fed, or -1. */
+static int bf_gdbjit_walk(bf_native *n)
+{
     static uint8_t sym[1 << 20];
-    static uint64_t files[BF_NATIVE_MAX_JIT_MODULES][2]; /* symfile address, size */
-    size_t nfiles = 0;
-    while (entry && nfiles < BF_NATIVE_MAX_JIT_MODULES) {
+    static uint64_t files[BF_NATIVE_MAX_JIT_MODULES][2]; /* symbol file address, size */
+    uint64_t entry;
+    n->jit_read_us = bf_now_us();
+    if (bf_read_target(n->jit_desc + 16, &entry, 8) != 0 || !bf_jit_entry_ok(entry))
+        return -1;
+    uint64_t head = entry;
+    size_t nfiles = 0, walked = 0;
+    int complete = 0;
+    while (walked++ < BF_NATIVE_MAX_JIT_MODULES) {
         uint64_t e[4]; /* next, prev, symfile address, symfile size */
         if (bf_read_target(entry, e, sizeof(e)) != 0)
             break;
-        files[nfiles][0] = e[2];
-        files[nfiles++][1] = e[3];
+        uint64_t key[2] = {e[2], e[3]};
+        if (!bsearch(key, n->jit_seen, n->njit_seen, sizeof(key), bf_jit_seen_cmp)) {
+            files[nfiles][0] = e[2];
+            files[nfiles++][1] = e[3];
+        }
+        if (!e[0]) {
+            complete = 1;
+            break;
+        }
         entry = e[0];
+    }
+    if (n->njit_seen + nfiles > n->jit_seen_cap) {
+        size_t cap = (n->njit_seen + nfiles) * 2;
+        void *grown = realloc(n->jit_seen, cap * sizeof(*n->jit_seen));
+        if (!grown)
+            return -1;
+        n->jit_seen = grown;
+        n->jit_seen_cap = cap;
     }
     /* the list starts with the newest module: feed it last, so that where an address
      * was reused (a module reloaded, old code not yet gone) the newest name wins */
+    int fed = 0;
     for (size_t i = nfiles; i > 0; i--) {
         uint64_t addr = files[i - 1][0], size = files[i - 1][1];
         if (size == 0 || size > sizeof(sym) || bf_read_target(addr, sym, (size_t)size) != 0)
-            continue;
+            continue; /* unreadable now (torn, or freed): tried again at the next walk */
         int fl;
         if (bf_gdbjit_kind(sym, (size_t)size, &fl) == BF_GDBJIT_EMULATOR)
             n->jit_layout = fl == 1;
         else if (bf_gdbjit_module(n->pm, sym, (size_t)size) > 0)
             n->gdb_modules++;
+        n->jit_seen[n->njit_seen][0] = addr;
+        n->jit_seen[n->njit_seen++][1] = size;
+        fed++;
     }
+    qsort(n->jit_seen, n->njit_seen, sizeof(*n->jit_seen), bf_jit_seen_cmp);
+    n->jit_head = head;
+    n->jit_complete = complete;
     n->have_gdbjit = bf_perfmap_count(n->pm) > 0;
+    return fed;
+}
+
+/* A miss in JIT memory without a perf map: modules loaded since the last walk, or a walk
+ * that a change of the list cut short. At most every BF_NATIVE_GDBJIT_REREAD_MS, and only
+ * when the list's first entry moved or the last walk was incomplete (one 8-byte read). */
+static int bf_reread_gdbjit(void *ctx)
+{
+    bf_native *n = ctx;
+    uint64_t head;
+    if (bf_now_us() - n->jit_read_us < BF_NATIVE_GDBJIT_REREAD_MS * 1000LL)
+        return -1;
+    if (n->jit_complete && bf_read_target(n->jit_desc + 16, &head, 8) == 0 &&
+        head == n->jit_head) {
+        n->jit_read_us = bf_now_us();
+        return -1;
+    }
+    return bf_gdbjit_walk(n) > 0 ? 0 : -1;
+}
+
+/* Finds the debugger list and feeds it; a first entry caught mid-update is tried again
+ * a few times (a node loading code as the run starts: the Elixir test's own VM). */
+static void bf_read_gdbjit(bf_native *n)
+{
+    uint64_t desc;
+    for (int attempt = 0; attempt < BF_NATIVE_GDBJIT_TRIES; attempt++) {
+        if (attempt) {
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+        }
+        if (!n->jit_desc) {
+            if (n->beam && bf_elfsym_object(n->beam, "__jit_debug_descriptor", &desc) == 0)
+                n->jit_desc = n->beam_bias + desc;
+            else if (bf_scan_jit_descriptor(n, &desc) == 0)
+                n->jit_desc = desc;
+            else
+                continue;
+        }
+        if (bf_gdbjit_walk(n) >= 0)
+            return;
+    }
 }
 
 /* The +JPperf flags the emulator was started with (bf_beamproc.h). */

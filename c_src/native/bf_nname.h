@@ -19,8 +19,8 @@ typedef struct bf_namer {
     uint64_t beam_bias;    /* its load bias */
     bf_perfmap *pm;        /* the JIT's names */
     int jit_names;         /* pm holds names (perf map, or the debugger list) */
-    /* asked once per miss in unnamed JIT memory: 0 when pm was re-read (the perf map
-     * grows as code loads); NULL when names cannot grow (the debugger list) */
+    /* asked once per miss in unnamed JIT memory: 0 when pm was re-read (the perf map,
+     * or the debugger list, grows as code loads); NULL when names cannot grow */
     int (*reread)(void *ctx);
     void *ctx;
 } bf_namer;
