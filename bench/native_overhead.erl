@@ -11,7 +11,7 @@
 %% frame), and how long threads were held stopped per sample.
 %% Output: native_bench: rate=... throughput_vs_unsampled=... (median of rounds) ...
 -module(native_overhead).
--export([main/0, worker/1, fib/1, run_native/1]).
+-export([main/0, table/0, worker/1, fib/1, run_native/1]).
 
 -define(WINDOW_MS, 3000).
 -define(ROUNDS, 5).
@@ -23,9 +23,8 @@ main() ->
     Here = filename:dirname(code:which(?MODULE)),
     {ok, Peer, Node} = peer:start_link(#{name => peer:random_name(bf_nb),
                                          args => ["+JPperf", "map", "-pa", Ebin, "-pa", Here]}),
-    %% the table lives in a process that stays
-    _ = erpc:call(Node, erlang, spawn, [fun() -> ets:new(bench, [public, named_table]),
-                                                 receive stop -> ok end end]),
+    %% the table lives in a process that stays, made before the worker uses it
+    ok = erpc:call(Node, ?MODULE, table, []),
     _ = erpc:call(Node, erlang, spawn, [?MODULE, worker, [1]]),
     OsPid = erpc:call(Node, os, getpid, []),
     Perf = os:find_executable("perf") =/= false,
@@ -104,6 +103,13 @@ share(Folded) ->
     All = lists:sum([Count(L) || L <- Lines]),
     Erl = lists:sum([Count(L) || L <- Lines, binary:match(L, <<"native_overhead:fib/1">>) =/= nomatch]),
     Erl / max(All, 1).
+
+%% On the peer: the counters' table, owned by a process that stays.
+table() ->
+    Self = self(),
+    _ = spawn(fun() -> ets:new(bench, [public, named_table]), Self ! made,
+                       receive stop -> ok end end),
+    receive made -> ok end.
 
 worker(I) ->
     ets:insert(bench, {I, 0}),
