@@ -41,11 +41,20 @@ static char state_of(pid_t pid, pid_t tid)
     return close && close[1] == ' ' ? close[2] : '?';
 }
 
-/* Waits for the interrupt's stop; a signal arriving meanwhile is passed on (a
+static long long now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* Waits for the interrupt's stop as native mode does (asking again for the first 50 us,
+ * then sleeping until SIGCHLD); a signal arriving meanwhile is passed on (a
  * signal-delivery stop is continued with its signal, and the interrupt's stop follows). */
 static int wait_stop(pid_t tid, const sigset_t *chld)
 {
-    for (int tries = 0; tries < 1000; tries++) {
+    long long asked = now_us();
+    for (int tries = 0; tries < 1000;) {
         int status;
         pid_t r = waitpid(tid, &status, __WALL | WNOHANG);
         if (r < 0 || (r == tid && !WIFSTOPPED(status)))
@@ -56,6 +65,9 @@ static int wait_stop(pid_t tid, const sigset_t *chld)
             ptrace(PTRACE_CONT, tid, 0, (void *)(long)WSTOPSIG(status));
             continue;
         }
+        if (now_us() - asked < 50)
+            continue;
+        tries++;
         struct timespec to = {0, 1000000};
         siginfo_t si;
         (void)sigtimedwait(chld, &si, &to);
