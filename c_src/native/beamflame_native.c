@@ -59,7 +59,8 @@
 #define BF_NATIVE_ESTACK_BELOW 4096u  /* process stack copied below rbp (the call into glue) */
 #define BF_NATIVE_ESTACK_COPY 65536u  /* bytes of process stack copied from rbp - BELOW */
 #define BF_NATIVE_MAX_JIT_MODULES 100000u /* entries of the JIT's debugger list read */
-#define BF_NATIVE_SPIN_US 50             /* a stop is waited for this long without sleeping */
+#define BF_NATIVE_SPIN_US 50             /* a stop is waited for this long without sleeping
+                                          * (with more than one CPU online) */
 #define BF_NATIVE_GDBJIT_TRIES 5          /* tries at finding a provable first entry */
 #define BF_NATIVE_GDBJIT_REREAD_MS 20     /* the list is walked again at most this often */
 #define BF_NATIVE_MAX_SCAN (64u << 20) /* beam.smp's data read when looking for the JIT's
@@ -86,6 +87,7 @@ typedef struct bf_native {
     pid_t pid;
     unsigned rate, duration_ms;
     int dirty, idle, port;
+    long long spin_us;  /* how long a stop is waited for without sleeping (bf_capture) */
     bf_thread th[BF_NATIVE_MAX_THREADS];
     size_t nth;
     bf_map maps[BF_NATIVE_MAX_MAPS];
@@ -491,8 +493,9 @@ static int bf_capture(bf_native *n, bf_thread *t, bf_sample *sm, uint8_t *stack)
          * with bench/stop_floor: the stopped thread keeps 0.975 of its speed against
          * 0.94). Then woken by the stop itself (a tracee's stop sends us SIGCHLD, blocked
          * and waited for here): polling with a short sleep held each thread ~100 us
-         * longer than its stop, the sleep's timer slack included. */
-        if (now - asked < BF_NATIVE_SPIN_US)
+         * longer than its stop, the sleep's timer slack included. On one CPU asking
+         * again would only keep the thread from stopping: no spin there. */
+        if (now - asked < n->spin_us)
             continue;
         struct timespec ts = {(time_t)(left / 1000000), (long)(left % 1000000) * 1000};
         sigtimedwait(&bf_chld, NULL, &ts);
@@ -1142,6 +1145,7 @@ int main(int argc, char **argv)
     n->dirty = args.dirty;
     n->idle = args.idle;
     n->port = args.port;
+    n->spin_us = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? BF_NATIVE_SPIN_US : 0;
     n->snapshot_path = getenv("BF_NATIVE_SNAPSHOT");
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
