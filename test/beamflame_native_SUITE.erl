@@ -12,7 +12,7 @@
          frame_pointers_without_map/1, generated_names_agree_across_modes/1,
          killing_the_sampler_leaves_the_node_running/1, bad_options/1,
          a_second_tracer_is_refused_by_name/1, a_sleeping_scheduler_is_not_stopped_again/1,
-         code_loaded_during_the_run_is_named/1]).
+         code_loaded_during_the_run_is_named/1, a_stale_perf_map_is_not_used/1]).
 -export([on_peer/2]).
 
 all() ->
@@ -20,7 +20,7 @@ all() ->
      frame_pointers_without_map, generated_names_agree_across_modes,
      killing_the_sampler_leaves_the_node_running, bad_options,
      a_second_tracer_is_refused_by_name, a_sleeping_scheduler_is_not_stopped_again,
-     code_loaded_during_the_run_is_named].
+     code_loaded_during_the_run_is_named, a_stale_perf_map_is_not_used].
 
 init_per_suite(Config) ->
     ok = bf_test_util:distributed(),
@@ -174,6 +174,27 @@ code_loaded_during_the_run_is_named(Config) ->
     ?assert(Named >= 50, {named, Named, unnamed, Unnamed}),
     ?assert(Unnamed * 10 =< Named, {named, Named, unnamed, Unnamed}),
     peer:stop(Peer).
+
+%% A node started with +JPperf map leaves /tmp/perf-PID.map behind; a later process with
+%% the same pid must not be named from it (seen in the matrix: a reduced node reported
+%% `jit_names => perf_map'). A map older than the process is ignored.
+a_stale_perf_map_is_not_used(Config) ->
+    {Peer, Node} = start(Config, []),
+    Map = "/tmp/perf-" ++ erpc:call(Node, os, getpid, []) ++ ".map",
+    ok = file:write_file(Map, <<"1000 7ffffffff000 $bogus:stale/0\n">>),
+    Old = calendar:gregorian_seconds_to_datetime(
+            calendar:datetime_to_gregorian_seconds(calendar:universal_time()) - 3600),
+    ok = file:change_time(Map, erlang:universaltime_to_localtime(Old)),
+    try
+        _ = erpc:call(Node, bf_nativework, start_chain, []),
+        {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer, [native, [#{duration => 500}]]),
+        ct:log("~p~n~s", [Info, Folded]),
+        ?assertMatch(#{jit_names := debugger_list}, Info),
+        ?assertEqual(nomatch, binary:match(Folded, <<"bogus">>))
+    after
+        file:delete(Map),
+        peer:stop(Peer)
+    end.
 
 %% OTP 26+: `+JPperf fp' gives frame pointers without a perf map. The names come from the
 %% JIT's debugger list, the frame layout from erts_frame_layout (27) or the list's emulator

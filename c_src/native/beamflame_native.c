@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -98,6 +99,7 @@ typedef struct bf_native {
     uint64_t pm_offset;
     char pm_path[64];
     int have_perfmap;   /* JIT names from the perf map (re-read on a miss) */
+    int stale_perfmap;  /* /tmp/perf-PID.map is older than the process: ignored */
     int have_gdbjit;    /* ... else from the JIT's debugger list (re-read on a miss) */
     uint64_t jit_desc;  /* the list's descriptor in the target, 0 when not found */
     uint64_t jit_head;  /* its first entry at the last complete walk */
@@ -943,6 +945,29 @@ static int bf_cmdline_fp(pid_t pid)
     return bf_cmdline_frame_pointers(args, len);
 }
 
+/* Whether /tmp/perf-PID.map is older than the process: then it is another's, a process
+ * that had this pid before (a node started with +JPperf map leaves its map behind), and
+ * its names would be wrong. 0 when there is no file or nothing to judge by. */
+static int bf_perfmap_stale(const bf_native *n)
+{
+    struct stat sb;
+    char path[64], text[1024];
+    unsigned long long ticks;
+    if (stat(n->pm_path, &sb) != 0)
+        return 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)n->pid);
+    bf_read_small(path, text, sizeof(text));
+    long hz = sysconf(_SC_CLK_TCK);
+    struct timespec boot, real;
+    if (bf_proc_stat_starttime(text, &ticks) != 0 || hz <= 0 ||
+        clock_gettime(CLOCK_BOOTTIME, &boot) != 0 || clock_gettime(CLOCK_REALTIME, &real) != 0)
+        return 0;
+    double age = (double)boot.tv_sec + boot.tv_nsec * 1e-9 - (double)ticks / (double)hz;
+    double started = (double)real.tv_sec + real.tv_nsec * 1e-9 - age;
+    double written = (double)sb.st_mtim.tv_sec + sb.st_mtim.tv_nsec * 1e-9;
+    return written < started - 0.05; /* stat's start time counts in clock ticks */
+}
+
 /* Whether JIT code keeps frame pointers (1 with +JPperf map|true, 26+ also fp), read from
  * erts_frame_layout where beam.smp exports it (25, 27), else from the debugger list's
  * emulator record, else from the emulator's arguments (29); then the perf map, else the
@@ -953,7 +978,9 @@ static void bf_check_node(bf_native *n)
     int32_t layout = 0;
     n->jit_layout = -1;
     snprintf(n->pm_path, sizeof(n->pm_path), "/tmp/perf-%d.map", (int)n->pid);
-    n->have_perfmap = bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0 &&
+    n->stale_perfmap = bf_perfmap_stale(n);
+    n->have_perfmap = !n->stale_perfmap &&
+                      bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0 &&
                       bf_perfmap_count(n->pm) > 0;
     if (!n->have_perfmap)
         bf_read_gdbjit(n);

@@ -117,3 +117,15 @@ Test(beamproc, proc_status_fields)
     cr_expect_eq(bf_proc_status_cap_ptrace("Name:\tx\nCapEff:\t0000000000000000\n"), 0);
     cr_expect_eq(bf_proc_status_ids("Name:\tx\n", &uid, &tracer), -1);
 }
+
+Test(beamproc, proc_stat_starttime)
+{
+    unsigned long long t = 0;
+    /* a name with spaces and a parenthesis, as a thread may have */
+    const char *st = "4242 (beam.smp (x) y) S 1 4242 4242 0 -1 4194560 2000 0 0 0 30 5 0 0 "
+                     "20 0 12 0 987654 2000000000 5000 18446744073709551615\n";
+    cr_expect_eq(bf_proc_stat_starttime(st, &t), 0);
+    cr_expect_eq(t, 987654ULL);
+    cr_expect_eq(bf_proc_stat_starttime("4242 (beam.smp) S 1 2 3\n", &t), -1);
+    cr_expect_eq(bf_proc_stat_starttime("no name here", &t), -1);
+}

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 /* comm is at most 15 characters (TASK_COMM_LEN 16): OTP cuts its names to fit */
@@ -166,6 +167,26 @@ int bf_proc_status_ids(const char *status, long *uid, long *tracer_pid)
                    bf_status_number(status, "TracerPid:", tracer_pid) != 0
                ? -1
                : 0;
+}
+
+int bf_proc_stat_starttime(const char *stat, unsigned long long *ticks)
+{
+    const char *p = strrchr(stat, ')'); /* the name may hold spaces and parentheses */
+    if (!p)
+        return -1;
+    /* after the name: state (field 3) ... starttime (field 22) */
+    for (int field = 2; field < 22; field++) {
+        p = strchr(p + 1, ' ');
+        if (!p)
+            return -1;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p + 1, &end, 10);
+    if (end == p + 1 || errno || (*end != ' ' && *end != '\n' && *end != '\0'))
+        return -1;
+    *ticks = v;
+    return 0;
 }
 
 int bf_proc_status_cap_ptrace(const char *status)

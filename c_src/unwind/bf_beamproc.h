@@ -53,6 +53,9 @@ void bf_ptrace_why(const bf_ptrace_facts *f, long pid, char *out, size_t outlen)
 
 /* The uid and TracerPid lines of a /proc/PID/status text: 0, or -1 if missing. */
 int bf_proc_status_ids(const char *status, long *uid, long *tracer_pid);
+/* The start time (field 22, clock ticks after boot) from /proc/PID/stat's text: 0, or -1
+ * when the text does not have it. */
+int bf_proc_stat_starttime(const char *stat, unsigned long long *ticks);
 
 /* CAP_SYS_PTRACE in the CapEff line of a /proc/self/status text (0 or 1). */
 int bf_proc_status_cap_ptrace(const char *status);
