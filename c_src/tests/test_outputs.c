@@ -197,70 +197,61 @@ Test(outputs, beam_palette_draws_a_legend)
     bf_st_free(st);
 }
 
-Test(diff, colours_and_deltas_follow_the_change)
+/* The differential SVG of two folded texts (min_width < 0: the default), NUL-terminated;
+ * the caller frees it. */
+static char *diff_with(const char *before_text, const char *after_text, int normalize,
+                       double min_width)
 {
-    bf_stack_table *before = table_from("main;a 50\nmain;b 50\n");
-    bf_stack_table *after = table_from("main;a 80\nmain;b 20\nmain;c 10\n");
+    bf_stack_table *before = table_from(before_text);
+    bf_stack_table *after = table_from(after_text);
     bf_svg_opts o;
     bf_svg_default_opts(&o);
-    o.min_width = 0;
+    if (min_width >= 0)
+        o.min_width = min_width;
     bf_buf b;
     bf_buf_init(&b, NULL);
-    cr_assert_eq(bf_svg_render_diff(before, after, 0, 0, &o, &b, NULL), BF_SVG_OK);
+    cr_assert_eq(bf_svg_render_diff(before, after, normalize, 0, &o, &b, NULL), BF_SVG_OK);
     bf_buf_putc(&b, '\0');
-    /* a grew most: full red; b shrank as much: full blue; main's change is the sum */
-    cr_assert_not_null(strstr(b.data, "<title>a (80 samples, 72.73%; +27.27%)</title><rect"));
-    cr_assert_not_null(strstr(strstr(b.data, "<title>a ("), "fill=\"rgb(255,0,0)\""));
-    const char *bb = strstr(b.data, "<title>b (");
-    cr_assert_not_null(strstr(bb, "fill=\"rgb(0,0,255)\""));
-    cr_assert_not_null(strstr(b.data, "<title>main (110 samples, 100.00%; +9.09%)</title>"));
-    b.len = 0;
-    cr_assert_eq(bf_svg_render_diff(before, after, 1, 0, &o, &b, NULL), BF_SVG_OK);
-    bf_buf_putc(&b, '\0');
-    /* normalised: before scaled to 110, so main did not change */
-    cr_assert_not_null(strstr(b.data, "<title>main (110 samples, 100.00%; +0.00%)</title>"));
-    cr_assert_not_null(strstr(b.data, "<title>b (20 samples, 18.18%; -31.82%)</title>"));
-    bf_buf_free(&b);
     bf_st_free(before);
     bf_st_free(after);
+    return b.data;
+}
+
+Test(diff, colours_and_deltas_follow_the_change)
+{
+    const char *before = "main;a 50\nmain;b 50\n", *after = "main;a 80\nmain;b 20\nmain;c 10\n";
+    char *svg = diff_with(before, after, 0, 0);
+    /* a grew most: full red; b shrank as much: full blue; main's change is the sum */
+    cr_assert_not_null(strstr(svg, "<title>a (80 samples, 72.73%; +27.27%)</title><rect"));
+    cr_assert_not_null(strstr(strstr(svg, "<title>a ("), "fill=\"rgb(255,0,0)\""));
+    const char *bb = strstr(svg, "<title>b (");
+    cr_assert_not_null(strstr(bb, "fill=\"rgb(0,0,255)\""));
+    cr_assert_not_null(strstr(svg, "<title>main (110 samples, 100.00%; +9.09%)</title>"));
+    free(svg);
+    svg = diff_with(before, after, 1, 0);
+    /* normalised: before scaled to 110, so main did not change */
+    cr_assert_not_null(strstr(svg, "<title>main (110 samples, 100.00%; +0.00%)</title>"));
+    cr_assert_not_null(strstr(svg, "<title>b (20 samples, 18.18%; -31.82%)</title>"));
+    free(svg);
 }
 
 Test(diff, a_root_that_changed_more_than_any_frame_is_full_red)
 {
     /* a and b each grew by 10, the root by 20: past the scale's largest change */
-    bf_stack_table *before = table_from("a 10\nb 10\n");
-    bf_stack_table *after = table_from("a 20\nb 20\n");
-    bf_svg_opts o;
-    bf_svg_default_opts(&o);
-    o.min_width = 0;
-    bf_buf b;
-    bf_buf_init(&b, NULL);
-    cr_assert_eq(bf_svg_render_diff(before, after, 0, 0, &o, &b, NULL), BF_SVG_OK);
-    bf_buf_putc(&b, '\0');
-    const char *root = strstr(b.data, "<title>all (");
+    char *svg = diff_with("a 10\nb 10\n", "a 20\nb 20\n", 0, 0);
+    const char *root = strstr(svg, "<title>all (");
     cr_assert_not_null(root);
     cr_assert_not_null(strstr(root, "fill=\"rgb(255,0,0)\""), "%.300s", root);
-    cr_assert_null(strstr(b.data, "rgb(255,-"), "a colour out of range");
-    bf_buf_free(&b);
-    bf_st_free(before);
-    bf_st_free(after);
+    cr_assert_null(strstr(svg, "rgb(255,-"), "a colour out of range");
+    free(svg);
 }
 
 Test(diff, a_frame_gone_from_after_has_no_width)
 {
-    bf_stack_table *before = table_from("main;old 5\nmain;kept 5\n");
-    bf_stack_table *after = table_from("main;kept 5\n");
-    bf_svg_opts o;
-    bf_svg_default_opts(&o);
-    bf_buf b;
-    bf_buf_init(&b, NULL);
-    cr_assert_eq(bf_svg_render_diff(before, after, 0, 0, &o, &b, NULL), BF_SVG_OK);
-    bf_buf_putc(&b, '\0');
-    cr_assert_null(strstr(b.data, "<title>old ("), "widths come from after");
-    cr_assert_not_null(strstr(b.data, "<title>main (5 samples, 100.00%; -100.00%)</title>"));
-    bf_buf_free(&b);
-    bf_st_free(before);
-    bf_st_free(after);
+    char *svg = diff_with("main;old 5\nmain;kept 5\n", "main;kept 5\n", 0, -1);
+    cr_assert_null(strstr(svg, "<title>old ("), "widths come from after");
+    cr_assert_not_null(strstr(svg, "<title>main (5 samples, 100.00%; -100.00%)</title>"));
+    free(svg);
 }
 
 Test(outputs, frame_budget_raises_the_minimum_width_and_says_so)
