@@ -37,9 +37,10 @@
 %% only when the schedulers count more running or runnable tasks than the hot processes
 %% found busy (erlang:statistics(total_active_tasks_all), 80 ns), spending then the checks
 %% it was owed, and a tenth of it goes on in the background: an idle node is not checked
-%% every tick, a process starting to work is found within a few ticks (scan/4); `erlang:processes()' is re-read
-%% about every N/10 ms or 500 times as long as the last read took (it walks the whole
-%% process table), clamped to [interval, max(1 s, N x 20 us)]; up to ?MAX_NEW_HOT newly
+%% every tick, a process starting to work is found within a few ticks (scan/4).
+%% `erlang:processes()' is re-read about every N/10 ms or 500 times as long as the last
+%% read took (it walks the whole process table), clamped to [interval, max(1 s, N x 20
+%% us)]; up to ?MAX_NEW_HOT newly
 %% seen processes are checked on two consecutive ticks, more join the rotation. A tick
 %% that comes due while the previous sweep is still running is skipped and counted
 %% (`missed_ticks'); nothing queues up. Measured costs are in bench/ (sample_scale).
@@ -452,37 +453,38 @@ scan(Active, Now, Deadline, S0 = #s{quarantine = Q0}) ->
     case kind(S) of
         scan_changed when map_size(S#s.reds) >= S#s.cold_len ->
             Credit = min(S#s.credit + Slice, max(Slice, S#s.cold_len)),
-            Background = Now >= S#s.background_us,
-            if
-                Active =< 0, not Background ->
-                    {nothing, S#s{credit = Credit}};
-                Background ->
-                    N = min(?MAX_SLICE, S#s.cold_len * ?BACKGROUND_MS * 1000
-                                            div (?BACKGROUND_SHARE * rotation_us(S)) + 1),
-                    {Cold, S1} = take_cold(min(N, Credit),
-                                           S#s{credit = Credit,
-                                               background_us = Now + ?BACKGROUND_MS * 1000}),
-                    scan_round(scan_changed, due_hot(S1) ++ Cold, [], [], Deadline, S1);
-                true ->
-                    case scan_round(scan_changed, due_hot(S), [], [], Deadline,
-                                    S#s{credit = Credit}) of
-                        {_, Reds, [], S1} ->
-                            Busy = length([x || {_, R, _, true} <- Reds, R =/= dead]),
-                            case Active > Busy of
-                                true ->
-                                    {Cold, S2} = take_cold(min(Credit, ?MAX_SLICE), S1),
-                                    scan_round(scan_changed, Cold, Reds, [], Deadline, S2);
-                                false ->
-                                    {scan_changed, Reds, [], S1}
-                            end;
-                        Late ->
-                            Late
-                    end
-            end;
+            counted_scan(Active, Now, Deadline, S#s{credit = Credit});
         Kind ->
             {Cold, S1} = take_cold(Slice, S),
             scan_round(Kind, due_hot(S1) ++ Cold, [], [], Deadline, S1)
     end.
+
+%% cpu mode past its start: what the schedulers' count asks for (scan/4).
+counted_scan(Active, Now, _Deadline, S = #s{background_us = Next}) when Active =< 0, Now < Next ->
+    {nothing, S};
+counted_scan(_Active, Now, Deadline, S = #s{background_us = Next}) when Now >= Next ->
+    N = min(?MAX_SLICE, S#s.cold_len * ?BACKGROUND_MS * 1000
+                            div (?BACKGROUND_SHARE * rotation_us(S)) + 1),
+    {Cold, S1} = take_cold(min(N, S#s.credit), S#s{background_us = Now + ?BACKGROUND_MS * 1000}),
+    scan_round(scan_changed, due_hot(S1) ++ Cold, [], [], Deadline, S1);
+counted_scan(Active, _Now, Deadline, S) ->
+    case scan_round(scan_changed, due_hot(S), [], [], Deadline, S) of
+        {_, Reds, [], S1} = Round ->
+            %% no chunk came late (the node is answering): is someone busy not hot?
+            case Active > length(busy(Reds)) of
+                true ->
+                    {Cold, S2} = take_cold(min(S1#s.credit, ?MAX_SLICE), S1),
+                    scan_round(scan_changed, Cold, Reds, [], Deadline, S2);
+                false ->
+                    Round
+            end;
+        Late ->
+            Late
+    end.
+
+%% The processes a scan found running, runnable or garbage collecting.
+busy(Reds) ->
+    [P || {P, R, _, true} <- Reds, R =/= dead].
 
 %% In cpu mode, once the idle seeds are probed, the scan leaves out the processes it finds
 %% idle and unchanged (almost all of them on a big node): see quiet/4.
@@ -498,7 +500,7 @@ scan_round(Kind, Due, Reds0, Late0, Deadline, S = #s{reds = Known}) ->
     {Kind, Reds ++ Reds0, Late ++ Late0,
      bump(checks, length(Items), S#s{scanner = Scanner})}.
 
-%% The hot processes and the suspects (every tick: quiet/3 relies on it), minus the
+%% The hot processes and the suspects (every sweep: quiet/4 relies on it), minus the
 %% quarantined.
 due_hot(#s{hot = Hot, suspects = Sus, quarantine = Q}) ->
     [P || P <- maps:keys(Hot), not is_map_key(P, Q)]
@@ -517,17 +519,16 @@ slice(S = #s{cold_len = Len, interval_us = I}) ->
 rotation_us(S = #s{cold_len = Len, interval_us = I}) ->
     lists:max([?COLD_ROTATION_MS * 1000, Len * ?ROTATION_US_PER_PROC, rotation_ticks(S) * I]).
 
-%% The next N of the rotation, minus those checked anyway (hot, suspect), quarantined or
-%% ours; a rotation done, the next one is every known process.
+%% The next N of the rotation, minus those checked anyway (hot, suspect) and the
+%% quarantined; a rotation done, the next one is every known process. (Our own processes
+%% are never in it: refresh/2 leaves them out of what is known.)
 take_cold(N, S = #s{cold = Cold, cold_len = Len, hot = Hot, suspects = Sus, quarantine = Q}) ->
     {Take, Rest} = take(N, Cold, []),
     {Cold1, Len1} = case Rest of
                         [] -> Keys = maps:keys(S#s.reds), {Keys, length(Keys)};
                         _ -> {Rest, Len}
                     end,
-    Own = maps:from_keys(own(S), own),
-    {[P || P <- Take, not is_map_key(P, Hot), not is_map_key(P, Sus), not is_map_key(P, Q),
-           not is_map_key(P, Own)],
+    {[P || P <- Take, not is_map_key(P, Hot), not is_map_key(P, Sus), not is_map_key(P, Q)],
      S#s{cold = Cold1, cold_len = Len1, credit = max(0, S#s.credit - N)}}.
 
 %% A continuous run (always on, low rate) checks its cold processes over a rotation of
@@ -772,7 +773,7 @@ sweep(Kind, Reds, LateScan, Deadline, S0) ->
     %% Which processes need a stack: in cpu mode those busy at the scan; in wall mode those
     %% that ran since their last check and those never observed.
     Want = case States of
-               cpu -> [P || {P, R, _, true} <- Reds, R =/= dead];
+               cpu -> busy(Reds);
                wall -> [P || {P, R, Ran, _} <- Reds, R =/= dead,
                              Ran orelse not is_map_key(P, Wall)]
            end,
@@ -801,7 +802,7 @@ sweep(Kind, Reds, LateScan, Deadline, S0) ->
     %% (in wall mode too: those found executing, not all whose stack is wanted)
     Busy = case States of
                cpu -> length(Want);
-               wall -> length([x || {_, R, _, true} <- Reds, R =/= dead])
+               wall -> length(busy(Reds))
            end,
     S6 = bump(stacks_read, length(Answers),
               bump(busy_seen, Busy, bump(wait_probes, length(Probes), S5))),
