@@ -99,7 +99,6 @@ typedef struct bf_native {
     uint64_t pm_offset;
     char pm_path[64];
     int have_perfmap;   /* JIT names from the perf map (re-read on a miss) */
-    int stale_perfmap;  /* /tmp/perf-PID.map is older than the process: ignored */
     int have_gdbjit;    /* ... else from the JIT's debugger list (re-read on a miss) */
     uint64_t jit_desc;  /* the list's descriptor in the target, 0 when not found */
     uint64_t jit_head;  /* its first entry at the last complete walk */
@@ -364,19 +363,24 @@ static unw_accessors_t bf_accessors = {
 
 /* --- one sample ------------------------------------------------------------------------- */
 
+/* A small /proc file's text (NUL-terminated); "" if it cannot be read. */
+static void bf_read_small(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t r = read(fd, buf, len - 1);
+    close(fd);
+    buf[r > 0 ? r : 0] = '\0';
+}
+
 static int bf_thread_sleeping(const bf_native *n, pid_t tid)
 {
     char path[64], buf[256];
     snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)n->pid, (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t r = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (r <= 0)
-        return 0;
-    buf[r] = '\0';
-    return bf_stat_state(buf) == 'S';
+    bf_read_small(path, buf, sizeof(buf));
+    return buf[0] && bf_stat_state(buf) == 'S';
 }
 
 /* The system call a blocked thread is in, as /proc/PID/task/TID/syscall says it (one line:
@@ -385,14 +389,11 @@ static size_t bf_thread_syscall(const bf_native *n, pid_t tid, char *buf, size_t
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)n->pid, (int)tid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    ssize_t r = read(fd, buf, len);
-    close(fd);
-    if (r <= 0 || (size_t)r == len || buf[0] < '0' || buf[0] > '9')
+    bf_read_small(path, buf, len);
+    size_t r = strlen(buf);
+    if (r == 0 || r == len - 1 || buf[0] < '0' || buf[0] > '9')
         return 0; /* "running", "-1 ..." (blocked outside a system call), or cut */
-    return (size_t)r;
+    return r;
 }
 
 /* What one sample took from a stopped thread. */
@@ -714,18 +715,6 @@ static void bf_detach_all(bf_native *n)
     }
 }
 
-/* A small /proc file's text (NUL-terminated); "" if it cannot be read. */
-static void bf_read_small(const char *path, char *buf, size_t len)
-{
-    buf[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t r = read(fd, buf, len - 1);
-    close(fd);
-    buf[r > 0 ? r : 0] = '\0';
-}
-
 /* Which rule refused PTRACE_SEIZE on tid, said with its fix. */
 static void bf_ptrace_refused(const bf_native *n, pid_t tid, char *err, size_t errlen)
 {
@@ -884,7 +873,8 @@ static int bf_gdbjit_walk(bf_native *n)
         n->jit_seen[n->njit_seen++][1] = size;
         fed++;
     }
-    qsort(n->jit_seen, n->njit_seen, sizeof(*n->jit_seen), bf_jit_seen_cmp);
+    if (fed)
+        qsort(n->jit_seen, n->njit_seen, sizeof(*n->jit_seen), bf_jit_seen_cmp);
     n->jit_head = head;
     n->jit_complete = complete;
     n->have_gdbjit = bf_perfmap_count(n->pm) > 0;
@@ -978,8 +968,8 @@ static void bf_check_node(bf_native *n)
     int32_t layout = 0;
     n->jit_layout = -1;
     snprintf(n->pm_path, sizeof(n->pm_path), "/tmp/perf-%d.map", (int)n->pid);
-    n->stale_perfmap = bf_perfmap_stale(n);
-    n->have_perfmap = !n->stale_perfmap &&
+    /* a map older than the process is ignored (bf_perfmap_stale) */
+    n->have_perfmap = !bf_perfmap_stale(n) &&
                       bf_perfmap_read_file(n->pm, n->pm_path, &n->pm_offset) == 0 &&
                       bf_perfmap_count(n->pm) > 0;
     if (!n->have_perfmap)
