@@ -74,6 +74,10 @@ on_peer(native, [Opts]) ->
 lines(Folded) ->
     binary:split(Folded, <<"\n">>, [global, trim_all]).
 
+%% A folded line's count.
+weight(Line) ->
+    binary_to_integer(lists:last(binary:split(Line, <<" ">>, [global]))).
+
 erlang_chain_with_perf_map(Config) ->
     {Peer, Node} = start(Config, ["+JPperf", "map"]),
     _ = erpc:call(Node, bf_nativework, start_chain, []),
@@ -109,9 +113,7 @@ a_sleeping_scheduler_is_not_stopped_again(Config) ->
     ?assert(Reused >= Idle div 2, {reused, Reused, 'of', Idle}),
     ?assert(Held > 0),
     IdleLines = [L || L <- lines(Folded), binary:match(L, <<";[idle];">>) =/= nomatch],
-    Weights = [binary_to_integer(lists:last(binary:split(L, <<" ">>, [global])))
-               || L <- IdleLines],
-    ?assertEqual(Idle, lists:sum(Weights)),
+    ?assertEqual(Idle, lists:sum([weight(L) || L <- IdleLines])),
     ?assert(lists:all(fun(L) -> re:run(L, ?SCHED ";\\[idle\\];[^ ]+ [0-9]+$") =/= nomatch end,
                       IdleLines)),
     ?assert(lists:any(fun(L) -> binary:match(L, <<"bf_nativework:c/1">>) =/= nomatch end,
@@ -160,15 +162,14 @@ reduced_without_perf_map(Config) ->
 
 %% Without a perf map the names come from the JIT's debugger list, which grows as code
 %% loads and changes under a lock the port program cannot take: a miss in JIT memory walks
-%% it again (read once at the start, code loaded later stayed `[jit 0x...]', and a start
-%% that caught the list mid-change had no names at all: seen once on OTP 29).
+%% it again (read once at the start, code loaded later stayed `[jit 0x...]'; an OTP 29
+%% run once had no names at all, likely a start that caught the list mid-change).
 code_loaded_during_the_run_is_named(Config) ->
     {Peer, Node} = start(Config, []),
     {ok, Folded, Info} = erpc:call(Node, ?MODULE, on_peer,
                                    [native_with_late_module, [#{duration => 2000}, 300]]),
     ct:log("~p~n~s", [Info, Folded]),
-    Count = fun(Re) -> lists:sum([binary_to_integer(lists:last(binary:split(L, <<" ">>, [global])))
-                                  || L <- lines(Folded), re:run(L, Re) =/= nomatch]) end,
+    Count = fun(Re) -> lists:sum([weight(L) || L <- lines(Folded), re:run(L, Re) =/= nomatch]) end,
     Named = Count(";bf_late_mod:spin/1 "),
     Unnamed = Count("\\[jit 0x"),
     %% (how many depends on how soon the peer compiles the module: 43-77 seen)
